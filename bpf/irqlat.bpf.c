@@ -1,0 +1,697 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * irqlat kernel side.
+ *
+ * - Interrupts (device IRQs, x86 vectors, softirqs): a per-CPU nesting stack
+ *   turns entry/exit pairs into self (net) time, as osnoise does. Every
+ *   interrupt is aggregated here into count/total/max and a log-linear
+ *   histogram per slot and CPU (irq_stats, mmap-able). Only interrupts that
+ *   run while a target thread is on the CPU are streamed, as EV_IRQ.
+ * - Scheduler: events of target threads are streamed; switches on CPUs where a
+ *   target waits are streamed too, so user space can name who held the CPU.
+ * - Records go through one ring buffer without wakeups; user space drains on
+ *   a timer, and a producer forces a wakeup only when the buffer fills past
+ *   wakeup_bytes (a wakeup per record feeds back into the sched tracepoints).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+#include "irqlat.h"
+#include "compat.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Run-time settings, fixed before load (dead branches are removed). */
+const volatile bool targ_all = false;      /* -a: every task but idle */
+const volatile __u32 self_tgid = 0;        /* the collector is never a target */
+const volatile __u32 nr_cpus = 1;
+const volatile __u32 max_irq = 256;        /* device IRQs >= this share a slot */
+const volatile bool filter_cpus = false;   /* -C: aggregate only these CPUs */
+const volatile __u8 cpu_allowed[IRQLAT_MAX_CPUS] = {};
+const volatile __u64 signal_mask = 0;      /* bit n: signal n opens a window */
+const volatile __u64 wakeup_bytes = 1 << 20;
+const volatile bool has_comm = false;      /* --comm: processes that exec it */
+const volatile char targ_comm[IRQLAT_COMM_LEN] = {};
+
+struct irq_frame {
+	__u64 ts;
+	__u64 child_ns; /* time of interrupts nested inside this one */
+	__u32 id;
+	__u32 kind;
+};
+
+struct cpu_state {
+	struct irq_frame frames[IRQLAT_MAX_DEPTH];
+	__u32 depth;
+	__u32 lost_depth;  /* entries beyond IRQLAT_MAX_DEPTH still open */
+	__u32 cur_tid;     /* target thread on this CPU, 0 if none */
+	__u32 cur_pid;
+	__u64 raise_ts[16]; /* indexed by vec & 15: keeps the verifier sure */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_state);
+} cpu_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kstats);
+} kstats SEC(".maps");
+
+/* slot * nr_cpus + cpu -> stats; sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct irq_stat);
+} irq_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tid */
+	__type(value, struct target_val);
+} target_tids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tgid */
+	__type(value, __u32); /* TARGET_* flags */
+} target_tgids SEC(".maps");
+
+/* Per CPU: how many target threads wait on its runqueue. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IRQLAT_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, __u32);
+} waiting SEC(".maps");
+
+static __always_inline struct kstats *my_kstats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&kstats, &zero);
+}
+
+static __always_inline struct cpu_state *my_cpu(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_state, &zero);
+}
+
+static __always_inline void *reserve(__u32 size)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec) {
+		struct kstats *ks = my_kstats();
+
+		if (ks)
+			ks->drops++;
+	}
+	return rec;
+}
+
+static __always_inline void submit(void *rec)
+{
+	struct kstats *ks = my_kstats();
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (ks)
+		ks->records++;
+	bpf_ringbuf_submit(rec, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void fill_hdr(struct ev_hdr *h, __u64 ts, __u32 tid, __u8 type)
+{
+	h->ts = ts;
+	h->tid = tid;
+	h->cpu = bpf_get_smp_processor_id();
+	h->type = type;
+	h->flags = 0;
+}
+
+/* Is tid a target? In -a mode every task but idle and ourselves is. */
+static __always_inline bool is_target(__u32 tid, __u32 tgid, struct target_val **tv)
+{
+	*tv = NULL;
+	if (tid == 0)
+		return false;
+	if (targ_all)
+		return tgid != self_tgid;
+	*tv = bpf_map_lookup_elem(&target_tids, &tid);
+	return *tv != NULL;
+}
+
+static __always_inline void waiting_add(int cpu, int delta)
+{
+	__u32 key = cpu;
+	__u32 *n = bpf_map_lookup_elem(&waiting, &key);
+
+	if (!n)
+		return;
+	if (delta > 0)
+		__sync_fetch_and_add(n, 1);
+	else if (*n > 0)
+		__sync_fetch_and_add(n, -1);
+}
+
+/* The thread waits on cpu's runqueue from now (no-op if it already does). */
+static __always_inline void wait_on(struct target_val *tv, int cpu)
+{
+	if (!tv || tv->wait_cpu == cpu)
+		return;
+	if (tv->wait_cpu >= 0)
+		waiting_add(tv->wait_cpu, -1);
+	tv->wait_cpu = cpu;
+	waiting_add(cpu, 1);
+}
+
+static __always_inline void wait_done(struct target_val *tv)
+{
+	if (!tv || tv->wait_cpu < 0)
+		return;
+	waiting_add(tv->wait_cpu, -1);
+	tv->wait_cpu = -1;
+}
+
+/* ---------------------------------------------------------------- sched */
+
+static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
+{
+	bool preempt = (bool)ctx[0];
+	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 prev_tid = RD(btf, prev, pid), next_tid = RD(btf, next, pid);
+	__u32 prev_pid = RD(btf, prev, tgid), next_pid = RD(btf, next, tgid);
+	struct target_val *ptv, *ntv;
+	bool pt = is_target(prev_tid, prev_pid, &ptv);
+	bool nt = is_target(next_tid, next_pid, &ntv);
+	struct cpu_state *cs = my_cpu();
+	bool prev_runnable;
+	struct ev_switch *e;
+	__u32 *nwait;
+
+	if (cs) {
+		cs->cur_tid = nt ? next_tid : 0;
+		cs->cur_pid = nt ? next_pid : 0;
+	}
+	nwait = targ_all ? NULL : bpf_map_lookup_elem(&waiting, &cpu);
+	if (!pt && !nt && !(nwait && *nwait))
+		return 0;
+
+	/* The tracepoint's prev_state hides preemptions; a preempted or
+	 * yielding task is still runnable whatever its __state says. */
+	prev_runnable = preempt || task_state(prev, btf) == 0;
+	if (pt && prev_runnable)
+		wait_on(ptv, cpu);
+	if (nt)
+		wait_done(ntv);
+
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, bpf_ktime_get_ns(), prev_tid, EV_SWITCH);
+	e->prev_pid = prev_pid;
+	e->next_tid = next_tid;
+	e->next_pid = next_pid;
+	e->prev_runnable = prev_runnable;
+	e->prev_target = pt;
+	e->next_target = nt;
+	e->pad = 0;
+	bpf_probe_read_kernel(e->next_comm, sizeof(e->next_comm), &next->comm);
+	submit(e);
+	return 0;
+}
+IRQLAT_TRACEPOINT(sched_switch, on_switch)
+
+static __always_inline int emit_wake(struct task_struct *p, __u8 type, const bool btf)
+{
+	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
+	struct target_val *tv;
+	struct ev_wake *e;
+	__u64 id;
+
+	if (!is_target(tid, pid, &tv))
+		return 0;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	fill_hdr(&e->h, bpf_ktime_get_ns(), tid, type);
+	e->pid = pid;
+	e->target_cpu = task_cpu_of(p, btf);
+	e->waker_tid = (__u32)id;
+	e->waker_pid = id >> 32;
+	submit(e);
+	return 0;
+}
+
+/* Runnable from sched_waking: that is where scheduling latency starts. */
+static __always_inline int on_waking(unsigned long long *ctx, const bool btf)
+{
+	return emit_wake((void *)ctx[0], EV_WAKING, btf);
+}
+IRQLAT_TRACEPOINT(sched_waking, on_waking)
+
+static __always_inline int on_wakeup_new(unsigned long long *ctx, const bool btf)
+{
+	struct task_struct *p = (void *)ctx[0];
+	struct target_val *tv;
+
+	if (is_target(RD(btf, p, pid), RD(btf, p, tgid), &tv))
+		wait_on(tv, task_cpu_of(p, btf));
+	return emit_wake(p, EV_WAKEUP_NEW, btf);
+}
+IRQLAT_TRACEPOINT(sched_wakeup_new, on_wakeup_new)
+
+/* sched_wakeup: the task is now queued on its final CPU (unless it never
+ * left the CPU). Only bookkeeping for the per-CPU waiting counts. */
+static __always_inline int on_wakeup(unsigned long long *ctx, const bool btf)
+{
+	struct task_struct *p = (void *)ctx[0];
+	struct target_val *tv;
+
+	if (targ_all)
+		return 0;
+	if (!is_target(RD(btf, p, pid), RD(btf, p, tgid), &tv))
+		return 0;
+	if (RD(btf, p, on_cpu) == 0)
+		wait_on(tv, task_cpu_of(p, btf));
+	return 0;
+}
+IRQLAT_TRACEPOINT(sched_wakeup, on_wakeup)
+
+static __always_inline int on_migrate(unsigned long long *ctx, const bool btf)
+{
+	struct task_struct *p = (void *)ctx[0];
+	int dest = (int)ctx[1];
+	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
+	struct target_val *tv;
+	struct ev_migrate *e;
+
+	if (!is_target(tid, pid, &tv))
+		return 0;
+	if (tv && tv->wait_cpu >= 0)
+		wait_on(tv, dest);
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, bpf_ktime_get_ns(), tid, EV_MIGRATE);
+	e->pid = pid;
+	e->orig_cpu = task_cpu_of(p, btf);
+	e->dest_cpu = dest;
+	e->pad = 0;
+	submit(e);
+	return 0;
+}
+IRQLAT_TRACEPOINT(sched_migrate_task, on_migrate)
+
+static __always_inline void emit_task(__u8 type, __u8 flags, __u32 tid, __u32 pid,
+				      __u32 parent_tid, __u32 parent_pid, const char *comm)
+{
+	struct ev_task *e = reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	fill_hdr(&e->h, bpf_ktime_get_ns(), tid, type);
+	e->h.flags = flags;
+	e->pid = pid;
+	e->parent_tid = parent_tid;
+	e->parent_pid = parent_pid;
+	e->pad = 0;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), comm);
+	submit(e);
+}
+
+static __always_inline void add_target(__u32 tid, __u32 pid, __u32 flags)
+{
+	struct target_val tv = { .pid = pid, .flags = flags, .wait_cpu = -1 };
+
+	bpf_map_update_elem(&target_tids, &tid, &tv, BPF_NOEXIST);
+}
+
+/* New threads of followed processes, and children when asked, are targets. */
+static __always_inline int on_fork(unsigned long long *ctx, const bool btf)
+{
+	struct task_struct *parent = (void *)ctx[0], *child = (void *)ctx[1];
+	__u32 ptid = RD(btf, parent, pid), ppid = RD(btf, parent, tgid);
+	__u32 ctid = RD(btf, child, pid), cpid = RD(btf, child, tgid);
+	struct target_val *ptv;
+	__u32 *pflags;
+
+	if (targ_all) {
+		if (cpid != self_tgid)
+			emit_task(EV_FORK, 0, ctid, cpid, ptid, ppid, child->comm);
+		return 0;
+	}
+	if (cpid == ppid) {
+		pflags = bpf_map_lookup_elem(&target_tgids, &ppid);
+		if (!pflags || !(*pflags & TARGET_FOLLOW_THREADS))
+			return 0;
+		add_target(ctid, cpid, *pflags);
+	} else {
+		if (!is_target(ptid, ppid, &ptv) || !ptv || !(ptv->flags & TARGET_FOLLOW_CHILDREN))
+			return 0;
+		__u32 flags = ptv->flags;
+
+		bpf_map_update_elem(&target_tgids, &cpid, &flags, BPF_ANY);
+		add_target(ctid, cpid, flags);
+	}
+	emit_task(EV_FORK, 0, ctid, cpid, ptid, ppid, child->comm);
+	return 0;
+}
+IRQLAT_TRACEPOINT(sched_process_fork, on_fork)
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	char buf[IRQLAT_COMM_LEN];
+
+	bpf_probe_read_kernel_str(buf, sizeof(buf), comm);
+	for (int i = 0; i < IRQLAT_COMM_LEN; i++) {
+		if (buf[i] != targ_comm[i])
+			return false;
+		if (buf[i] == 0)
+			return true;
+	}
+	return true;
+}
+
+static __always_inline int on_exec(unsigned long long *ctx, const bool btf)
+{
+	struct task_struct *p = (void *)ctx[0];
+	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
+	struct target_val *tv;
+
+	if (has_comm && !targ_all && comm_matches(p->comm)) {
+		__u32 flags = TARGET_FOLLOW_THREADS;
+
+		bpf_map_update_elem(&target_tgids, &pid, &flags, BPF_ANY);
+		add_target(tid, pid, flags);
+	}
+	if (is_target(tid, pid, &tv))
+		emit_task(EV_EXEC, 0, tid, pid, 0, 0, p->comm);
+	return 0;
+}
+IRQLAT_TRACEPOINT(sched_process_exec, on_exec)
+
+static __always_inline int on_exit(unsigned long long *ctx, const bool btf)
+{
+	struct task_struct *p = (void *)ctx[0];
+	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
+	struct target_val *tv;
+	bool group_dead;
+
+	if (!is_target(tid, pid, &tv))
+		return 0;
+	/* signal->live is already decremented: 0 means the last thread. */
+	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	emit_task(EV_EXIT, group_dead ? EV_F_GROUP_DEAD : 0, tid, pid, 0, 0, p->comm);
+	if (targ_all)
+		return 0;
+	wait_done(tv);
+	/* Forget the tid (and tgid): a reused PID is not a target. */
+	bpf_map_delete_elem(&target_tids, &tid);
+	if (group_dead)
+		bpf_map_delete_elem(&target_tgids, &pid);
+	return 0;
+}
+IRQLAT_TRACEPOINT(sched_process_exit, on_exit)
+
+/* ----------------------------------------------------------- interrupts */
+
+static __always_inline void irq_enter(__u32 kind, __u32 id)
+{
+	struct cpu_state *cs = my_cpu();
+	__u32 d;
+
+	if (!cs)
+		return;
+	d = cs->depth;
+	if (d >= IRQLAT_MAX_DEPTH) {
+		struct kstats *ks = my_kstats();
+
+		cs->lost_depth++;
+		if (ks)
+			ks->irq_overflow++;
+		return;
+	}
+	cs->frames[d].ts = bpf_ktime_get_ns();
+	cs->frames[d].child_ns = 0;
+	cs->frames[d].id = id;
+	cs->frames[d].kind = kind;
+	cs->depth = d + 1;
+}
+
+static __always_inline __u32 slot_of(__u32 kind, __u32 id)
+{
+	if (kind == IRQ_KIND_SOFTIRQ)
+		return IRQLAT_SLOT_SOFTIRQ(id);
+	if (kind == IRQ_KIND_VECTOR)
+		return IRQLAT_SLOT_VECTOR(id);
+	return IRQLAT_SLOT_HARDIRQ0 + (id < max_irq ? id : max_irq);
+}
+
+/* Pops the frame, charges self time, streams it when a target was hit. */
+static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *action)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct cpu_state *cs = my_cpu();
+	struct irq_stat *st;
+	__u64 dur, net;
+	__u32 d, cpu, key;
+
+	if (!cs)
+		return;
+	if (cs->lost_depth) {
+		cs->lost_depth--;
+		return;
+	}
+	d = cs->depth;
+	if (d == 0 || d > IRQLAT_MAX_DEPTH || cs->frames[d - 1].kind != kind ||
+	    cs->frames[d - 1].id != id) {
+		/* Entered before we attached, or an event was missed: resync. */
+		struct kstats *ks = my_kstats();
+
+		if (ks)
+			ks->irq_unmatched++;
+		cs->depth = 0;
+		return;
+	}
+	dur = now - cs->frames[d - 1].ts;
+	net = dur > cs->frames[d - 1].child_ns ? dur - cs->frames[d - 1].child_ns : 0;
+	cs->depth = d - 1;
+	if (d >= 2)
+		cs->frames[d - 2].child_ns += dur;
+
+	cpu = bpf_get_smp_processor_id();
+	if (filter_cpus && !cpu_allowed[cpu & (IRQLAT_MAX_CPUS - 1)])
+		return;
+	key = slot_of(kind, id) * nr_cpus + cpu;
+	st = bpf_map_lookup_elem(&irq_stats, &key);
+	if (st) {
+		st->count++;
+		st->total_ns += net;
+		if (net > st->max_ns)
+			st->max_ns = net;
+		st->hist[irqlat_hist_bucket(net) & 2047] += 1;
+		if (action && st->name[0] == 0) {
+			const char *name = BPF_CORE_READ(action, name);
+
+			bpf_probe_read_kernel_str(st->name, sizeof(st->name), name);
+		}
+	}
+	if (cs->cur_tid) {
+		struct ev_irq *e = reserve(sizeof(*e));
+
+		if (!e)
+			return;
+		fill_hdr(&e->h, now, cs->cur_tid, EV_IRQ);
+		e->pid = cs->cur_pid;
+		e->id = id;
+		e->start_ts = now - dur;
+		e->net_ns = net;
+		e->kind = kind;
+		__builtin_memset(e->pad, 0, sizeof(e->pad));
+		submit(e);
+	}
+}
+
+static __always_inline int on_irq_entry(unsigned long long *ctx, const bool btf)
+{
+	irq_enter(IRQ_KIND_HARDIRQ, (__u32)ctx[0]);
+	return 0;
+}
+IRQLAT_TRACEPOINT(irq_handler_entry, on_irq_entry)
+
+static __always_inline int on_irq_exit(unsigned long long *ctx, const bool btf)
+{
+	irq_exit(IRQ_KIND_HARDIRQ, (__u32)ctx[0], (struct irqaction *)ctx[1]);
+	return 0;
+}
+IRQLAT_TRACEPOINT(irq_handler_exit, on_irq_exit)
+
+static __always_inline int on_softirq_raise(unsigned long long *ctx, const bool btf)
+{
+	__u32 vec = (__u32)ctx[0];
+	struct cpu_state *cs = my_cpu();
+
+	if (cs && vec < IRQLAT_NR_SOFTIRQS && cs->raise_ts[vec & 15] == 0)
+		cs->raise_ts[vec & 15] = bpf_ktime_get_ns();
+	return 0;
+}
+IRQLAT_TRACEPOINT(softirq_raise, on_softirq_raise)
+
+static __always_inline int on_softirq_entry(unsigned long long *ctx, const bool btf)
+{
+	__u32 vec = (__u32)ctx[0];
+	struct cpu_state *cs = my_cpu();
+
+	irq_enter(IRQ_KIND_SOFTIRQ, vec);
+	if (!cs || vec >= IRQLAT_NR_SOFTIRQS || cs->raise_ts[vec & 15] == 0)
+		return 0;
+
+	/* raise -> entry: how long the softirq waited to run. */
+	__u64 wait = bpf_ktime_get_ns() - cs->raise_ts[vec & 15];
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 key = IRQLAT_SLOT_SOFTIRQ(vec) * nr_cpus + cpu;
+	struct irq_stat *st = bpf_map_lookup_elem(&irq_stats, &key);
+
+	cs->raise_ts[vec & 15] = 0;
+	if (!st || (filter_cpus && !cpu_allowed[cpu & (IRQLAT_MAX_CPUS - 1)]))
+		return 0;
+	st->raise_count++;
+	st->raise_wait_ns += wait;
+	if (wait > st->raise_wait_max)
+		st->raise_wait_max = wait;
+	return 0;
+}
+IRQLAT_TRACEPOINT(softirq_entry, on_softirq_entry)
+
+static __always_inline int on_softirq_exit(unsigned long long *ctx, const bool btf)
+{
+	irq_exit(IRQ_KIND_SOFTIRQ, (__u32)ctx[0], NULL);
+	return 0;
+}
+IRQLAT_TRACEPOINT(softirq_exit, on_softirq_exit)
+
+/* x86 system vectors: each tracepoint takes the vector number as argument;
+ * the enum, not the number, names the slot. */
+#define IRQLAT_VECTOR(tp, vec)                                                     \
+	static __always_inline int on_##tp##_entry(unsigned long long *ctx, const bool btf) \
+	{                                                                          \
+		irq_enter(IRQ_KIND_VECTOR, vec);                                   \
+		return 0;                                                          \
+	}                                                                          \
+	static __always_inline int on_##tp##_exit(unsigned long long *ctx, const bool btf)  \
+	{                                                                          \
+		irq_exit(IRQ_KIND_VECTOR, vec, NULL);                              \
+		return 0;                                                          \
+	}                                                                          \
+	IRQLAT_TRACEPOINT(tp##_entry, on_##tp##_entry)                             \
+	IRQLAT_TRACEPOINT(tp##_exit, on_##tp##_exit)
+
+IRQLAT_VECTOR(local_timer, VEC_LOCAL_TIMER)
+IRQLAT_VECTOR(reschedule, VEC_RESCHEDULE)
+IRQLAT_VECTOR(call_function, VEC_CALL_FUNCTION)
+IRQLAT_VECTOR(call_function_single, VEC_CALL_FUNCTION_SINGLE)
+IRQLAT_VECTOR(irq_work, VEC_IRQ_WORK)
+IRQLAT_VECTOR(x86_platform_ipi, VEC_X86_PLATFORM_IPI)
+IRQLAT_VECTOR(thermal_apic, VEC_THERMAL_APIC)
+IRQLAT_VECTOR(threshold_apic, VEC_THRESHOLD_APIC)
+IRQLAT_VECTOR(deferred_error_apic, VEC_DEFERRED_ERROR)
+IRQLAT_VECTOR(error_apic, VEC_ERROR_APIC)
+IRQLAT_VECTOR(spurious_apic, VEC_SPURIOUS_APIC)
+
+/* -------------------------------------------------------------- signals */
+
+static __always_inline int on_signal(unsigned long long *ctx, const bool btf)
+{
+	int sig = (int)ctx[0];
+	struct task_struct *p = (void *)ctx[2];
+	__u32 tid, pid;
+	__u64 id;
+	struct target_val *tv;
+	struct ev_signal *e;
+
+	if (signal_mask == 0 || sig <= 0 || sig >= 64 || !(signal_mask & (1ULL << sig)))
+		return 0;
+	tid = RD(btf, p, pid);
+	pid = RD(btf, p, tgid);
+	if (!is_target(tid, pid, &tv))
+		return 0;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	fill_hdr(&e->h, bpf_ktime_get_ns(), tid, EV_SIGNAL);
+	e->pid = pid;
+	e->sig = sig;
+	e->sender_tid = (__u32)id;
+	e->sender_pid = id >> 32;
+	submit(e);
+	return 0;
+}
+IRQLAT_TRACEPOINT(signal_generate, on_signal)
+
+/* ------------------------------------------------- cancel/done markers */
+
+static __always_inline int mark(__u32 which, __u64 arg)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id, pid = id >> 32;
+	struct target_val *tv;
+	struct ev_mark *e;
+
+	if (!is_target(tid, pid, &tv))
+		return 0;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, now, tid, EV_MARK);
+	e->pid = pid;
+	e->which = which;
+	e->arg = arg;
+	submit(e);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(uprobe_cancel)
+{
+	return mark(MARK_CANCEL, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(uprobe_done)
+{
+	return mark(MARK_DONE, 0);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_cancel, long id)
+{
+	return mark(MARK_CANCEL, id);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_done, long id)
+{
+	return mark(MARK_DONE, id);
+}

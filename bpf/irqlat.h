@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records and map values shared by the BPF programs (bpf/irqlat.bpf.c) and the
+ * C++ collector (user/). One definition, both sides include it.
+ *
+ * Every ring-buffer record starts with struct ev_hdr. Records are fixed-size
+ * per type and at most IRQLAT_MAX_RECORD bytes.
+ */
+#ifndef IRQLAT_H
+#define IRQLAT_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define IRQLAT_COMM_LEN 16
+#define IRQLAT_IRQ_NAME_LEN 32
+#define IRQLAT_MAX_DEPTH 8 /* interrupt nesting levels tracked per CPU */
+#define IRQLAT_MAX_CPUS 1024
+#define IRQLAT_MAX_RECORD 64
+#define IRQLAT_NR_SOFTIRQS 10
+
+/* What kind of interrupt context an irq record or stats slot describes. */
+enum irqlat_irq_kind {
+	IRQ_KIND_HARDIRQ = 0, /* device IRQ: irq:irq_handler_entry/exit */
+	IRQ_KIND_VECTOR = 1,  /* x86 system vector: irq_vectors:*_entry/exit */
+	IRQ_KIND_SOFTIRQ = 2, /* irq:softirq_entry/exit */
+};
+
+/* x86 system vectors, one per irq_vectors tracepoint pair. */
+enum irqlat_vector {
+	VEC_LOCAL_TIMER = 0,
+	VEC_RESCHEDULE,
+	VEC_CALL_FUNCTION,
+	VEC_CALL_FUNCTION_SINGLE,
+	VEC_IRQ_WORK,
+	VEC_X86_PLATFORM_IPI,
+	VEC_THERMAL_APIC,
+	VEC_THRESHOLD_APIC,
+	VEC_DEFERRED_ERROR,
+	VEC_ERROR_APIC,
+	VEC_SPURIOUS_APIC,
+	IRQLAT_NR_VECTORS,
+};
+
+/*
+ * Stats slots: softirq vectors first, then system vectors, then device IRQs
+ * 0..max_irq-1, then one overflow slot for IRQ numbers >= max_irq.
+ * The irq_stats map is indexed by slot * nr_cpus + cpu.
+ */
+#define IRQLAT_SLOT_SOFTIRQ(vec) ((unsigned int)(vec))
+#define IRQLAT_SLOT_VECTOR(v) (IRQLAT_NR_SOFTIRQS + (unsigned int)(v))
+#define IRQLAT_SLOT_HARDIRQ0 (IRQLAT_NR_SOFTIRQS + IRQLAT_NR_VECTORS)
+#define IRQLAT_NR_SLOTS(max_irq) (IRQLAT_SLOT_HARDIRQ0 + (max_irq) + 1)
+
+/*
+ * Log-linear histogram (HDR style). Values below 2^SUB_BITS are exact; above,
+ * each power of two is split into 2^SUB_BITS buckets, so a bucket is at most
+ * 1/64 of its lower bound wide and its midpoint is within 0.8% of any value in
+ * it. Values >= 2^HIST_MAX_EXP (17 s) share the last bucket.
+ */
+#define IRQLAT_HIST_SUB_BITS 6
+#define IRQLAT_HIST_SUB (1u << IRQLAT_HIST_SUB_BITS)
+#define IRQLAT_HIST_MAX_EXP 34
+#define IRQLAT_HIST_BUCKETS ((IRQLAT_HIST_MAX_EXP - IRQLAT_HIST_SUB_BITS + 1) * IRQLAT_HIST_SUB)
+
+static inline unsigned int irqlat_log2(__u64 v)
+{
+	unsigned int r = 0;
+
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) { r += 1; }
+	return r;
+}
+
+static inline unsigned int irqlat_hist_bucket(__u64 v)
+{
+	unsigned int e;
+
+	if (v < IRQLAT_HIST_SUB)
+		return (unsigned int)v;
+	e = irqlat_log2(v);
+	if (e > IRQLAT_HIST_MAX_EXP - 1)
+		return IRQLAT_HIST_BUCKETS - 1;
+	return (e - IRQLAT_HIST_SUB_BITS + 1) * IRQLAT_HIST_SUB +
+	       (unsigned int)((v >> (e - IRQLAT_HIST_SUB_BITS)) & (IRQLAT_HIST_SUB - 1));
+}
+
+/* Smallest value that falls in bucket b. */
+static inline __u64 irqlat_hist_lower(unsigned int b)
+{
+	unsigned int group = b / IRQLAT_HIST_SUB, sub = b % IRQLAT_HIST_SUB;
+
+	if (group == 0)
+		return b;
+	return (__u64)(IRQLAT_HIST_SUB + sub) << (group - 1);
+}
+
+/* Number of distinct values in bucket b (1 for the exact range). */
+static inline __u64 irqlat_hist_width(unsigned int b)
+{
+	unsigned int group = b / IRQLAT_HIST_SUB;
+
+	return group == 0 ? 1 : (__u64)1 << (group - 1);
+}
+
+/* One stats slot on one CPU, aggregated in the kernel. Self (net) time. */
+struct irq_stat {
+	__u64 count;
+	__u64 total_ns;
+	__u64 max_ns;
+	__u64 raise_count;    /* softirq slots: raise->entry waits measured */
+	__u64 raise_wait_ns;  /* softirq slots: total raise->entry wait */
+	__u64 raise_wait_max; /* softirq slots: worst raise->entry wait */
+	char name[IRQLAT_IRQ_NAME_LEN]; /* device IRQs: irqaction->name */
+	__u32 hist[IRQLAT_HIST_BUCKETS];
+};
+
+/* Per-CPU counters of the kernel side (PERCPU_ARRAY, one entry). */
+struct kstats {
+	__u64 records;      /* ring-buffer records submitted */
+	__u64 drops;        /* ring-buffer reservations that failed */
+	__u64 irq_unmatched;/* interrupt exits without a matching entry */
+	__u64 irq_overflow; /* entries deeper than IRQLAT_MAX_DEPTH */
+};
+
+/* Target flags in the target_tids / target_tgids maps. */
+#define TARGET_FOLLOW_THREADS 1u  /* new threads of this process are targets */
+#define TARGET_FOLLOW_CHILDREN 2u /* forked child processes are targets too */
+
+/* Per target thread, kept by the kernel side (value of target_tids). */
+struct target_val {
+	__u32 pid;      /* tgid */
+	__u32 flags;    /* TARGET_* inherited from its process */
+	__s32 wait_cpu; /* CPU whose runqueue it waits on, -1 if not waiting */
+	__u32 pad;
+};
+
+enum irqlat_ev_type {
+	EV_SWITCH = 1,  /* struct ev_switch */
+	EV_WAKING,      /* struct ev_wake: runnable from now (sched_waking) */
+	EV_WAKEUP_NEW,  /* struct ev_wake: a new task is runnable */
+	EV_MIGRATE,     /* struct ev_migrate */
+	EV_FORK,        /* struct ev_task: hdr.tid is the child */
+	EV_EXIT,        /* struct ev_task: flags & EV_F_GROUP_DEAD on last thread */
+	EV_EXEC,        /* struct ev_task: comm is the new comm */
+	EV_IRQ,         /* struct ev_irq: interrupt on a CPU running a target */
+	EV_SIGNAL,      /* struct ev_signal: signal generated for a target */
+	EV_MARK,        /* struct ev_mark: cancel/done uprobe or USDT fired */
+};
+
+#define EV_F_GROUP_DEAD 1 /* EV_EXIT: the whole process is gone */
+
+struct ev_hdr {
+	__u64 ts;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 tid;  /* the thread the record is about (see each type) */
+	__u16 cpu;  /* CPU the program ran on */
+	__u8 type;  /* enum irqlat_ev_type */
+	__u8 flags;
+};
+
+/* hdr.tid = prev. Sent when prev or next is a target, or a target waits on
+ * this CPU's runqueue (to name who held the CPU). */
+struct ev_switch {
+	struct ev_hdr h;
+	__u32 prev_pid;
+	__u32 next_tid;
+	__u32 next_pid;
+	__u8 prev_runnable; /* preempted or yielded: still on the runqueue */
+	__u8 prev_target;
+	__u8 next_target;
+	__u8 pad;
+	char next_comm[IRQLAT_COMM_LEN];
+};
+
+/* hdr.tid = the task becoming runnable; target_cpu = runqueue it goes to. */
+struct ev_wake {
+	struct ev_hdr h;
+	__u32 pid;
+	__s32 target_cpu;
+	__u32 waker_tid;
+	__u32 waker_pid;
+};
+
+struct ev_migrate {
+	struct ev_hdr h;
+	__u32 pid;
+	__s32 orig_cpu;
+	__s32 dest_cpu;
+	__u32 pad;
+};
+
+struct ev_task {
+	struct ev_hdr h;
+	__u32 pid;
+	__u32 parent_tid; /* EV_FORK: the forking thread */
+	__u32 parent_pid;
+	__u32 pad;
+	char comm[IRQLAT_COMM_LEN];
+};
+
+/* hdr.ts = exit time, hdr.tid = target thread that was on this CPU. */
+struct ev_irq {
+	struct ev_hdr h;
+	__u32 pid;
+	__u32 id;      /* IRQ number, enum irqlat_vector, or softirq vector */
+	__u64 start_ts;/* entry time */
+	__u64 net_ns;  /* self time: nested interrupts excluded */
+	__u8 kind;     /* enum irqlat_irq_kind */
+	__u8 pad[7];
+};
+
+/* hdr.tid = the thread the signal is for. */
+struct ev_signal {
+	struct ev_hdr h;
+	__u32 pid;
+	__s32 sig;
+	__u32 sender_tid;
+	__u32 sender_pid;
+};
+
+enum irqlat_mark { MARK_CANCEL = 0, MARK_DONE = 1 };
+
+/* hdr.tid = the thread that hit the probe. */
+struct ev_mark {
+	struct ev_hdr h;
+	__u32 pid;
+	__u32 which; /* enum irqlat_mark */
+	__u64 arg;   /* USDT argument 0 (the marker id), 0 for uprobes */
+};
+
+#endif /* IRQLAT_H */

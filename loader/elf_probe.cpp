@@ -1,0 +1,129 @@
+// See elf_probe.h. libelf does the parsing; we only walk symbols and notes.
+#include "loader/elf_probe.h"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "loader/loader.h"
+
+namespace irqlat {
+namespace {
+
+// An open ELF file; closes itself.
+class ElfFile {
+ public:
+  explicit ElfFile(const std::string& path) : path_(path) {
+    if (elf_version(EV_CURRENT) == EV_NONE) throw LoaderError("libelf initialisation failed");
+    fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0)
+      throw LoaderError("cannot open " + path + ": " + std::strerror(errno));
+    elf_ = elf_begin(fd_, ELF_C_READ, nullptr);
+    if (!elf_ || elf_kind(elf_) != ELF_K_ELF) {
+      cleanup();
+      throw LoaderError(path + " is not an ELF executable");
+    }
+  }
+  ~ElfFile() { cleanup(); }
+  ElfFile(const ElfFile&) = delete;
+  ElfFile& operator=(const ElfFile&) = delete;
+  Elf* get() const { return elf_; }
+
+ private:
+  void cleanup() {
+    if (elf_) elf_end(elf_);
+    if (fd_ >= 0) close(fd_);
+    elf_ = nullptr;
+    fd_ = -1;
+  }
+  std::string path_;
+  int fd_ = -1;
+  Elf* elf_ = nullptr;
+};
+
+// Converts a virtual address to a file offset through the section holding it.
+bool vaddr_to_offset(Elf* elf, uint64_t addr, uint64_t* off) {
+  Elf_Scn* scn = nullptr;
+  while ((scn = elf_nextscn(elf, scn))) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS || !(sh.sh_flags & SHF_EXECINSTR))
+      continue;
+    if (addr >= sh.sh_addr && addr < sh.sh_addr + sh.sh_size) {
+      *off = addr - sh.sh_addr + sh.sh_offset;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+uint64_t elf_symbol_file_offset(const std::string& path, const std::string& symbol) {
+  ElfFile f(path);
+  Elf_Scn* scn = nullptr;
+  while ((scn = elf_nextscn(f.get(), scn))) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+      continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (!data || sh.sh_entsize == 0) continue;
+    size_t n = sh.sh_size / sh.sh_entsize;
+    for (size_t i = 0; i < n; i++) {
+      GElf_Sym sym;
+      if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+          sym.st_value == 0)
+        continue;
+      const char* name = elf_strptr(f.get(), sh.sh_link, sym.st_name);
+      if (!name || symbol != name) continue;
+      uint64_t off;
+      if (!vaddr_to_offset(f.get(), sym.st_value, &off))
+        throw LoaderError("symbol '" + symbol + "' in " + path + " is not in executable code");
+      return off;
+    }
+  }
+  throw LoaderError("symbol '" + symbol + "' not found in " + path);
+}
+
+bool elf_has_usdt(const std::string& path, const std::string& provider, const std::string& name) {
+  ElfFile f(path);
+  size_t shstrndx;
+  if (elf_getshdrstrndx(f.get(), &shstrndx) != 0) return false;
+  Elf_Scn* scn = nullptr;
+  while ((scn = elf_nextscn(f.get(), scn))) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE) continue;
+    const char* sname = elf_strptr(f.get(), shstrndx, sh.sh_name);
+    if (!sname || std::strcmp(sname, ".note.stapsdt") != 0) continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (!data) continue;
+    size_t off = 0, name_off, desc_off;
+    GElf_Nhdr nh;
+    while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+      // desc: pc, base, semaphore (3 addresses), then "provider\0name\0args\0".
+      const char* desc = static_cast<const char*>(data->d_buf) + desc_off;
+      size_t addr_bytes = 3 * 8;
+      if (nh.n_type != 3 || nh.n_descsz <= addr_bytes) continue;
+      const char* prov = desc + addr_bytes;
+      size_t rest = nh.n_descsz - addr_bytes;
+      size_t plen = strnlen(prov, rest);
+      if (plen + 1 >= rest) continue;
+      const char* pname = prov + plen + 1;
+      if (strnlen(pname, rest - plen - 1) == rest - plen - 1) continue;
+      if (provider == prov && name == pname) return true;
+    }
+  }
+  return false;
+}
+
+void elf_require_usdt(const std::string& path, const std::string& provider,
+                      const std::string& name) {
+  if (!elf_has_usdt(path, provider, name))
+    throw LoaderError("USDT probe " + provider + ":" + name + " not found in " + path);
+}
+
+}  // namespace irqlat

@@ -1,0 +1,355 @@
+// See loader.h. Feature probing lives here: tp_btf vs raw_tp, and which of
+// the optional x86 vector tracepoints this kernel has.
+#include "loader/loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "irqlat.skel.h"
+#include "loader/elf_probe.h"
+
+namespace irqlat {
+namespace {
+
+bool g_verbose = false;
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (!g_verbose && level != LIBBPF_WARN) return 0;
+  if (!g_verbose) return 0;  // warnings become our own one-line errors
+  return vfprintf(stderr, fmt, args);
+}
+
+bool has_cap(int cap) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+void check_privileges() {
+  constexpr int kCapSysAdmin = 21, kCapPerfmon = 38, kCapBpf = 39;
+  bool ok = has_cap(kCapSysAdmin) || (has_cap(kCapBpf) && has_cap(kCapPerfmon));
+  if (!ok)
+    throw LoaderError(
+        "permission denied: irqlat must run as root (needs CAP_BPF and CAP_PERFMON, or "
+        "CAP_SYS_ADMIN)");
+}
+
+void check_btf() {
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+    throw LoaderError(
+        "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): irqlat needs a kernel "
+        "built with CONFIG_DEBUG_INFO_BTF=y");
+}
+
+std::string errno_text(int err) {
+  err = err < 0 ? -err : err;
+  if (err == EPERM || err == EACCES)
+    return "permission denied (run as root with CAP_BPF and CAP_PERFMON)";
+  return std::strerror(err);
+}
+
+bool starts_with(const char* s, const char* prefix) {
+  return std::strncmp(s, prefix, std::strlen(prefix)) == 0;
+}
+
+// Marker programs load only when a window spec needs them.
+bool is_marker(const char* name) {
+  return starts_with(name, "uprobe_") || starts_with(name, "usdt_");
+}
+
+// The sched and irq programs are required; x86 vector ones are optional
+// (a kernel may lack e.g. threshold_apic).
+bool is_optional(const char* tp) {
+  static const char* required[] = {"sched_", "irq_handler_", "softirq_", "signal_"};
+  for (const char* r : required)
+    if (starts_with(tp, r)) return false;
+  return true;
+}
+
+}  // namespace
+
+uint32_t max_irq_from_proc() {
+  std::ifstream in("/proc/interrupts");
+  std::string line;
+  uint32_t max = 0;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    unsigned n;
+    char colon;
+    if (ls >> n >> colon && colon == ':') max = std::max(max, n + 1);
+  }
+  // Headroom for IRQs set up while tracing; larger numbers share a slot.
+  return std::max<uint32_t>(64, max + 16);
+}
+
+Loader::Loader(const LoaderConfig& cfg) : verbose_(cfg.verbose) {
+  g_verbose = cfg.verbose;
+  libbpf_set_print(libbpf_print);
+  check_privileges();
+  check_btf();
+  nr_cpus_ = libbpf_num_possible_cpus();
+  if (nr_cpus_ <= 0 || nr_cpus_ > IRQLAT_MAX_CPUS)
+    throw LoaderError("unsupported number of CPUs: " + std::to_string(nr_cpus_));
+  max_irq_ = max_irq_from_proc();
+  try {
+    open_and_load(cfg, true);
+  } catch (const LoaderError& e) {
+    // Kernels without tp_btf (or with a verifier that rejects it) get raw_tp.
+    if (verbose_) fprintf(stderr, "irqlat: tp_btf failed (%s), trying raw_tp\n", e.what());
+    open_and_load(cfg, false);
+  }
+  rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), on_sample, this, nullptr);
+  if (!rb_) throw LoaderError("cannot open the BPF ring buffer: " + errno_text(errno));
+}
+
+void Loader::open_and_load(const LoaderConfig& cfg, bool use_tp_btf) {
+  if (skel_) {
+    irqlat_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+  skel_ = irqlat_bpf__open();
+  if (!skel_) throw LoaderError("cannot open the BPF object: " + errno_text(errno));
+
+  btf* vmlinux = btf__load_vmlinux_btf();
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    const char* name = bpf_program__name(prog);
+    const char* sec = bpf_program__section_name(prog);
+    bool load = true;
+    if (is_marker(name)) {
+      load = cfg.markers;
+    } else if (starts_with(sec, "tp_btf/")) {
+      load = use_tp_btf;
+      std::string tdef = std::string("btf_trace_") + (sec + 7);
+      if (load && vmlinux && btf__find_by_name_kind(vmlinux, tdef.c_str(), BTF_KIND_TYPEDEF) < 0)
+        load = false;  // tracepoint absent in this kernel
+    } else if (starts_with(sec, "raw_tp/")) {
+      load = !use_tp_btf;
+    }
+    bpf_program__set_autoload(prog, load);
+  }
+  btf__free(vmlinux);
+
+  auto* ro = skel_->rodata;
+  ro->targ_all = cfg.all;
+  ro->self_tgid = static_cast<__u32>(getpid());
+  ro->nr_cpus = nr_cpus_;
+  ro->max_irq = max_irq_;
+  ro->signal_mask = cfg.signal_mask;
+  ro->wakeup_bytes = cfg.ringbuf_bytes / 4;
+  if (!cfg.cpus.empty()) {
+    ro->filter_cpus = true;
+    for (int c : cfg.cpus)
+      if (c >= 0 && c < IRQLAT_MAX_CPUS) ro->cpu_allowed[c] = 1;
+  }
+  if (!cfg.comm.empty()) {
+    ro->has_comm = true;
+    std::strncpy(const_cast<char*>(ro->targ_comm), cfg.comm.c_str(), IRQLAT_COMM_LEN - 1);
+  }
+  bpf_map__set_max_entries(skel_->maps.irq_stats, IRQLAT_NR_SLOTS(max_irq_) * nr_cpus_);
+  bpf_map__set_max_entries(skel_->maps.events, cfg.ringbuf_bytes);
+
+  int err = irqlat_bpf__load(skel_);
+  if (err) throw LoaderError("cannot load the BPF programs: " + errno_text(err));
+
+  size_t page = sysconf(_SC_PAGESIZE);
+  stats_len_ = ((size_t)bpf_map__value_size(skel_->maps.irq_stats) *
+                    bpf_map__max_entries(skel_->maps.irq_stats) + page - 1) / page * page;
+  stats_mem_ = mmap(nullptr, stats_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
+                    bpf_map__fd(skel_->maps.irq_stats), 0);
+  if (stats_mem_ == MAP_FAILED) {
+    stats_mem_ = nullptr;
+    throw LoaderError("cannot map the interrupt statistics: " + errno_text(errno));
+  }
+}
+
+Loader::~Loader() {
+  detach();
+  if (rb_) ring_buffer__free(rb_);
+  if (stats_mem_) munmap(stats_mem_, stats_len_);
+  if (skel_) irqlat_bpf__destroy(skel_);
+}
+
+void Loader::attach() {
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (!bpf_program__autoload(prog) || is_marker(bpf_program__name(prog))) continue;
+    const char* sec = bpf_program__section_name(prog);
+    const char* tp = std::strchr(sec, '/') ? std::strchr(sec, '/') + 1 : sec;
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int err = errno;
+      if (is_optional(tp)) {
+        if (verbose_) fprintf(stderr, "irqlat: optional tracepoint %s not attached\n", tp);
+        continue;
+      }
+      throw LoaderError(std::string("cannot attach to tracepoint ") + tp + ": " + errno_text(err));
+    }
+    links_.push_back(link);
+    attached_.push_back(tp);
+  }
+}
+
+void Loader::attach_marker(const MarkerAttach& m) {
+  bool cancel = m.which == MARK_CANCEL;
+  bpf_link* link = nullptr;
+  if (m.kind == MarkerAttach::Uprobe) {
+    uint64_t off = elf_symbol_file_offset(m.path, m.symbol) + m.offset;  // throws
+    bpf_program* prog = cancel ? skel_->progs.uprobe_cancel : skel_->progs.uprobe_done;
+    LIBBPF_OPTS(bpf_uprobe_opts, opts);
+    link = bpf_program__attach_uprobe_opts(prog, -1, m.path.c_str(), off, &opts);
+    if (!link)
+      throw LoaderError("cannot attach uprobe to " + m.symbol + " in " + m.path + ": " +
+                        errno_text(errno));
+  } else {
+    elf_require_usdt(m.path, m.provider, m.name);  // throws with a clear message
+    bpf_program* prog = cancel ? skel_->progs.usdt_cancel : skel_->progs.usdt_done;
+    link = bpf_program__attach_usdt(prog, -1, m.path.c_str(), m.provider.c_str(), m.name.c_str(),
+                                    nullptr);
+    if (!link)
+      throw LoaderError("cannot attach USDT probe " + m.provider + ":" + m.name + " in " +
+                        m.path + ": " + errno_text(errno));
+  }
+  links_.push_back(link);
+  attached_.push_back(std::string(cancel ? "cancel " : "done ") + m.path);
+}
+
+void Loader::detach() {
+  for (bpf_link* l : links_) bpf_link__destroy(l);
+  links_.clear();
+}
+
+void Loader::add_thread(int tid, int pid) {
+  target_val v{};
+  v.pid = pid;
+  v.wait_cpu = -1;
+  uint32_t key = tid;
+  bpf_map__update_elem(skel_->maps.target_tids, &key, sizeof(key), &v, sizeof(v), BPF_NOEXIST);
+}
+
+void Loader::add_process(int pid, uint32_t flags) {
+  std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  // The tgid goes in first: threads created from now on are added at fork.
+  uint32_t key = pid;
+  if (bpf_map__update_elem(skel_->maps.target_tgids, &key, sizeof(key), &flags, sizeof(flags),
+                           BPF_ANY) != 0)
+    throw LoaderError("cannot add pid " + std::to_string(pid) + ": " + errno_text(errno));
+  DIR* d = opendir(task_dir.c_str());
+  if (!d) {
+    remove_process(pid);
+    throw LoaderError("pid " + std::to_string(pid) + " does not exist");
+  }
+  while (dirent* e = readdir(d)) {
+    int tid = atoi(e->d_name);
+    if (tid > 0) {
+      add_thread(tid, pid);
+      target_val v{};
+      uint32_t k = tid;
+      if (bpf_map__lookup_elem(skel_->maps.target_tids, &k, sizeof(k), &v, sizeof(v), 0) == 0) {
+        v.flags = flags;
+        bpf_map__update_elem(skel_->maps.target_tids, &k, sizeof(k), &v, sizeof(v), BPF_EXIST);
+      }
+    }
+  }
+  closedir(d);
+}
+
+void Loader::remove_process(int pid) {
+  uint32_t key = pid;
+  bpf_map__delete_elem(skel_->maps.target_tgids, &key, sizeof(key), 0);
+  // Remove every thread of the process.
+  uint32_t cur, next;
+  std::vector<uint32_t> doomed;
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.target_tids, prev, &next, sizeof(next)) == 0) {
+    target_val v{};
+    if (bpf_map__lookup_elem(skel_->maps.target_tids, &next, sizeof(next), &v, sizeof(v), 0) ==
+            0 &&
+        (int)v.pid == pid)
+      doomed.push_back(next);
+    cur = next;
+    prev = &cur;
+  }
+  for (uint32_t t : doomed) bpf_map__delete_elem(skel_->maps.target_tids, &t, sizeof(t), 0);
+}
+
+void Loader::set_sink(Sink sink) { sink_ = std::move(sink); }
+
+int Loader::on_sample(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<Loader*>(ctx);
+  if (self->sink_) self->sink_(data, size);
+  return 0;
+}
+
+int Loader::poll(int timeout_ms) {
+  int n = ring_buffer__poll(rb_, timeout_ms);
+  if (n < 0 && n != -EINTR) return n;
+  // Producers submit without wakeups, so a timeout still has data to drain.
+  int m = ring_buffer__consume(rb_);
+  return (n > 0 ? n : 0) + (m > 0 ? m : 0);
+}
+
+int Loader::drain() { return ring_buffer__consume(rb_); }
+
+int Loader::epoll_fd() const { return ring_buffer__epoll_fd(rb_); }
+
+const irq_stat& Loader::stat(uint32_t slot, int cpu) const {
+  auto* base = static_cast<const irq_stat*>(stats_mem_);
+  return base[slot * nr_cpus_ + cpu];
+}
+
+void Loader::reset_stats() {
+  // Racy against running programs by design: an interval table may lose or
+  // double a handful of interrupts at the boundary, never more.
+  std::memset(stats_mem_, 0,
+              (size_t)bpf_map__value_size(skel_->maps.irq_stats) *
+                  bpf_map__max_entries(skel_->maps.irq_stats));
+}
+
+kstats Loader::kernel_counters() const {
+  std::vector<kstats> per_cpu(nr_cpus_);
+  uint32_t zero = 0;
+  kstats sum{};
+  if (bpf_map__lookup_elem(skel_->maps.kstats, &zero, sizeof(zero), per_cpu.data(),
+                           sizeof(kstats) * per_cpu.size(), 0) != 0)
+    return sum;
+  for (const kstats& k : per_cpu) {
+    sum.records += k.records;
+    sum.drops += k.drops;
+    sum.irq_unmatched += k.irq_unmatched;
+    sum.irq_overflow += k.irq_overflow;
+  }
+  return sum;
+}
+
+std::vector<ProgStats> Loader::prog_stats() const {
+  std::vector<ProgStats> out;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    int fd = bpf_program__fd(prog);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+    out.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns});
+  }
+  return out;
+}
+
+std::vector<std::string> Loader::attached_programs() const { return attached_; }
+
+}  // namespace irqlat

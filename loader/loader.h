@@ -1,0 +1,106 @@
+// Opens, configures, loads and attaches the BPF programs, and owns them.
+// Every failure a user can cause comes out as a LoaderError whose message is
+// one line in user terms ("pid 123 does not exist").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bpf/irqlat.h"
+
+struct irqlat_bpf;
+struct ring_buffer;
+struct bpf_link;
+
+namespace irqlat {
+
+struct LoaderError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct LoaderConfig {
+  bool all = false;                // -a
+  std::vector<int> cpus;           // -C (empty: all)
+  uint64_t signal_mask = 0;        // bit n: signal n is a cancel event
+  std::string comm;                // --comm NAME
+  uint32_t ringbuf_bytes = 16u << 20;
+  bool markers = false;            // load the uprobe/USDT marker programs
+  bool verbose = false;
+};
+
+// Where a cancel/done marker is attached.
+struct MarkerAttach {
+  enum Kind { Uprobe, Usdt } kind = Uprobe;
+  uint32_t which = MARK_CANCEL;  // enum irqlat_mark
+  std::string path;              // resolved binary
+  std::string symbol;            // uprobe
+  uint64_t offset = 0;           // uprobe: +OFF inside the symbol
+  std::string provider, name;    // usdt
+};
+
+// One BPF program's kernel statistics (needs kernel.bpf_stats_enabled=1).
+struct ProgStats {
+  std::string name;
+  uint64_t run_cnt = 0;
+  uint64_t run_time_ns = 0;
+};
+
+class Loader {
+ public:
+  using Sink = std::function<void(const void* data, size_t size)>;
+
+  // Checks privileges and BTF, opens and loads the programs. Throws LoaderError.
+  explicit Loader(const LoaderConfig& cfg);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // Targets; call before or after attach(). flags: TARGET_FOLLOW_*.
+  // add_process adds the tgid and every current thread of it.
+  void add_process(int pid, uint32_t flags);
+  void add_thread(int tid, int pid);
+  void remove_process(int pid);
+
+  void attach();                           // tracepoints
+  void attach_marker(const MarkerAttach&);  // uprobe/USDT; throws on failure
+  void detach();                           // stops all programs
+
+  // Ring buffer: sink receives every record; returns records consumed.
+  void set_sink(Sink sink);
+  int poll(int timeout_ms);  // waits for a forced wakeup, then drains
+  int drain();               // drains without waiting
+  int epoll_fd() const;
+
+  // Kernel-side aggregates.
+  int nr_cpus() const { return nr_cpus_; }
+  uint32_t max_irq() const { return max_irq_; }
+  const irq_stat& stat(uint32_t slot, int cpu) const;
+  kstats kernel_counters() const;  // summed over CPUs
+  void reset_stats();              // zero irq_stats (interval tables)
+  std::vector<ProgStats> prog_stats() const;
+  std::vector<std::string> attached_programs() const;
+
+ private:
+  void open_and_load(const LoaderConfig& cfg, bool use_tp_btf);
+  static int on_sample(void* ctx, void* data, size_t size);
+
+  irqlat_bpf* skel_ = nullptr;
+  ring_buffer* rb_ = nullptr;
+  std::vector<bpf_link*> links_;
+  std::vector<std::string> attached_;
+  Sink sink_;
+  void* stats_mem_ = nullptr;
+  size_t stats_len_ = 0;
+  int nr_cpus_ = 0;
+  uint32_t max_irq_ = 0;
+  bool verbose_ = false;
+};
+
+// Highest IRQ number in /proc/interrupts + 1 (sizes the stats slots).
+uint32_t max_irq_from_proc();
+
+}  // namespace irqlat

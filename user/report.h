@@ -1,0 +1,124 @@
+// The tables irqlat prints, as plain values. Built by the collector and the
+// kernel-stats reader, printed by the formatters (format_*.cpp). All times are
+// nanoseconds; units are chosen only when a formatter prints.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace irqlat {
+
+struct HardirqRow {
+  std::optional<int> irq;  // device IRQ number; nullopt for x86 vectors
+  std::string name;        // irqaction->name, or LOC/RES/CAL/... for vectors
+  std::optional<int> cpu;  // nullopt: total over all CPUs
+  uint64_t count = 0;
+  uint64_t total_ns = 0;
+  uint64_t p50_ns = 0;
+  uint64_t p99_ns = 0;
+  uint64_t max_ns = 0;
+  uint64_t target_hits = 0;       // times it ran while a target was on CPU
+  uint64_t target_stolen_ns = 0;  // net time taken from targets
+};
+
+struct SoftirqRow {
+  std::string vector;  // HI, TIMER, NET_TX, NET_RX, ... as /proc/softirqs
+  std::optional<int> cpu;
+  uint64_t count = 0;
+  uint64_t total_ns = 0;
+  uint64_t p50_ns = 0;
+  uint64_t p99_ns = 0;
+  uint64_t max_ns = 0;
+  uint64_t target_hits = 0;
+  uint64_t target_stolen_ns = 0;
+  // raise -> entry wait (extra keys)
+  uint64_t raise_wait_count = 0;
+  uint64_t raise_wait_total_ns = 0;
+  uint64_t raise_wait_max_ns = 0;
+};
+
+struct ThreadRow {
+  int pid = 0;
+  int tid = 0;
+  std::string comm;
+  uint64_t wakeups = 0;  // sched_waking from a blocked state
+  uint64_t sched_p50_ns = 0;  // wakeup -> on CPU
+  uint64_t sched_p99_ns = 0;
+  uint64_t sched_max_ns = 0;
+  uint64_t preemptions = 0;   // involuntary switch-outs
+  uint64_t oncpu_ns = 0;      // on CPU, interrupts included
+  uint64_t runqueue_ns = 0;   // runnable, waiting for a CPU (wakeup + preemption)
+  uint64_t hardirq_ns = 0;    // hardirq + vector net time while on CPU
+  uint64_t softirq_ns = 0;    // softirq net time while on CPU
+  bool exited = false;
+};
+
+struct NamedNs {
+  std::string name;
+  uint64_t ns = 0;
+};
+
+struct Preemptor {
+  std::string comm;
+  int pid = 0;  // tid of the task that held the CPU (0 = idle)
+  uint64_t ns = 0;
+};
+
+struct WindowRow {
+  int pid = 0;
+  int tid = 0;  // the thread that fired the done event (0 if unfinished)
+  uint64_t start_ns = 0;  // cancel time
+  uint64_t end_ns = 0;    // done time (or when it was declared unfinished)
+  uint64_t delay_ns = 0;
+  uint64_t running_ns = 0;
+  uint64_t runqueue_ns = 0;
+  uint64_t hardirq_ns = 0;
+  uint64_t softirq_ns = 0;
+  uint64_t blocked_ns = 0;
+  std::vector<NamedNs> irqs;             // by IRQ name, largest first
+  std::vector<NamedNs> softirq_vectors;  // by vector name, largest first
+  std::vector<Preemptor> preempted_by;   // largest first
+  bool unfinished = false;
+  std::string reason;  // unfinished: "timeout", "exit", "superseded", "end of trace"
+};
+
+struct WindowSummary {
+  uint64_t count = 0;       // finished samples
+  uint64_t unfinished = 0;  // windows that never saw a done event
+  uint64_t p50_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;
+  std::vector<WindowRow> list;        // every finished sample, by start_ns (capped)
+  std::vector<WindowRow> unfinished_list;
+  uint64_t list_cap = 0;
+  uint64_t orphan_done = 0;  // done events with no open window (ignored)
+};
+
+struct EventCounts {
+  uint64_t received = 0;     // ring-buffer records consumed
+  uint64_t dropped = 0;      // ring-buffer reservations that failed (kernel)
+  uint64_t late = 0;         // records older than what was already released
+  uint64_t kernel_irq_events = 0;  // interrupts aggregated in the kernel
+  uint64_t irq_unmatched = 0;      // exits without an entry (started before attach)
+};
+
+struct Report {
+  int version = 1;
+  std::string kernel;
+  int cpus = 0;
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+  EventCounts events;
+  std::vector<HardirqRow> hardirqs;
+  std::vector<SoftirqRow> softirqs;
+  std::vector<ThreadRow> threads;
+  WindowSummary windows;
+  bool windows_enabled = false;
+  std::string cancel_spec, done_spec;
+  uint64_t targets_exited = 0;
+  bool interval = false;  // an --interval table, not the final one
+
+  bool lossy() const { return events.dropped > 0 || events.late > 0; }
+};
+
+}  // namespace irqlat

@@ -1,0 +1,3 @@
+module gocancel
+
+go 1.19

@@ -1,0 +1,143 @@
+// sigterm_cleanup - a process that takes a known time to stop after SIGTERM;
+// an oracle for irqlat's `--cancel signal --done exit` windows.
+//
+//   sigterm_cleanup [--cleanup busy|sleep] [--cleanup-ms MS] [--loop sleep|busy]
+//
+// Installs a SIGTERM handler, prints the ready line, then runs its main loop
+// (--loop sleep: clock_nanosleep 1 ms per turn, the default; --loop busy:
+// spin) until SIGTERM arrives. The handler only stamps CLOCK_MONOTONIC and
+// sets a flag. The main loop then prints the sigterm line and does a
+// deliberate cleanup of --cleanup-ms (default 20) measured from the handler's
+// stamp: --cleanup busy spins on the CPU, --cleanup sleep (default) sleeps in
+// clock_nanosleep. Then it stamps, prints the exit line and calls exit(0).
+//
+// Output: stdout, one JSON object per line, each flushed as printed:
+//   {"event":"ready","pid":P}     the handler is installed: send SIGTERM now
+//   {"event":"sigterm","ts":NS}   stamped first thing in the signal handler
+//   {"event":"exit","ts":NS}      stamped right before printing this and exit(0)
+// NS is CLOCK_MONOTONIC in nanoseconds (the clock of bpf_ktime_get_ns()).
+// exit.ts - sigterm.ts = cleanup time + a few us (>= --cleanup-ms). A tracer's
+// window is longer at both ends: it opens when the kernel generates the
+// signal (before the handler runs: signal delivery latency, larger if the
+// process was asleep or off CPU) and closes when the process has exited
+// (after exit(0): stdio flush and process teardown, tens of us).
+// Exit status 0; 2 on a usage error.
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <time.h>
+#include <unistd.h>
+
+namespace {
+
+const char *kUsage =
+    "usage: sigterm_cleanup [--cleanup busy|sleep] [--cleanup-ms MS] [--loop sleep|busy]\n"
+    "  --cleanup busy|sleep  how the cleanup after SIGTERM spends its time (default sleep)\n"
+    "  --cleanup-ms MS       cleanup duration, from the handler's stamp (default 20)\n"
+    "  --loop sleep|busy     main loop before the signal: 1 ms sleeps (default) or spin\n"
+    "stdout, one JSON object per line:\n"
+    "  {\"event\":\"ready\",\"pid\":P}\n"
+    "  {\"event\":\"sigterm\",\"ts\":NS}   (stamped in the SIGTERM handler)\n"
+    "  {\"event\":\"exit\",\"ts\":NS}      (stamped just before exit(0))\n"
+    "ts = CLOCK_MONOTONIC ns\n";
+
+[[noreturn]] void usage_error(const std::string &msg) {
+  std::fprintf(stderr, "sigterm_cleanup: %s (see --help)\n", msg.c_str());
+  std::exit(2);
+}
+
+uint64_t now_ns() {  // async-signal-safe (clock_gettime is)
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
+volatile sig_atomic_t g_term = 0;
+volatile uint64_t g_term_ts = 0;  // written by the handler before g_term
+
+void on_sigterm(int) {
+  if (g_term) return;  // keep the first stamp
+  g_term_ts = now_ns();
+  g_term = 1;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  bool cleanup_busy = false, loop_busy = false;
+  long cleanup_ms = 20;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto next = [&]() -> std::string {
+      if (has_value) return value;
+      if (i + 1 >= argc) usage_error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--cleanup") {
+      std::string v = next();
+      if (v != "busy" && v != "sleep") usage_error("--cleanup: expected busy or sleep, got '" + v + "'");
+      cleanup_busy = v == "busy";
+    } else if (arg == "--loop") {
+      std::string v = next();
+      if (v != "busy" && v != "sleep") usage_error("--loop: expected busy or sleep, got '" + v + "'");
+      loop_busy = v == "busy";
+    } else if (arg == "--cleanup-ms") {
+      std::string v = next();
+      char *end = nullptr;
+      errno = 0;
+      cleanup_ms = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || errno != 0 || cleanup_ms < 0 || cleanup_ms > 3600000)
+        usage_error("--cleanup-ms: expected an integer in [0, 3600000], got '" + v + "'");
+    } else {
+      usage_error("unknown argument '" + std::string(argv[i]) + "'");
+    }
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigterm;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGTERM, &sa, nullptr) != 0) {
+    std::perror("sigterm_cleanup: sigaction");
+    return 1;
+  }
+  std::printf("{\"event\":\"ready\",\"pid\":%d}\n", getpid());
+
+  const timespec one_ms{0, 1000000};
+  while (!g_term) {
+    if (!loop_busy) clock_nanosleep(CLOCK_MONOTONIC, 0, &one_ms, nullptr);  // EINTR on the signal
+  }
+  const uint64_t t_term = g_term_ts;
+  std::printf("{\"event\":\"sigterm\",\"ts\":%llu}\n", (unsigned long long)t_term);
+
+  // Cleanup until t_term + cleanup_ms.
+  const uint64_t end = t_term + uint64_t(cleanup_ms) * 1000000u;
+  if (cleanup_busy) {
+    while (now_ns() < end) {
+    }
+  } else {
+    const timespec ts{time_t(end / 1000000000u), long(end % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+    }
+  }
+
+  const uint64_t t_exit = now_ns();
+  std::printf("{\"event\":\"exit\",\"ts\":%llu}\n", (unsigned long long)t_exit);
+  std::exit(0);
+}

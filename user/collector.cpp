@@ -1,0 +1,152 @@
+#include "collector.h"
+
+#include <cstring>
+
+#include "bpf/irqlat.h"
+
+namespace irqlat {
+namespace {
+
+// Copies a record into its struct (the buffer need not be aligned).
+template <class T>
+bool load(const void* data, size_t size, T& out) {
+  if (size < sizeof(T)) return false;
+  std::memcpy(&out, data, sizeof(T));
+  return true;
+}
+
+}  // namespace
+
+Collector::Collector(CollectorConfig cfg)
+    : cfg_(cfg), windows_(cfg.window_timeout_ns, cfg.window_list_cap) {}
+
+void Collector::set_comm(int tid, int pid, std::string comm) {
+  timeline_.set_comm(tid, pid, std::move(comm), now_);
+}
+
+void Collector::set_irq_name(int irq, std::string name) { windows_.set_irq_name(irq, std::move(name)); }
+
+void Collector::on_record(const void* data, size_t size) {
+  stats_.records++;
+  struct ev_hdr h;
+  if (!load(data, size, h) || h.cpu >= IRQLAT_MAX_CPUS) {
+    stats_.malformed++;
+    return;
+  }
+  // Time never goes back: a late record is handled as if it happened now,
+  // which keeps every interval non-negative and the window sums exact.
+  if (h.ts < now_)
+    stats_.out_of_order++;
+  else
+    now_ = h.ts;
+  if (cfg_.windows) windows_.expire(now_);
+
+  bool ok = true;
+  switch (h.type) {
+    case EV_SWITCH: {
+      struct ev_switch e;
+      if ((ok = load(data, size, e))) timeline_.on_switch(e, now_);
+      break;
+    }
+    case EV_WAKING:
+    case EV_WAKEUP_NEW: {
+      struct ev_wake e;
+      if ((ok = load(data, size, e))) {
+        if (h.type == EV_WAKING)
+          timeline_.on_waking(e, now_);
+        else
+          timeline_.on_wakeup_new(e, now_);
+      }
+      break;
+    }
+    case EV_MIGRATE: {
+      struct ev_migrate e;
+      if ((ok = load(data, size, e))) timeline_.on_migrate(e, now_);
+      break;
+    }
+    case EV_FORK:
+    case EV_EXEC:
+    case EV_EXIT: {
+      struct ev_task e;
+      if (!(ok = load(data, size, e))) break;
+      if (h.type == EV_FORK)
+        timeline_.on_fork(e, now_);
+      else if (h.type == EV_EXEC)
+        timeline_.on_exec(e, now_);
+      else
+        on_exit(e);
+      break;
+    }
+    case EV_IRQ: {
+      struct ev_irq e;
+      if (!(ok = load(data, size, e))) break;
+      if (auto charge = timeline_.on_irq(e, now_)) {
+        auto& s = irq_stats_[{e.kind, static_cast<int>(e.id), h.cpu}];
+        s.hits++;
+        s.stolen_ns += charge->ns;
+        if (cfg_.windows) windows_.on_irq(*charge);
+      }
+      break;
+    }
+    case EV_SIGNAL: {
+      struct ev_signal e;
+      if (!(ok = load(data, size, e))) break;
+      timeline_.touch(static_cast<int>(h.tid), static_cast<int>(e.pid), now_);
+      if (cfg_.windows && cfg_.cancel_on_signal) windows_.cancel(static_cast<int>(e.pid), now_, timeline_);
+      break;
+    }
+    case EV_MARK: {
+      struct ev_mark e;
+      if (!(ok = load(data, size, e))) break;
+      const int tid = static_cast<int>(h.tid), pid = static_cast<int>(e.pid);
+      timeline_.on_self(tid, pid, h.cpu, now_);  // it hit the probe: it is on CPU
+      if (!cfg_.windows) break;
+      if (e.which == MARK_CANCEL)
+        windows_.cancel(pid, now_, timeline_);
+      else if (e.which == MARK_DONE)
+        windows_.done(pid, tid, now_, timeline_);
+      break;
+    }
+    default:
+      stats_.unknown_type++;
+      break;
+  }
+  if (!ok) stats_.malformed++;
+}
+
+void Collector::on_exit(const ev_task& e) {
+  const int tid = static_cast<int>(e.h.tid), pid = static_cast<int>(e.pid);
+  const bool group_dead = e.h.flags & EV_F_GROUP_DEAD;
+  if (cfg_.windows && group_dead) {
+    // The done sample needs the thread's timeline, so before it is retired.
+    if (cfg_.done_on_exit) windows_.done(pid, tid, now_, timeline_);
+    windows_.process_exit(pid, now_);
+  }
+  timeline_.on_exit(e, now_);
+}
+
+void Collector::advance(uint64_t ts) {
+  if (ts > now_) now_ = ts;
+  if (cfg_.windows) windows_.expire(now_);
+}
+
+void Collector::finish(uint64_t end_ts) {
+  advance(end_ts);
+  timeline_.account_all(now_);
+  if (cfg_.windows) windows_.finish(now_);
+}
+
+std::vector<ThreadRow> Collector::thread_rows() const { return timeline_.rows(now_); }
+
+CollectorStats Collector::stats() const {
+  CollectorStats s = stats_;
+  s.irq_ignored = timeline_.irq_ignored();
+  return s;
+}
+
+void Collector::reset_tables() {
+  timeline_.reset_tables(now_);
+  irq_stats_.clear();
+}
+
+}  // namespace irqlat

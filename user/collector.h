@@ -1,0 +1,88 @@
+// The time-ordered consumer of ring-buffer records (after the Reorderer):
+// decodes each record and feeds the per-thread timelines (timeline.h), the
+// per-interrupt target statistics and the cancellation windows (windows.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "report.h"
+#include "timeline.h"
+#include "windows.h"
+
+namespace irqlat {
+
+struct CollectorConfig {
+  bool windows = false;  // --cancel given: track cancellation windows
+  uint64_t window_timeout_ns = 10'000'000'000;
+  size_t window_list_cap = 100000;
+  bool done_on_exit = false;      // --done exit: the process exiting is the done event
+  bool cancel_on_signal = false;  // --cancel signal: every EV_SIGNAL is a cancel
+};
+
+// Records the collector could not use. None of these is a ring-buffer drop.
+struct CollectorStats {
+  uint64_t records = 0;       // records handed to on_record
+  uint64_t malformed = 0;     // too short for their type, or a bad CPU number
+  uint64_t unknown_type = 0;  // type not in enum irqlat_ev_type
+  uint64_t out_of_order = 0;  // older than an earlier record: handled as if at that time
+  uint64_t irq_ignored = 0;   // EV_IRQ for a thread not RUNNING on that CPU
+};
+
+class Collector {
+ public:
+  struct TargetIrqStat {
+    uint64_t hits = 0;
+    uint64_t stolen_ns = 0;
+  };
+  using IrqStatKey = std::tuple<int, int, int>;  // (enum irqlat_irq_kind, id, cpu)
+
+  explicit Collector(CollectorConfig cfg);
+
+  // A known target thread (from /proc at attach): it gets a row.
+  void set_comm(int tid, int pid, std::string comm);
+  // Device IRQ name (irqaction->name) for window breakdowns.
+  void set_irq_name(int irq, std::string name);
+
+  // One record, in time order. Malformed records are counted and skipped.
+  void on_record(const void* data, size_t size);
+  // Time has reached ts without records: lets window timeouts fire and
+  // tables include time up to ts. Pass the Reorderer's watermark (never more:
+  // records released later with an older ts would count as out of order).
+  void advance(uint64_t ts);
+  // End of trace: books open states up to end_ts and closes open windows as
+  // unfinished ("end of trace", or "timeout" if it expired before end_ts).
+  void finish(uint64_t end_ts);
+
+  // The latest time seen (records, advance, finish).
+  uint64_t now() const { return now_; }
+
+  // Every target thread, live ones with time up to now(), sorted by (pid, tid).
+  std::vector<ThreadRow> thread_rows() const;
+  // Interrupts that ran while a target was on CPU, by (kind, id, cpu).
+  const std::map<IrqStatKey, TargetIrqStat>& target_irq_stats() const { return irq_stats_; }
+  WindowSummary windows() const { return windows_.summary(); }
+  CollectorStats stats() const;
+
+  // For --interval: zero per-thread aggregates and target irq stats and drop
+  // exited threads' rows; states and open windows carry over.
+  void reset_tables();
+  // Forget window samples (daemon reset); open windows carry over.
+  void reset_windows() { windows_.reset(); }
+
+ private:
+  void on_exit(const ev_task& e);
+
+  CollectorConfig cfg_;
+  Timeline timeline_;
+  Windows windows_;
+  std::map<IrqStatKey, TargetIrqStat> irq_stats_;
+  CollectorStats stats_;
+  uint64_t now_ = 0;
+};
+
+}  // namespace irqlat

@@ -1,0 +1,48 @@
+// Log-linear latency histogram, bucketed exactly like the kernel side
+// (irqlat_hist_bucket in bpf/irqlat.h) so kernel-aggregated arrays and
+// user-space samples mix freely. Values < 64 are exact; above, a bucket's
+// midpoint is within 0.8% of every value in it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace irqlat {
+
+class Histogram {
+ public:
+  void add(uint64_t v, uint64_t n = 1);
+  void merge(const Histogram& other);
+  void clear();
+
+  uint64_t count() const { return count_; }
+  uint64_t sum() const { return sum_; }
+  bool empty() const { return count_ == 0; }
+  // Smallest / largest value seen (0 when empty). After from_buckets, min()
+  // is the lower bound of the first non-empty bucket.
+  uint64_t min() const { return count_ ? min_ : 0; }
+  uint64_t max() const { return max_; }
+
+  // Nearest-rank percentile, p in [0, 100] (clamped): the midpoint of the
+  // bucket holding the ceil(p/100*count)-th smallest value, clamped to
+  // [min(), max()]. p = 0 gives min(), p = 100 max(). 0 when empty.
+  uint64_t percentile(double p) const;
+
+  // A histogram from a kernel bucket array (struct irq_stat.hist). Entries
+  // past IRQLAT_HIST_BUCKETS are ignored. max_seen is the exact maximum the
+  // kernel kept (used when consistent with the buckets), sum the exact total.
+  static Histogram from_buckets(const uint32_t* buckets, size_t n, uint64_t max_seen, uint64_t sum);
+
+ private:
+  // Non-empty buckets only, sorted by bucket index: latency distributions
+  // touch few buckets, and a dense array would cost 15 KB per thread.
+  std::vector<std::pair<uint32_t, uint64_t>> buckets_;
+  uint64_t count_ = 0;
+  uint64_t sum_ = 0;
+  uint64_t min_ = 0;
+  uint64_t max_ = 0;
+};
+
+}  // namespace irqlat

@@ -1,0 +1,340 @@
+#include "timeline.h"
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
+namespace irqlat {
+namespace {
+
+// Kernel comms are NUL-padded but not necessarily NUL-terminated.
+std::string_view comm_view(const char* comm) { return {comm, ::strnlen(comm, IRQLAT_COMM_LEN)}; }
+
+bool valid_cpu(int cpu) { return cpu >= 0 && cpu < IRQLAT_MAX_CPUS; }
+
+}  // namespace
+
+Timeline::Thread* Timeline::find(int tid) {
+  auto it = threads_.find(tid);
+  return it == threads_.end() ? nullptr : &it->second;
+}
+
+Timeline::Thread& Timeline::ensure(int tid, int pid, uint64_t now) {
+  if (Thread* t = find(tid)) {
+    if (pid == 0 || t->pid == pid) return *t;
+    // Same tid in another process: the old thread exited unseen (lost
+    // records) and the tid was reused. Keep its row, start a new one.
+    retire(tid, now);
+  }
+  Thread& t = threads_[tid];
+  t.tid = tid;
+  t.pid = pid;
+  t.since = now;
+  index_add(pid, tid);
+  return t;
+}
+
+Timeline::Cpu& Timeline::cpu_at(int cpu) {
+  if (static_cast<size_t>(cpu) >= cpus_.size()) cpus_.resize(cpu + 1);
+  return cpus_[cpu];
+}
+
+// Books the time since t.since to t's current state.
+void Timeline::book(Thread& t, uint64_t now) {
+  if (now <= t.since) return;
+  const uint64_t dt = now - t.since;
+  t.since = now;
+  switch (t.state) {
+    case ThreadState::Running:
+      t.oncpu_ns += dt;
+      t.totals.running_ns += dt;
+      break;
+    case ThreadState::Runnable:
+      t.runqueue_ns += dt;
+      t.totals.runqueue_ns += dt;
+      t.totals.preempt_ns.add(cpus_[t.cpu].holder, dt);
+      break;
+    case ThreadState::Blocked:
+    case ThreadState::Unknown:
+      break;  // windows derive it as the remainder
+  }
+}
+
+void Timeline::set_state(Thread& t, ThreadState s, int cpu, uint64_t now) {
+  book(t, now);
+  if (t.state == ThreadState::Runnable) {
+    auto& w = cpus_[t.cpu].waiters;
+    auto it = std::find(w.begin(), w.end(), t.tid);
+    if (it != w.end()) {
+      *it = w.back();
+      w.pop_back();
+    }
+  }
+  t.state = s;
+  t.cpu = cpu;
+  if (s == ThreadState::Running) t.run_start = now;
+  if (s == ThreadState::Runnable) {
+    Cpu& c = cpu_at(cpu);
+    c.waiters.push_back(t.tid);
+    note_holder_name(c);
+  } else {
+    t.woken = false;
+  }
+}
+
+// A new task holds the CPU: book the waiters' time so far to the old holder.
+void Timeline::set_holder(int cpu, int tid, std::string_view comm, uint64_t now) {
+  Cpu& c = cpu_at(cpu);
+  if (c.holder != tid) {
+    for (int w : c.waiters) book(threads_.at(w), now);
+    c.holder = tid;
+  }
+  c.comm.fill(0);
+  std::memcpy(c.comm.data(), comm.data(), std::min(comm.size(), c.comm.size()));
+  if (!c.waiters.empty()) note_holder_name(c);
+}
+
+// Remember names only of holders that get charged: not every task switched in.
+void Timeline::note_holder_name(const Cpu& c) {
+  if (c.holder >= 0) holder_names_[c.holder] = c.comm;
+}
+
+void Timeline::index_add(int pid, int tid) { by_pid_[pid].push_back(tid); }
+
+void Timeline::index_remove(int pid, int tid) {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) return;
+  auto& v = it->second;
+  v.erase(std::remove(v.begin(), v.end(), tid), v.end());
+  if (v.empty()) by_pid_.erase(it);
+}
+
+void Timeline::retire(int tid, uint64_t now) {
+  Thread* t = find(tid);
+  if (!t) return;
+  set_state(*t, ThreadState::Unknown, -1, now);  // books, leaves any runqueue
+  ThreadRow row = make_row(*t, now);
+  row.exited = true;
+  exited_rows_.push_back(std::move(row));
+  index_remove(t->pid, tid);
+  threads_.erase(tid);
+}
+
+void Timeline::set_comm(int tid, int pid, std::string comm, uint64_t now) {
+  ensure(tid, pid, now).comm = std::move(comm);
+}
+
+void Timeline::touch(int tid, int pid, uint64_t now) {
+  if (!ignored(tid)) ensure(tid, pid, now);
+}
+
+void Timeline::on_switch(const ev_switch& e, uint64_t now) {
+  const int cpu = e.h.cpu;
+  set_holder(cpu, static_cast<int>(e.next_tid), comm_view(e.next_comm), now);
+  // An exited task's final switch-out ends its dead period.
+  const bool final_switch = !dead_.empty() && dead_.erase(static_cast<int>(e.h.tid)) > 0;
+  if (e.prev_target && e.h.tid != 0 && !final_switch) {
+    Thread& t = ensure(static_cast<int>(e.h.tid), static_cast<int>(e.prev_pid), now);
+    if (e.prev_runnable) {
+      t.preemptions++;
+      set_state(t, ThreadState::Runnable, cpu, now);
+      t.woken = false;  // its wait is runqueue time, not a wakeup latency
+    } else {
+      set_state(t, ThreadState::Blocked, -1, now);
+    }
+  }
+  if (e.next_target && e.next_tid != 0) {
+    if (!dead_.empty()) dead_.erase(static_cast<int>(e.next_tid));  // running again: a reused tid
+    Thread& t = ensure(static_cast<int>(e.next_tid), static_cast<int>(e.next_pid), now);
+    if (t.comm.empty()) t.comm = comm_view(e.next_comm);
+    if (t.state == ThreadState::Runnable && t.woken) t.sched.add(now - t.wake_ts);
+    set_state(t, ThreadState::Running, cpu, now);
+  }
+}
+
+void Timeline::on_waking(const ev_wake& e, uint64_t now) {
+  if (ignored(static_cast<int>(e.h.tid))) return;
+  Thread& t = ensure(static_cast<int>(e.h.tid), static_cast<int>(e.pid), now);
+  const int cpu = valid_cpu(e.target_cpu) ? e.target_cpu : e.h.cpu;
+  if (t.state == ThreadState::Blocked) {
+    t.wakeups++;
+    set_state(t, ThreadState::Runnable, cpu, now);
+    t.woken = true;
+    t.wake_ts = now;
+  } else if (t.state == ThreadState::Unknown) {
+    // Runnable from now, but we never saw it block: not a wakeup sample.
+    set_state(t, ThreadState::Runnable, cpu, now);
+  }
+  // RUNNING or RUNNABLE: woken before it slept; nothing changes.
+}
+
+void Timeline::on_wakeup_new(const ev_wake& e, uint64_t now) {
+  if (ignored(static_cast<int>(e.h.tid))) return;
+  Thread& t = ensure(static_cast<int>(e.h.tid), static_cast<int>(e.pid), now);
+  const int cpu = valid_cpu(e.target_cpu) ? e.target_cpu : e.h.cpu;
+  if (t.state == ThreadState::Unknown || t.state == ThreadState::Blocked)
+    set_state(t, ThreadState::Runnable, cpu, now);
+}
+
+void Timeline::on_migrate(const ev_migrate& e, uint64_t now) {
+  if (ignored(static_cast<int>(e.h.tid))) return;
+  Thread& t = ensure(static_cast<int>(e.h.tid), static_cast<int>(e.pid), now);
+  if (t.state == ThreadState::Runnable && valid_cpu(e.dest_cpu) && e.dest_cpu != t.cpu)
+    set_state(t, ThreadState::Runnable, e.dest_cpu, now);  // keeps woken/wake_ts
+}
+
+void Timeline::on_fork(const ev_task& e, uint64_t now) {
+  const int tid = static_cast<int>(e.h.tid);
+  if (tid <= 0) return;
+  dead_.erase(tid);
+  if (find(tid)) retire(tid, now);  // a stale thread with a reused tid
+  ensure(tid, static_cast<int>(e.pid), now).comm = comm_view(e.comm);
+}
+
+void Timeline::on_exec(const ev_task& e, uint64_t now) {
+  if (ignored(static_cast<int>(e.h.tid))) return;
+  ensure(static_cast<int>(e.h.tid), static_cast<int>(e.pid), now).comm = comm_view(e.comm);
+}
+
+void Timeline::on_exit(const ev_task& e, uint64_t now) {
+  const int tid = static_cast<int>(e.h.tid), pid = static_cast<int>(e.pid);
+  if (ignored(tid)) return;  // e.g. reported twice
+  Thread& t = ensure(tid, pid, now);
+  if (t.comm.empty()) t.comm = comm_view(e.comm);
+  retire(tid, now);
+  dead_.insert(tid);
+  if (e.h.flags & EV_F_GROUP_DEAD) {
+    if (const auto* rest = threads_of(pid)) {
+      const std::vector<int> tids = *rest;  // retire() edits the index
+      for (int other : tids) retire(other, now);
+    }
+  }
+}
+
+std::optional<IrqCharge> Timeline::on_irq(const ev_irq& e, uint64_t now) {
+  if (ignored(static_cast<int>(e.h.tid))) {
+    irq_ignored_++;
+    return std::nullopt;
+  }
+  Thread& t = ensure(static_cast<int>(e.h.tid), static_cast<int>(e.pid), now);
+  const int cpu = e.h.cpu;
+  const bool hard = e.kind == IRQ_KIND_HARDIRQ || e.kind == IRQ_KIND_VECTOR;
+  const bool soft = e.kind == IRQ_KIND_SOFTIRQ;
+  if (t.state != ThreadState::Running || t.cpu != cpu || !(hard || soft)) {
+    irq_ignored_++;
+    if (t.state == ThreadState::Unknown && (hard || soft)) {
+      // The kernel saw it on this CPU: it is RUNNING from now on. Its earlier
+      // time stays unknown, so this interrupt cannot be charged.
+      set_state(t, ThreadState::Running, cpu, now);
+      set_holder(cpu, t.tid, t.comm, now);
+    }
+    return std::nullopt;
+  }
+  IrqCharge c;
+  c.tid = t.tid;
+  c.pid = t.pid;
+  c.cpu = cpu;
+  c.key = irq_key(e.kind, e.id);
+  // An interrupt cannot straddle a context switch; clipping to the RUNNING
+  // interval only guards against a state machine that started late.
+  c.from = std::max<uint64_t>(e.start_ts, t.run_start);
+  c.until = now;
+  c.ns = std::min<uint64_t>(e.net_ns, now > c.from ? now - c.from : 0);
+  if (hard) {
+    t.hardirq_ns += c.ns;
+    t.totals.hardirq_ns += c.ns;
+  } else {
+    t.softirq_ns += c.ns;
+    t.totals.softirq_ns += c.ns;
+  }
+  t.totals.irq_ns.add(c.key, c.ns);
+  return c;
+}
+
+void Timeline::on_self(int tid, int pid, int cpu, uint64_t now) {
+  if (ignored(static_cast<int>(tid))) return;
+  Thread& t = ensure(tid, pid, now);
+  if (t.state == ThreadState::Unknown) {
+    set_state(t, ThreadState::Running, cpu, now);
+    set_holder(cpu, t.tid, t.comm, now);
+  }
+}
+
+bool Timeline::totals_at(int tid, uint64_t now, ThreadTotals& out) const {
+  auto it = threads_.find(tid);
+  if (it == threads_.end()) return false;
+  const Thread& t = it->second;
+  out = t.totals;
+  if (now > t.since) {
+    const uint64_t dt = now - t.since;
+    if (t.state == ThreadState::Running) {
+      out.running_ns += dt;
+    } else if (t.state == ThreadState::Runnable) {
+      out.runqueue_ns += dt;
+      out.preempt_ns.add(cpus_[t.cpu].holder, dt);
+    }
+  }
+  return true;
+}
+
+const std::vector<int>* Timeline::threads_of(int pid) const {
+  auto it = by_pid_.find(pid);
+  return it == by_pid_.end() ? nullptr : &it->second;
+}
+
+std::string Timeline::holder_comm(int tid) const {
+  if (tid == 0) return "swapper/idle";  // per-CPU idle tasks all have tid 0
+  if (tid == kUnknownHolder) return "[unknown]";
+  if (auto it = holder_names_.find(tid); it != holder_names_.end())
+    return std::string(comm_view(it->second.data()));
+  if (auto it = threads_.find(tid); it != threads_.end()) return it->second.comm;
+  return "?";
+}
+
+ThreadRow Timeline::make_row(const Thread& t, uint64_t now) {
+  ThreadRow r;
+  r.pid = t.pid;
+  r.tid = t.tid;
+  r.comm = t.comm;
+  r.wakeups = t.wakeups;
+  r.sched_p50_ns = t.sched.percentile(50);
+  r.sched_p99_ns = t.sched.percentile(99);
+  r.sched_max_ns = t.sched.max();
+  r.preemptions = t.preemptions;
+  r.oncpu_ns = t.oncpu_ns;
+  r.runqueue_ns = t.runqueue_ns;
+  r.hardirq_ns = t.hardirq_ns;
+  r.softirq_ns = t.softirq_ns;
+  if (now > t.since) {  // the current state, not booked yet
+    if (t.state == ThreadState::Running) r.oncpu_ns += now - t.since;
+    if (t.state == ThreadState::Runnable) r.runqueue_ns += now - t.since;
+  }
+  return r;
+}
+
+std::vector<ThreadRow> Timeline::rows(uint64_t now) const {
+  std::vector<ThreadRow> out;
+  out.reserve(threads_.size() + exited_rows_.size());
+  for (const auto& [tid, t] : threads_) out.push_back(make_row(t, now));
+  out.insert(out.end(), exited_rows_.begin(), exited_rows_.end());
+  std::sort(out.begin(), out.end(), [](const ThreadRow& a, const ThreadRow& b) {
+    return std::tie(a.pid, a.tid, a.exited) < std::tie(b.pid, b.tid, b.exited);
+  });
+  return out;
+}
+
+void Timeline::account_all(uint64_t now) {
+  for (auto& [tid, t] : threads_) book(t, now);
+}
+
+void Timeline::reset_tables(uint64_t now) {
+  for (auto& [tid, t] : threads_) {
+    book(t, now);
+    t.wakeups = t.preemptions = 0;
+    t.oncpu_ns = t.runqueue_ns = t.hardirq_ns = t.softirq_ns = 0;
+    t.sched.clear();
+  }
+  exited_rows_.clear();
+}
+
+}  // namespace irqlat

@@ -1,0 +1,194 @@
+// Per-thread scheduling timelines of the target threads, built from the
+// time-ordered record stream (bpf/irqlat.h). Each thread runs a state machine
+//
+//   UNKNOWN (before its first event) -> RUNNING on cpu / RUNNABLE on cpu's
+//   runqueue / BLOCKED
+//
+// and accumulates two kinds of counters:
+//   - table counters (ThreadRow), zeroed by reset_tables() for --interval;
+//   - cumulative ThreadTotals, never reset, which cancellation windows
+//     snapshot at the cancel and difference at the done.
+// While a target waits on a CPU's runqueue, its waiting time is also charged
+// to whichever task holds that CPU (preempted_by); every EV_SWITCH names the
+// new holder.
+//
+// Callers pass `now`: the record time, never decreasing (the collector clamps
+// late records), so every interval is well defined.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "bpf/irqlat.h"
+#include "histogram.h"
+#include "report.h"
+
+namespace irqlat {
+
+// Small sorted map key -> ns. Per-thread maps hold a handful of keys (IRQs
+// that hit it, tasks that held its CPU), so a flat vector beats node maps.
+template <class K>
+class NsMap {
+ public:
+  void add(K key, uint64_t ns) {
+    auto it = lower(key);
+    if (it != items_.end() && it->first == key)
+      it->second += ns;
+    else
+      items_.insert(it, {key, ns});
+  }
+  uint64_t get(K key) const {
+    auto it = std::lower_bound(items_.begin(), items_.end(), key,
+                               [](const auto& item, K k) { return item.first < k; });
+    return it != items_.end() && it->first == key ? it->second : 0;
+  }
+  const std::vector<std::pair<K, uint64_t>>& items() const { return items_; }
+  bool empty() const { return items_.empty(); }
+
+ private:
+  typename std::vector<std::pair<K, uint64_t>>::iterator lower(K key) {
+    return std::lower_bound(items_.begin(), items_.end(), key,
+                            [](const auto& item, K k) { return item.first < k; });
+  }
+  std::vector<std::pair<K, uint64_t>> items_;
+};
+
+// One key for an interrupt source: enum irqlat_irq_kind and its id.
+inline uint64_t irq_key(int kind, uint32_t id) { return (static_cast<uint64_t>(kind) << 32) | id; }
+inline int irq_key_kind(uint64_t key) { return static_cast<int>(key >> 32); }
+inline uint32_t irq_key_id(uint64_t key) { return static_cast<uint32_t>(key); }
+
+// Cumulative time of one thread since it was first seen. BLOCKED and
+// UNKNOWN time are not kept: a window derives them as the remainder.
+struct ThreadTotals {
+  uint64_t running_ns = 0;   // RUNNING, interrupts included
+  uint64_t runqueue_ns = 0;  // RUNNABLE
+  uint64_t hardirq_ns = 0;   // HARDIRQ + VECTOR net time while RUNNING
+  uint64_t softirq_ns = 0;   // SOFTIRQ net time while RUNNING
+  NsMap<uint64_t> irq_ns;    // by irq_key(kind, id), all three kinds
+  NsMap<int> preempt_ns;     // RUNNABLE time by tid holding its CPU
+};
+
+enum class ThreadState : uint8_t { Unknown, Running, Runnable, Blocked };
+
+// An interrupt charged to a target thread (Timeline::on_irq).
+struct IrqCharge {
+  int tid = 0;
+  int pid = 0;
+  int cpu = 0;
+  uint64_t key = 0;    // irq_key(kind, id)
+  uint64_t from = 0;   // entry time, clipped to the start of the RUNNING interval
+  uint64_t until = 0;  // exit time
+  uint64_t ns = 0;     // net time charged (<= until - from)
+};
+
+class Timeline {
+ public:
+  // Holder tid used while no EV_SWITCH has named a CPU's current task yet.
+  static constexpr int kUnknownHolder = -1;
+
+  // Known target threads (from /proc at attach): a row even if silent.
+  void set_comm(int tid, int pid, std::string comm, uint64_t now);
+
+  void on_switch(const ev_switch& e, uint64_t now);
+  void on_waking(const ev_wake& e, uint64_t now);
+  void on_wakeup_new(const ev_wake& e, uint64_t now);
+  void on_migrate(const ev_migrate& e, uint64_t now);
+  void on_fork(const ev_task& e, uint64_t now);
+  void on_exec(const ev_task& e, uint64_t now);
+  // The thread's row moves to the exited rows; with EV_F_GROUP_DEAD every
+  // remaining thread of the process goes too (their exits were missed).
+  // Later records about the tid (its final switch-out) are ignored until a
+  // fork reuses it.
+  void on_exit(const ev_task& e, uint64_t now);
+  // Charges the interrupt to the thread if it is RUNNING on e.h.cpu; else
+  // counts it in irq_ignored() (and an UNKNOWN thread is now known RUNNING).
+  std::optional<IrqCharge> on_irq(const ev_irq& e, uint64_t now);
+  // A record the thread produced itself on `cpu` (uprobe/USDT mark): an
+  // UNKNOWN thread is RUNNING there from now on.
+  void on_self(int tid, int pid, int cpu, uint64_t now);
+  // A record about a target thread that says nothing about its state.
+  void touch(int tid, int pid, uint64_t now);
+
+  // Cumulative totals of a live thread as of now (current state included).
+  bool totals_at(int tid, uint64_t now, ThreadTotals& out) const;
+  // Live threads of a process (nullptr if none).
+  const std::vector<int>* threads_of(int pid) const;
+  // Name of a task that held a CPU: its comm from the switch record;
+  // "swapper/idle" for tid 0, "[unknown]" for kUnknownHolder.
+  std::string holder_comm(int tid) const;
+
+  // Rows of live threads (time up to now included) and of exited threads.
+  std::vector<ThreadRow> rows(uint64_t now) const;
+  // Books every thread's current state up to now (end of trace).
+  void account_all(uint64_t now);
+  // Starts a new table interval at now: zeroes the table counters, drops
+  // exited rows; states and cumulative totals are kept.
+  void reset_tables(uint64_t now);
+
+  uint64_t irq_ignored() const { return irq_ignored_; }
+  size_t live_threads() const { return threads_.size(); }
+
+ private:
+  using Comm = std::array<char, IRQLAT_COMM_LEN>;
+
+  struct Thread {
+    int tid = 0;
+    int pid = 0;
+    std::string comm;
+    ThreadState state = ThreadState::Unknown;
+    int cpu = -1;            // RUNNING: its CPU; RUNNABLE: runqueue it waits on
+    uint64_t since = 0;      // time booked up to
+    uint64_t run_start = 0;  // start of the current RUNNING interval
+    uint64_t wake_ts = 0;    // RUNNABLE after a wakeup: the waking time
+    bool woken = false;
+    // Table counters (reset_tables).
+    uint64_t wakeups = 0, preemptions = 0;
+    uint64_t oncpu_ns = 0, runqueue_ns = 0, hardirq_ns = 0, softirq_ns = 0;
+    Histogram sched;
+    ThreadTotals totals;  // never reset
+  };
+
+  struct Cpu {
+    int holder = kUnknownHolder;  // tid of the task on this CPU
+    Comm comm{};
+    std::vector<int> waiters;  // target tids RUNNABLE on this runqueue
+  };
+
+  Thread& ensure(int tid, int pid, uint64_t now);
+  Thread* find(int tid);
+  bool is_dead(int tid) const { return !dead_.empty() && dead_.count(tid); }
+  // Records about these tids change no timeline: the idle tasks (tid 0, one
+  // per CPU) are never targets, dead ones are gone.
+  bool ignored(int tid) const { return tid <= 0 || is_dead(tid); }
+  Cpu& cpu_at(int cpu);
+  void book(Thread& t, uint64_t now);
+  void set_state(Thread& t, ThreadState s, int cpu, uint64_t now);
+  void set_holder(int cpu, int tid, std::string_view comm, uint64_t now);
+  void note_holder_name(const Cpu& c);
+  void retire(int tid, uint64_t now);
+  void index_add(int pid, int tid);
+  void index_remove(int pid, int tid);
+  static ThreadRow make_row(const Thread& t, uint64_t now);
+
+  std::unordered_map<int, Thread> threads_;
+  std::unordered_map<int, std::vector<int>> by_pid_;
+  std::vector<Cpu> cpus_;
+  std::unordered_map<int, Comm> holder_names_;  // tids ever charged as holders
+  std::vector<ThreadRow> exited_rows_;
+  // Tids that exited and have not made their final switch-out yet: records
+  // about them (that switch, a last interrupt) must not revive the thread.
+  // EV_FORK of the tid starts a new thread.
+  std::unordered_set<int> dead_;
+  uint64_t irq_ignored_ = 0;
+};
+
+}  // namespace irqlat

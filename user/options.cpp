@@ -1,0 +1,487 @@
+#include "options.h"
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace irqlat {
+
+const char* command_name(Command c) {
+  switch (c) {
+    case Command::Trace: return "trace";
+    case Command::Record: return "record";
+    case Command::Report: return "report";
+    case Command::Daemon: return "daemon";
+    case Command::Ctl: return "ctl";
+    case Command::None: break;
+  }
+  return "none";
+}
+
+const char* format_name(OutputFormat f) {
+  switch (f) {
+    case OutputFormat::Table: return "table";
+    case OutputFormat::Json: return "json";
+    case OutputFormat::Csv: return "csv";
+  }
+  return "table";
+}
+
+namespace {
+
+constexpr const char* kSpecHelp =
+    "SPEC (--cancel / --done):\n"
+    "  signal[:SIG[,SIG]]          a signal is generated for the target (default TERM,INT); cancel only\n"
+    "  uprobe:[PATH:]SYMBOL[+OFF]  the function is entered; PATH defaults to the target's executable,\n"
+    "                              Go symbols work: uprobe:context.(*cancelCtx).cancel\n"
+    "  usdt:[PATH:]PROVIDER:NAME   the USDT probe fires, e.g. usdt:irqlat:cancel\n"
+    "  exit                        the target process has exited; done only\n"
+    "  --cancel signal alone implies --done exit.\n";
+
+constexpr const char* kTargetHelp =
+    "TARGETS: -p PID, -t TID, --comm NAME (repeatable), -a (system-wide), or -- COMMAND [ARGS...]\n";
+
+// Raw option strings; converted and validated after CLI11 has parsed, so
+// every message is ours and names the bad input.
+struct Raw {
+  std::vector<std::string> pids, tids, comms;
+  std::string duration, interval, cpus, cancel, done, window_timeout, format, top, max_windows,
+      ringbuf, input, socket, metrics, ctl_pid;
+  // Every CLI11 Option bound to each value (one per subcommand that has it).
+  using Opts = std::vector<CLI::Option*>;
+  Opts duration_opt, interval_opt, cpus_opt, cancel_opt, done_opt, window_timeout_opt, format_opt,
+      top_opt, max_windows_opt, ringbuf_opt, socket_opt, metrics_opt;
+};
+
+bool given(const Raw::Opts& opts) {
+  return std::any_of(opts.begin(), opts.end(), [](const CLI::Option* o) { return o->count() > 0; });
+}
+
+void track(Raw::Opts& slot, CLI::Option* o) { slot.push_back(o); }
+
+std::string one_line(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (size_t p; (p = s.find('\n')) != std::string::npos;) s.replace(p, 1, "; ");
+  return s;
+}
+
+template <typename T>
+bool to_uint(const std::string& s, T& out) {
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+void add_verbose(CLI::App* sub, Options& o) {
+  sub->add_flag("-v,--verbose", o.verbose, "More diagnostics on stderr (repeat for more)");
+}
+
+void add_targets(CLI::App* sub, Options& o, Raw& r) {
+  sub->add_option("-p,--pid", r.pids, "Trace every thread of process PID (repeatable, or 1,2)")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->type_name("PID");
+  sub->add_option("-t,--tid", r.tids, "Trace thread TID (repeatable)")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->type_name("TID");
+  sub->add_option("--comm", r.comms, "Trace processes whose comm is NAME (repeatable)")
+      ->allow_extra_args(false)
+      ->type_name("NAME");
+  sub->add_flag("-a,--all", o.all, "Trace system-wide");
+}
+
+void add_collection(CLI::App* sub, Raw& r) {
+  track(r.duration_opt, sub->add_option("-d,--duration", r.duration,
+                                        "Stop after DUR (10s, 500ms, 2m; default: until Ctrl-C "
+                                        "or all targets exited)")
+                            ->type_name("DUR"));
+  track(r.cpus_opt,
+        sub->add_option("-C,--cpu", r.cpus, "Only these CPUs (0,2,5-7)")->type_name("LIST"));
+  track(r.cancel_opt, sub->add_option("--cancel", r.cancel, "Cancel event SPEC: opens a window")
+                          ->type_name("SPEC"));
+  track(r.done_opt,
+        sub->add_option("--done", r.done, "Done event SPEC: closes a window")->type_name("SPEC"));
+  track(r.window_timeout_opt,
+        sub->add_option("--window-timeout", r.window_timeout,
+                        "A window without a done event after DUR is unfinished (default 10s)")
+            ->type_name("DUR"));
+  track(r.ringbuf_opt, sub->add_option("--ringbuf-size", r.ringbuf,
+                                       "Ring buffer size in MB, a power of two (default 16)")
+                           ->type_name("MB"));
+}
+
+void add_presentation(CLI::App* sub, Options& o, Raw& r, bool interval) {
+  if (interval) {
+    track(r.interval_opt,
+          sub->add_option("-i,--interval", r.interval, "Also print tables every DUR")
+              ->type_name("DUR"));
+  }
+  track(r.format_opt, sub->add_option("-f,--format", r.format, "Output format: table, json, csv")
+                          ->type_name("FORMAT"));
+  sub->add_option("-o,--output", o.output, "Write the tables to FILE instead of stdout")
+      ->type_name("FILE");
+  track(r.top_opt,
+        sub->add_option("--top", r.top, "Itemize the N worst windows (default 5)")->type_name("N"));
+  track(r.max_windows_opt,
+        sub->add_option("--max-windows", r.max_windows,
+                        "Keep at most N samples in windows.list (default 100000)")
+            ->type_name("N"));
+}
+
+void parse_format(const Raw& r, Options& o) {
+  if (!given(r.format_opt)) return;
+  if (r.format == "table") o.format = OutputFormat::Table;
+  else if (r.format == "json") o.format = OutputFormat::Json;
+  else if (r.format == "csv") o.format = OutputFormat::Csv;
+  else throw UsageError(fmt::format("invalid --format '{}': expected table, json or csv", r.format));
+}
+
+uint64_t parse_duration_opt(const char* flag, const std::string& s) {
+  try {
+    return parse_duration_ns(s);
+  } catch (const UsageError& e) {
+    throw UsageError(fmt::format("{}: {}", flag, e.what()));
+  }
+}
+
+void parse_presentation(const Raw& r, Options& o) {
+  parse_format(r, o);
+  if (given(r.interval_opt)) o.interval_ns = parse_duration_opt("--interval", r.interval);
+  if (given(r.top_opt)) {
+    int top = 0;
+    if (!to_uint(r.top, top) || top < 1) {
+      throw UsageError(fmt::format("invalid --top '{}': expected an integer >= 1", r.top));
+    }
+    o.top = top;
+  }
+  if (given(r.max_windows_opt) && !to_uint(r.max_windows, o.window_list_cap)) {
+    throw UsageError(
+        fmt::format("invalid --max-windows '{}': expected an integer >= 0", r.max_windows));
+  }
+  if (given(r.max_windows_opt) && o.window_list_cap > 100'000'000ULL) {
+    throw UsageError(fmt::format("invalid --max-windows '{}': at most 100000000", r.max_windows));
+  }
+}
+
+// --cancel / --done pairing rules; `target_process` says whether there is a
+// process to watch (not just -a).
+void parse_windows(const Raw& r, Options& o, bool target_process) {
+  const bool has_cancel = given(r.cancel_opt), has_done = given(r.done_opt);
+  if (has_cancel) {
+    o.cancel = parse_window_spec(r.cancel, false);
+    o.cancel_text = r.cancel;
+  }
+  if (has_done) {
+    o.done = parse_window_spec(r.done, true);
+    o.done_text = r.done;
+  }
+  if (has_done && !has_cancel) throw UsageError("--done needs --cancel SPEC");
+  if (has_cancel && !has_done) {
+    if (o.cancel.kind != WindowSpec::Signal) {
+      throw UsageError(fmt::format(
+          "--cancel '{}' needs --done SPEC (uprobe:..., usdt:... or exit)", r.cancel));
+    }
+    o.done = parse_window_spec("exit", true);
+    o.done_text = "exit";
+  }
+  if (has_cancel && !target_process) {
+    throw UsageError(
+        "--cancel needs a target process (-p PID, -t TID, --comm NAME or -- COMMAND), not -a");
+  }
+  // Without --cancel it still applies: targets built with the irqlat USDT
+  // markers get windows by default.
+  if (given(r.window_timeout_opt)) {
+    if (o.all) throw UsageError("--window-timeout needs a target process, not -a");
+    o.window_timeout_ns = parse_duration_opt("--window-timeout", r.window_timeout);
+  }
+}
+
+void parse_targets(const Raw& r, Options& o, const char* cmd) {
+  for (const auto& s : r.pids) {
+    const int pid = parse_pid(s, "PID");
+    if (std::find(o.pids.begin(), o.pids.end(), pid) == o.pids.end()) o.pids.push_back(pid);
+  }
+  for (const auto& s : r.tids) {
+    const int tid = parse_pid(s, "TID");
+    if (std::find(o.tids.begin(), o.tids.end(), tid) == o.tids.end()) o.tids.push_back(tid);
+  }
+  for (const auto& c : r.comms) {
+    if (c.empty()) throw UsageError("invalid --comm '': empty name");
+    if (c.size() > 15) {
+      throw UsageError(fmt::format(
+          "invalid --comm '{}': longer than 15 characters, the kernel keeps only '{}'", c,
+          c.substr(0, 15)));
+    }
+    if (std::find(o.comms.begin(), o.comms.end(), c) == o.comms.end()) o.comms.push_back(c);
+  }
+  const bool others = !o.pids.empty() || !o.tids.empty() || !o.comms.empty() ||
+                      !o.command_argv.empty();
+  if (o.all && others) {
+    throw UsageError("-a/--all traces every process and cannot be combined with -p, -t, "
+                     "--comm or -- COMMAND");
+  }
+  if (!o.all && !others) {
+    throw UsageError(fmt::format(
+        "{} needs a target: -p PID, -t TID, --comm NAME, -a, or -- COMMAND [ARGS...]", cmd));
+  }
+}
+
+void parse_ringbuf(const Raw& r, Options& o) {
+  if (!given(r.ringbuf_opt)) return;
+  unsigned mb = 0;
+  if (!to_uint(r.ringbuf, mb) || mb == 0 || mb > 1024 || (mb & (mb - 1)) != 0) {
+    throw UsageError(fmt::format(
+        "invalid --ringbuf-size '{}': expected a power of two between 1 and 1024 (MB)", r.ringbuf));
+  }
+  o.ringbuf_mb = mb;
+}
+
+void parse_metrics(const Raw& r, Options& o) {
+  if (!given(r.metrics_opt)) return;
+  const std::string& a = r.metrics;
+  const auto bad = [&] {
+    return UsageError(fmt::format(
+        "invalid --metrics '{}': expected ADDR:PORT, e.g. 127.0.0.1:9100, [::1]:9100 or :9100", a));
+  };
+  const size_t colon = a.rfind(':');
+  if (colon == std::string::npos) throw bad();
+  unsigned port = 0;
+  if (!to_uint(a.substr(colon + 1), port) || port == 0 || port > 65535) throw bad();
+  const std::string host = a.substr(0, colon);
+  if (host.find_first_of(" \t/") != std::string::npos) throw bad();
+  if (host.find(':') != std::string::npos &&
+      (host.size() < 2 || host.front() != '[' || host.back() != ']')) {
+    throw bad();  // IPv6 needs brackets
+  }
+  o.metrics_addr = a;
+}
+
+void parse_socket(const Raw& r, Options& o) {
+  if (!given(r.socket_opt)) return;
+  if (r.socket.empty()) throw UsageError("invalid --socket '': empty path");
+  if (r.socket.size() >= 108) {  // sizeof(sockaddr_un::sun_path)
+    throw UsageError(fmt::format("invalid --socket '{}': longer than 107 bytes", r.socket));
+  }
+  o.socket_path = r.socket;
+}
+
+}  // namespace
+
+Options parse_options(int argc, const char* const* argv, int nr_cpus) {
+  Options o;
+  Raw r;
+
+  // Everything after the first bare "--" is the command to start.
+  std::vector<const char*> head;
+  int split = argc;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0 && std::string_view(argv[i]) == "--") {
+      split = i;
+      break;
+    }
+    head.push_back(argv[i]);
+  }
+  const bool has_dashdash = split < argc;
+  for (int i = split + 1; i < argc; ++i) o.command_argv.emplace_back(argv[i]);
+  if (head.empty()) head.push_back("irqlat");
+  if (head.size() == 1) {
+    throw UsageError(
+        "no command given: expected trace, record, report, daemon or ctl (see irqlat --help)");
+  }
+
+  const std::string_view first = head[1];
+  static constexpr std::string_view kCommands[] = {"trace", "record", "report", "daemon", "ctl"};
+  if (!first.empty() && first[0] != '-' &&
+      std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands)) {
+    throw UsageError(fmt::format(
+        "unknown command '{}': expected trace, record, report, daemon or ctl", first));
+  }
+
+  if (!first.empty() && first[0] == '-' && first != "-h" && first != "--help" &&
+      first != "--version") {
+    throw UsageError(fmt::format(
+        "unexpected option '{}' before the command: expected trace, record, report, daemon or ctl",
+        first));
+  }
+
+  CLI::App app{"irqlat: interrupt and scheduling latency tracer (eBPF)", "irqlat"};
+  app.set_version_flag("--version", std::string("irqlat ") + IRQLAT_VERSION);
+  app.require_subcommand(1, 1);
+  app.footer(std::string("Run irqlat COMMAND --help for the options of a command.\n\n") +
+             kTargetHelp + "\n" + kSpecHelp);
+
+  auto* trace = app.add_subcommand("trace", "Trace live and print tables at the end");
+  add_targets(trace, o, r);
+  add_collection(trace, r);
+  add_presentation(trace, o, r, true);
+  add_verbose(trace, o);
+  trace->footer(std::string("Synopsis: irqlat trace [TARGETS] [OPTIONS] [-- COMMAND [ARGS...]]\n\n") +
+                kTargetHelp + "\n" + kSpecHelp +
+                "\nExamples:\n"
+                "  irqlat trace -p 1234 -d 10s\n"
+                "  irqlat trace --cancel usdt:irqlat:cancel --done usdt:irqlat:done -- ./app\n"
+                "  irqlat trace -a -C 0-1 -f json -o irq.json -d 5s\n");
+
+  auto* record = app.add_subcommand("record", "Save the event stream to FILE (zlib-compressed)");
+  add_targets(record, o, r);
+  add_collection(record, r);
+  record->add_option("-o,--output", o.output, "Recording FILE (required)")->type_name("FILE");
+  add_verbose(record, o);
+  record->footer(std::string("Synopsis: irqlat record [TARGETS] [OPTIONS] -o FILE [-- COMMAND [ARGS...]]\n\n") +
+                 kTargetHelp + "\n" + kSpecHelp);
+
+  auto* report = app.add_subcommand("report", "Print the tables of a recording");
+  report->add_option("file", r.input, "Recording made by irqlat record")->type_name("FILE");
+  add_presentation(report, o, r, true);
+  add_verbose(report, o);
+
+  auto* daemon = app.add_subcommand("daemon", "Run as a root daemon, controlled by irqlat ctl");
+  track(r.socket_opt, daemon->add_option("--socket", r.socket,
+                                         "Control socket (default /run/irqlat.sock)")
+                          ->type_name("PATH"));
+  track(r.metrics_opt, daemon->add_option("--metrics", r.metrics,
+                                          "Serve Prometheus metrics on ADDR:PORT")
+                           ->type_name("ADDR:PORT"));
+  track(r.ringbuf_opt, daemon->add_option("--ringbuf-size", r.ringbuf,
+                                          "Ring buffer size in MB, a power of two (default 16)")
+                           ->type_name("MB"));
+  track(r.max_windows_opt,
+        daemon->add_option("--max-windows", r.max_windows,
+                           "Keep at most N samples in windows.list (default 100000)")
+            ->type_name("N"));
+  add_verbose(daemon, o);
+
+  auto* ctl = app.add_subcommand("ctl", "Control a running daemon");
+  track(r.socket_opt, ctl->add_option("--socket", r.socket,
+                                      "Control socket (default /run/irqlat.sock)")
+                          ->type_name("PATH"));
+  ctl->require_subcommand(0, 1);
+  auto* attach = ctl->add_subcommand("attach", "Start tracing process PID");
+  attach->add_option("pid", r.ctl_pid, "Process to attach to")->type_name("PID");
+  track(r.cancel_opt, attach->add_option("--cancel", r.cancel, "Cancel event SPEC")
+                          ->type_name("SPEC"));
+  track(r.done_opt, attach->add_option("--done", r.done, "Done event SPEC")->type_name("SPEC"));
+  track(r.window_timeout_opt,
+        attach->add_option("--window-timeout", r.window_timeout,
+                           "A window without a done event after DUR is unfinished (default 10s)")
+            ->type_name("DUR"));
+  attach->footer(kSpecHelp);
+  auto* detach = ctl->add_subcommand("detach", "Stop tracing process PID");
+  detach->add_option("pid", r.ctl_pid, "Process to detach from")->type_name("PID");
+  auto* dump = ctl->add_subcommand("dump", "Print the daemon's current tables");
+  track(r.format_opt, dump->add_option("-f,--format", r.format, "Output format: table, json, csv")
+                          ->type_name("FORMAT"));
+  track(r.top_opt,
+        dump->add_option("--top", r.top, "Itemize the N worst windows (default 5)")->type_name("N"));
+  auto* status = ctl->add_subcommand("status", "Show what the daemon traces");
+  auto* reset = ctl->add_subcommand("reset", "Clear the daemon's tables");
+  for (auto* s : {attach, detach, dump, status, reset}) s->fallthrough();
+  add_verbose(ctl, o);
+
+  try {
+    app.parse(static_cast<int>(head.size()), head.data());
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version
+    std::ostringstream out, err;
+    app.exit(e, out, err);
+    throw HelpRequested(out.str());
+  } catch (const CLI::ExtrasError& e) {
+    std::string msg = one_line(e.what());
+    if (first == "trace" || first == "record") msg += " (put a command to start after --)";
+    if (first == "ctl") msg += " (ctl verbs: attach PID, detach PID, dump, status, reset)";
+    throw UsageError(msg);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = one_line(e.what());
+    // "--cpu: 1 required LIST missing" -> "--cpu needs a value (LIST)"
+    if (const size_t p = msg.find(": 1 required "); p != std::string::npos &&
+        msg.size() > 8 && msg.compare(msg.size() - 8, 8, " missing") == 0) {
+      const size_t t = p + std::string_view(": 1 required ").size();
+      msg = fmt::format("{} needs a value ({})", msg.substr(0, p),
+                        msg.substr(t, msg.size() - 8 - t));
+    }
+    if (msg == "A subcommand is required") {
+      msg = "no command given: expected trace, record, report, daemon or ctl";
+    } else if (msg.empty()) {
+      msg = "invalid command line";
+    }
+    throw UsageError(msg);
+  }
+
+  if (app.got_subcommand(trace)) o.command = Command::Trace;
+  else if (app.got_subcommand(record)) o.command = Command::Record;
+  else if (app.got_subcommand(report)) o.command = Command::Report;
+  else if (app.got_subcommand(daemon)) o.command = Command::Daemon;
+  else if (app.got_subcommand(ctl)) o.command = Command::Ctl;
+  const char* cmd = command_name(o.command);
+
+  if (has_dashdash && o.command != Command::Trace && o.command != Command::Record) {
+    throw UsageError(fmt::format("'-- COMMAND' is only valid with trace and record, not {}", cmd));
+  }
+  if (has_dashdash && o.command_argv.empty()) {
+    throw UsageError("'--' must be followed by a COMMAND to start");
+  }
+
+  switch (o.command) {
+    case Command::Trace:
+    case Command::Record: {
+      parse_targets(r, o, cmd);
+      if (given(r.duration_opt)) o.duration_ns = parse_duration_opt("--duration", r.duration);
+      if (given(r.cpus_opt)) {
+        try {
+          o.cpus = parse_cpu_list(r.cpus, nr_cpus);
+        } catch (const UsageError& e) {
+          throw UsageError(fmt::format("--cpu: {}", e.what()));
+        }
+      }
+      parse_windows(r, o, !o.all);
+      parse_ringbuf(r, o);
+      if (o.command == Command::Trace) {
+        parse_presentation(r, o);
+      } else if (o.output.empty()) {
+        throw UsageError("record needs -o FILE to write the recording to");
+      }
+      break;
+    }
+    case Command::Report:
+      if (r.input.empty()) throw UsageError("report needs a recording FILE (made by irqlat record)");
+      o.input = r.input;
+      parse_presentation(r, o);
+      break;
+    case Command::Daemon:
+      parse_socket(r, o);
+      parse_metrics(r, o);
+      parse_ringbuf(r, o);
+      parse_presentation(r, o);
+      break;
+    case Command::Ctl: {
+      parse_socket(r, o);
+      const CLI::App* verb = nullptr;
+      for (const CLI::App* s : {attach, detach, dump, status, reset}) {
+        if (ctl->got_subcommand(s)) verb = s;
+      }
+      if (verb == nullptr) {
+        throw UsageError("ctl needs a verb: attach PID, detach PID, dump, status or reset");
+      }
+      o.ctl_verb = verb->get_name();
+      if (verb == attach || verb == detach) {
+        if (r.ctl_pid.empty()) throw UsageError(fmt::format("ctl {} needs a PID", o.ctl_verb));
+        o.ctl_pid = parse_pid(r.ctl_pid, "PID");
+        o.ctl_args.push_back(std::to_string(o.ctl_pid));
+        o.pids = {o.ctl_pid};
+      }
+      if (verb == attach) parse_windows(r, o, true);
+      if (verb == dump) parse_presentation(r, o);
+      break;
+    }
+    case Command::None:
+      throw UsageError("no command given: expected trace, record, report, daemon or ctl");
+  }
+  return o;
+}
+
+}  // namespace irqlat

@@ -34,6 +34,11 @@ const volatile __u64 wakeup_bytes = 1 << 20;
 const volatile bool has_comm = false;      /* --comm: processes that exec it */
 const volatile char targ_comm[IRQLAT_COMM_LEN] = {};
 
+/* Set by user space once everything is attached and cleared when it stops,
+ * so the counted interval has sharp edges: attaching and detaching programs
+ * sends IPIs of its own, which must not be counted. */
+volatile bool tracing_on = false;
+
 struct irq_frame {
 	__u64 ts;
 	__u64 child_ns; /* time of interrupts nested inside this one */
@@ -443,6 +448,24 @@ static __always_inline void irq_enter(__u32 kind, __u32 id)
 	if (!cs)
 		return;
 	d = cs->depth;
+	/*
+	 * Hard interrupts run with interrupts off and softirqs never nest, so
+	 * the only real nesting is a hardirq/vector inside a softirq. Anything
+	 * else on the stack lost its exit (e.g. the exit program was attached
+	 * after the entry fired): drop it rather than charge it for seconds.
+	 */
+	if (d > 0) {
+		__u32 keep = (kind != IRQ_KIND_SOFTIRQ && cs->frames[0].kind == IRQ_KIND_SOFTIRQ) ? 1 : 0;
+
+		if (d > keep) {
+			struct kstats *ks = my_kstats();
+
+			if (ks)
+				ks->irq_unmatched += d - keep;
+			d = keep;
+			cs->depth = d;
+		}
+	}
 	if (d >= IRQLAT_MAX_DEPTH) {
 		struct kstats *ks = my_kstats();
 
@@ -659,7 +682,7 @@ static __always_inline int mark(__u32 which, __u64 arg)
 	struct target_val *tv;
 	struct ev_mark *e;
 
-	if (!is_target(tid, pid, &tv))
+	if (!tracing_on || !is_target(tid, pid, &tv))
 		return 0;
 	e = reserve(sizeof(*e));
 	if (!e)

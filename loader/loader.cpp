@@ -228,6 +228,10 @@ void Loader::attach_marker(const MarkerAttach& m) {
   attached_.push_back(std::string(cancel ? "cancel " : "done ") + m.path);
 }
 
+void Loader::set_tracing(bool on) {
+  __atomic_store_n(&skel_->bss->tracing_on, on, __ATOMIC_SEQ_CST);
+}
+
 void Loader::detach() {
   for (bpf_link* l : links_) bpf_link__destroy(l);
   links_.clear();

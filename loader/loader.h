@@ -67,7 +67,10 @@ class Loader {
 
   void attach();                           // tracepoints
   void attach_marker(const MarkerAttach&);  // uprobe/USDT; throws on failure
-  void detach();                           // stops all programs
+  void detach();                           // removes all programs
+  // Opens / closes the counted interval without attaching or detaching
+  // (which sends IPIs that would be counted).
+  void set_tracing(bool on);
 
   // Ring buffer: sink receives every record; returns records consumed.
   void set_sink(Sink sink);

@@ -1,0 +1,44 @@
+// irqlat: interrupt and scheduling latency tracer. Dispatches the commands
+// and turns errors into one line on stderr and an exit status:
+// 2 for bad input, 1 for everything else.
+#include <bpf/libbpf.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "loader/loader.h"
+#include "user/options.h"
+#include "user/trace_cmd.h"
+
+using namespace irqlat;
+
+int main(int argc, char** argv) {
+  Options opts;
+  try {
+    opts = parse_options(argc, argv, libbpf_num_possible_cpus());
+  } catch (const HelpRequested& h) {
+    std::cout << h.text();
+    return 0;
+  } catch (const UsageError& e) {
+    fprintf(stderr, "irqlat: %s\n", e.what());
+    return 2;
+  }
+  try {
+    switch (opts.command) {
+      case Command::Trace:
+        return run_trace(opts);
+      default:
+        fprintf(stderr, "irqlat: '%s' is not implemented yet\n", command_name(opts.command));
+        return 2;
+    }
+  } catch (const UsageError& e) {
+    fprintf(stderr, "irqlat: %s\n", e.what());
+    return 2;
+  } catch (const LoaderError& e) {
+    fprintf(stderr, "irqlat: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fprintf(stderr, "irqlat: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,253 @@
+// See session.h.
+#include "user/session.h"
+
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "loader/elf_probe.h"
+#include "user/irq_tables.h"
+
+namespace irqlat {
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
+}
+
+namespace {
+
+// Records are committed within microseconds of their timestamp; anything
+// older than this margin before a drain started is already in the buffer.
+constexpr uint64_t kOrderMarginNs = 2'000'000;
+
+std::string kernel_release() {
+  utsname u;
+  return uname(&u) == 0 ? u.release : "unknown";
+}
+
+uint64_t signal_mask_of(const WindowSpec& s) {
+  uint64_t mask = 0;
+  if (s.kind == WindowSpec::Signal)
+    for (int sig : s.signals)
+      if (sig > 0 && sig < 64) mask |= 1ULL << sig;
+  return mask;
+}
+
+}  // namespace
+
+Session::Session(const Options& opts) : opts_(opts) {
+  for (int pid : opts_.pids) {
+    require_process(pid);
+    watch_pids_.push_back(pid);
+  }
+  for (int tid : opts_.tids) {
+    tgid_of_thread(tid);
+    watch_tids_.push_back(tid);
+  }
+  if (!opts_.command_argv.empty()) resolve_command(opts_.command_argv[0]);
+  setup_windows(opts_);
+
+  LoaderConfig cfg;
+  cfg.all = opts_.all;
+  cfg.cpus = opts_.cpus;
+  cfg.signal_mask = signal_mask_of(opts_.cancel);
+  if (!opts_.comms.empty()) cfg.comm = opts_.comms.front();
+  cfg.ringbuf_bytes = opts_.ringbuf_mb << 20;
+  cfg.markers = !markers_.empty();
+  cfg.verbose = opts_.verbose > 0;
+  loader_ = std::make_unique<Loader>(cfg);
+
+  CollectorConfig cc;
+  cc.windows = opts_.windows_enabled();
+  cc.window_timeout_ns = opts_.window_timeout_ns;
+  cc.window_list_cap = opts_.window_list_cap;
+  cc.cancel_on_signal = opts_.cancel.kind == WindowSpec::Signal;
+  cc.done_on_exit = opts_.done.kind == WindowSpec::Exit;
+  collector_ = std::make_unique<Collector>(cc);
+  loader_->set_sink([this](const void* d, size_t n) { feed(d, n); });
+}
+
+Session::~Session() = default;
+
+// Turns --cancel/--done into uprobe/USDT attachments, checking now that every
+// file, symbol and probe exists. With no --cancel, a target built with
+// include/irqlat/probes.h gets usdt:irqlat:cancel / usdt:irqlat:done.
+void Session::setup_windows(const Options& opts) {
+  std::string exe;
+  if (!opts.command_argv.empty())
+    exe = resolve_command(opts.command_argv[0]);
+  else if (!opts.pids.empty())
+    exe = process_exe(opts.pids.front());
+  else if (!opts.tids.empty())
+    exe = process_exe(tgid_of_thread(opts.tids.front()));
+
+  if (!opts_.windows_enabled() && !exe.empty() && elf_has_usdt(exe, "irqlat", "cancel") &&
+      elf_has_usdt(exe, "irqlat", "done")) {
+    opts_.cancel = parse_window_spec("usdt:irqlat:cancel", false);
+    opts_.done = parse_window_spec("usdt:irqlat:done", true);
+    opts_.cancel_text = opts_.cancel.text;
+    opts_.done_text = opts_.done.text;
+  }
+
+  for (const WindowSpec* s : {&opts_.cancel, &opts_.done}) {
+    if (s->kind != WindowSpec::Uprobe && s->kind != WindowSpec::Usdt) continue;
+    MarkerAttach m;
+    m.which = s == &opts_.cancel ? MARK_CANCEL : MARK_DONE;
+    m.path = s->path.empty() ? exe : s->path;
+    if (m.path.empty())
+      throw UsageError("'" + s->text + "' names no binary and there is no target executable: "
+                       "give PATH in the spec");
+    try {
+      if (s->kind == WindowSpec::Uprobe) {
+        m.kind = MarkerAttach::Uprobe;
+        m.symbol = s->symbol;
+        m.offset = s->offset;
+        elf_symbol_file_offset(m.path, m.symbol);
+      } else {
+        m.kind = MarkerAttach::Usdt;
+        m.provider = s->provider;
+        m.name = s->name;
+        elf_require_usdt(m.path, m.provider, m.name);
+      }
+    } catch (const LoaderError& e) {
+      throw UsageError(std::string("bad ") + (m.which == MARK_CANCEL ? "--cancel" : "--done") +
+                       " '" + s->text + "': " + e.what());
+    }
+    markers_.push_back(m);
+  }
+}
+
+void Session::start() {
+  // Attach first, then add targets: the fork hook is live before threads are
+  // enumerated, so no thread created meanwhile is missed.
+  loader_->attach();
+  for (const MarkerAttach& m : markers_) loader_->attach_marker(m);
+
+  std::string text;
+  auto add_process = [&](int pid, uint32_t flags) {
+    loader_->add_process(pid, flags);
+    for (const ThreadName& t : process_threads(pid)) collector_->set_comm(t.tid, pid, t.comm);
+  };
+  if (!opts_.command_argv.empty()) {
+    command_ = std::make_unique<LaunchedCommand>(opts_.command_argv);
+    add_process(command_->pid(), TARGET_FOLLOW_THREADS | TARGET_FOLLOW_CHILDREN);
+    watch_pids_.push_back(command_->pid());
+    text += "command " + opts_.command_argv[0] + " (pid " + std::to_string(command_->pid()) + ")";
+  }
+  for (int pid : opts_.pids) {
+    add_process(pid, TARGET_FOLLOW_THREADS);
+    text += (text.empty() ? "pid " : ", pid ") + std::to_string(pid);
+  }
+  for (int tid : opts_.tids) {
+    int pid = tgid_of_thread(tid);
+    loader_->add_thread(tid, pid);
+    text += (text.empty() ? "tid " : ", tid ") + std::to_string(tid);
+  }
+  for (const std::string& comm : opts_.comms) {
+    for (int pid : processes_by_comm(comm)) add_process(pid, TARGET_FOLLOW_THREADS);
+    text += (text.empty() ? "comm " : ", comm ") + comm;
+  }
+  if (opts_.all) text = "all tasks";
+  target_text_ = text;
+  start_ns_ = interval_start_ns_ = monotonic_ns();
+  loader_->set_tracing(true);
+}
+
+void Session::release_command() {
+  if (command_) command_->release();
+}
+
+void Session::feed(const void* data, size_t size) {
+  received_++;
+  reorder_.push(data, size);
+}
+
+void Session::pump(int timeout_ms) {
+  uint64_t t0 = monotonic_ns();
+  loader_->poll(timeout_ms);
+  const uint64_t watermark = t0 - kOrderMarginNs;
+  reorder_.release_until(watermark, [this](const void* d, size_t n) { collector_->on_record(d, n); });
+  // Quiet targets still move time on: window timeouts fire, intervals close.
+  collector_->advance(watermark);
+  if (command_ && !command_status_) {
+    int st;
+    if (command_->reap(&st))
+      command_status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+}
+
+void Session::pause() {
+  if (paused_) return;
+  paused_ = true;
+  loader_->set_tracing(false);
+  end_ns_ = monotonic_ns();
+}
+
+void Session::stop() {
+  if (stopped_) return;
+  pause();
+  stopped_ = true;
+  loader_->drain();
+  reorder_.flush([this](const void* d, size_t n) { collector_->on_record(d, n); });
+  collector_->finish(end_ns_);
+  if (command_ && !command_status_) {
+    int st;
+    if (command_->reap(&st))
+      command_status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+}
+
+bool Session::targets_gone() {
+  if (opts_.all || !opts_.comms.empty()) return false;
+  if (command_ && !command_status_) return false;
+  for (int pid : watch_pids_)
+    if ((!command_ || pid != command_->pid()) && alive(pid)) return false;
+  for (int tid : watch_tids_)
+    if (alive(tid)) return false;
+  return true;
+}
+
+Report Session::report() {
+  Report r;
+  r.kernel = kernel_release();
+  r.cpus = loader_->nr_cpus();
+  r.start_ns = interval_start_ns_;
+  r.end_ns = stopped_ ? end_ns_ : monotonic_ns();
+  kstats k = loader_->kernel_counters();
+  r.events.received = received_;
+  r.events.dropped = k.drops;
+  r.events.late = reorder_.late();
+  r.events.irq_unmatched = k.irq_unmatched;
+
+  KernelIrqStats ks;
+  ks.nr_cpus = loader_->nr_cpus();
+  ks.max_irq = loader_->max_irq();
+  ks.stat = [this](uint32_t slot, int cpu) -> const irq_stat& { return loader_->stat(slot, cpu); };
+  for (const auto& [irq, name] : kernel_irq_names(ks)) collector_->set_irq_name(irq, name);
+  TargetIrqMap targets;
+  for (const auto& [key, v] : collector_->target_irq_stats())
+    targets[key] = TargetIrqStat{v.hits, v.stolen_ns};
+  build_irq_rows(ks, targets, r);
+  for (const HardirqRow& h : r.hardirqs)
+    if (!h.cpu) r.events.kernel_irq_events += h.count;
+  for (const SoftirqRow& s : r.softirqs)
+    if (!s.cpu) r.events.kernel_irq_events += s.count;
+
+  r.threads = collector_->thread_rows();
+  for (const ThreadRow& t : r.threads) r.targets_exited += t.exited;
+  r.windows_enabled = opts_.windows_enabled();
+  r.cancel_spec = opts_.cancel_text.empty() ? opts_.cancel.text : opts_.cancel_text;
+  r.done_spec = opts_.done_text.empty() ? opts_.done.text : opts_.done_text;
+  r.windows = collector_->windows();
+  return r;
+}
+
+void Session::reset_interval() {
+  collector_->reset_tables();
+  loader_->reset_stats();
+  interval_start_ns_ = monotonic_ns();
+}
+
+}  // namespace irqlat

@@ -1,0 +1,75 @@
+// A tracing session: the loaded BPF programs, the ring buffer -> time order
+// -> collector pipeline, and the report built from it. Shared by `trace`
+// (and later `record` and the daemon).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loader/loader.h"
+#include "user/collector.h"
+#include "user/options.h"
+#include "user/reorder.h"
+#include "user/report.h"
+#include "user/targets.h"
+
+namespace irqlat {
+
+uint64_t monotonic_ns();
+
+class Session {
+ public:
+  // Validates targets and window specs (UsageError), loads the programs
+  // (LoaderError). Nothing is attached yet.
+  explicit Session(const Options& opts);
+  ~Session();
+
+  // Adds targets, attaches every program and marker. After this returns no
+  // event of a target is missed.
+  void start();
+  // Lets a `-- COMMAND` child exec (call after printing the tracing line).
+  void release_command();
+
+  // Drains the ring buffer (waiting up to timeout_ms) and feeds the collector
+  // every record old enough to be in order.
+  void pump(int timeout_ms);
+  // Closes the counted interval at once (programs stay attached: detaching
+  // sends IPIs an observer would count). Then stop() drains what is left and
+  // closes open windows.
+  void pause();
+  void stop();
+
+  // True when every target the user named has exited (never for -a/--comm).
+  bool targets_gone();
+  // Exit status of `-- COMMAND`, if it ran and exited.
+  std::optional<int> command_status() const { return command_status_; }
+
+  Report report();       // tables so far
+  void reset_interval();  // zero the per-interval aggregates
+
+  uint64_t start_ns() const { return start_ns_; }
+  const std::string& describe_targets() const { return target_text_; }
+
+ private:
+  void feed(const void* data, size_t size);
+  void setup_windows(const Options& opts);
+
+  Options opts_;
+  std::unique_ptr<Loader> loader_;
+  std::unique_ptr<LaunchedCommand> command_;
+  Reorderer reorder_;
+  std::unique_ptr<Collector> collector_;
+  std::vector<MarkerAttach> markers_;
+  std::vector<int> watch_pids_;  // -p and the command: stop when all are gone
+  std::vector<int> watch_tids_;  // -t
+  std::optional<int> command_status_;
+  std::string target_text_;
+  uint64_t start_ns_ = 0, interval_start_ns_ = 0, end_ns_ = 0;
+  uint64_t received_ = 0;
+  bool paused_ = false, stopped_ = false;
+};
+
+}  // namespace irqlat

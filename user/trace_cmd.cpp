@@ -1,0 +1,93 @@
+// See trace_cmd.h. The main loop: drain on a timer, print interval tables,
+// stop on a signal, at --duration, or when every named target has exited.
+#include "user/trace_cmd.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "user/format.h"
+#include "user/session.h"
+
+namespace irqlat {
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+
+void on_stop_signal(int) { g_stop = 1; }
+
+// No SA_RESTART: a signal interrupts the ring-buffer wait at once.
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void print_report(std::ostream& os, const Report& r, const Options& opts) {
+  switch (opts.format) {
+    case OutputFormat::Json:
+      write_json(os, r);
+      break;
+    case OutputFormat::Csv:
+      write_csv(os, r);
+      break;
+    default: {
+      TableOptions t;
+      t.top = opts.top;
+      write_table(os, r, t);
+    }
+  }
+  os.flush();
+}
+
+}  // namespace
+
+int run_trace(const Options& opts) {
+  std::ofstream file;
+  if (!opts.output.empty()) {
+    file.open(opts.output, std::ios::out | std::ios::trunc);
+    if (!file) throw UsageError("cannot write '" + opts.output + "': " + std::strerror(errno));
+  }
+  std::ostream& out = opts.output.empty() ? std::cout : file;
+
+  Session session(opts);
+  install_stop_handlers();
+  session.start();
+  fprintf(stderr, "irqlat: tracing %s; Ctrl-C to stop\n", session.describe_targets().c_str());
+  session.release_command();
+
+  const uint64_t start = session.start_ns();
+  uint64_t next_interval = opts.interval_ns ? start + opts.interval_ns : UINT64_MAX;
+  const uint64_t deadline = opts.duration_ns ? start + opts.duration_ns : UINT64_MAX;
+  while (!g_stop) {
+    uint64_t now = monotonic_ns();
+    uint64_t wake = std::min(deadline, next_interval);
+    int timeout_ms = 100;
+    if (wake != UINT64_MAX && wake > now) timeout_ms = std::min<uint64_t>(100, (wake - now) / 1'000'000 + 1);
+    session.pump(wake <= now ? 0 : timeout_ms);
+    now = monotonic_ns();
+    if (now >= deadline) break;
+    if (now >= next_interval) {
+      Report r = session.report();
+      r.interval = true;
+      print_report(out, r, opts);
+      session.reset_interval();
+      next_interval += opts.interval_ns;
+    }
+    if (session.targets_gone()) break;
+  }
+  session.pause();
+  fprintf(stderr, "irqlat: stopped tracing\n");
+  session.stop();
+  print_report(out, session.report(), opts);
+  return 0;
+}
+
+}  // namespace irqlat

@@ -9,7 +9,7 @@
 //
 //   cancel_loop [--threads N] [--mode busy|block|sleep] [--rounds R]
 //               [--run-ms MS] [--block-timeout-ms MS] [--sleep-us US]
-//               [--cpu LIST] [--start-delay-ms MS] [--wait-file PATH]
+//               [--cpu LIST] [--main-cpu LIST] [--start-delay-ms MS] [--wait-file PATH]
 //               [--ignore-cancel]
 //
 // Modes (what a worker does between two looks at the flag):
@@ -24,16 +24,19 @@
 // Output: stdout, one JSON object per line, flushed line by line. Per round,
 // after every worker of that round is done (so printing never runs inside a
 // window), the main thread prints
-//   {"event":"cancel","round":R,"pid":P,"tid":T,"ts":NS}   T = main thread
-//   {"event":"done","round":R,"pid":P,"tid":T,"ts":NS}     one per worker,
+//   {"event":"cancel","round":R,"pid":P,"tid":T,"ts":NS,"ts_before":NS}
+//   {"event":"done","round":R,"pid":P,"tid":T,"ts":NS,"ts_before":NS}
+//                         cancel: T = main thread; done: one per worker,
 //                                                          in order of ts
 // R counts from 1 and is also the USDT argument of both markers; NS is
 // CLOCK_MONOTONIC in nanoseconds (the clock of bpf_ktime_get_ns()); tid is
-// gettid(). Stamp/marker order: cancel = stamp, then IRQLAT_CANCEL(R), then
-// the flag is set; done = IRQLAT_DONE(R), then stamp. The stamps therefore
-// bracket the markers: done.ts - cancel.ts is at least the marker-to-marker
-// delay, larger by well under a microsecond without a tracer and by the
-// uprobe hit cost (a few us) with one attached.
+// gettid(). Stamp/marker order is the same at both ends: the marker, then the
+// stamp (then, for cancel, the flag is set). A tracer stamps inside the
+// marker's trap and we stamp after returning from it, so the trap-return cost
+// (a few us with a probe attached) is in both stamps and cancels out of
+// done.ts - cancel.ts. ts_before is stamped just before each marker, so
+// [ts_before, ts] brackets the marker even when the thread is interrupted
+// or preempted around it.
 //
 // --ignore-cancel: workers never leave their loops. The main thread still
 // cancels every round (printing each cancel line right away; rounds follow
@@ -77,6 +80,7 @@ struct Options {
   long block_timeout_ms = 50;
   long sleep_us = 1000;
   std::vector<int> cpus;
+  std::vector<int> main_cpus;  // --main-cpu: pin the cancelling main thread
   long start_delay_ms = 0;
   std::string wait_file;
   bool ignore_cancel = false;
@@ -96,6 +100,7 @@ const char *kUsage =
     "  --block-timeout-ms MS  poll() timeout in block mode (default 50)\n"
     "  --sleep-us US          sleep per turn in sleep mode (default 1000)\n"
     "  --cpu LIST             pin the workers to these CPUs, e.g. 1 or 0,1 or 0-1\n"
+    "  --main-cpu LIST        pin the main (cancelling) thread to these CPUs\n"
     "  --start-delay-ms MS    wait before the first round (default 0)\n"
     "  --wait-file PATH       wait until PATH exists before the first round\n"
     "  --ignore-cancel        workers never stop: every window stays unfinished;\n"
@@ -104,7 +109,7 @@ const char *kUsage =
     "stdout: one JSON object per line:\n"
     "  {\"event\":\"cancel\",\"round\":R,\"pid\":P,\"tid\":T,\"ts\":NS}\n"
     "  {\"event\":\"done\",\"round\":R,\"pid\":P,\"tid\":T,\"ts\":NS}\n"
-    "ts = CLOCK_MONOTONIC ns; cancel: stamp then IRQLAT_CANCEL; done: IRQLAT_DONE then stamp.\n";
+    "ts = CLOCK_MONOTONIC ns; cancel: IRQLAT_CANCEL then stamp; done: IRQLAT_DONE then stamp.\n";
 
 [[noreturn]] void usage_error(const std::string &msg) {
   std::fprintf(stderr, "cancel_loop: %s (see --help)\n", msg.c_str());
@@ -143,6 +148,7 @@ long parse_long(const std::string &name, const std::string &v, long lo, long hi)
 // "1", "0,1", "0-3,6" -> CPU numbers (sorted, unique).
 std::vector<int> parse_cpu_list(const std::string &s) {
   std::vector<int> cpus;
+  std::vector<int> main_cpus;  // --main-cpu: pin the cancelling main thread
   size_t pos = 0;
   while (pos <= s.size()) {
     size_t comma = s.find(',', pos);
@@ -201,6 +207,8 @@ Options parse_args(int argc, char **argv) {
       o.sleep_us = parse_long(arg, next(), 1, 3600000000L);
     } else if (arg == "--cpu") {
       o.cpus = parse_cpu_list(next());
+    } else if (arg == "--main-cpu") {
+      o.main_cpus = parse_cpu_list(next());
     } else if (arg == "--start-delay-ms") {
       o.start_delay_ms = parse_long(arg, next(), 0, 3600000);
     } else if (arg == "--wait-file") {
@@ -233,6 +241,7 @@ struct Worker {
   int efd = -1;          // eventfd the canceller writes in block mode
   pid_t tid = 0;
   uint64_t t_done = 0;   // stamp of the last round this worker finished
+  uint64_t t_done_before = 0;  // stamp just before its done marker
 };
 
 // ---- the loops ----------------------------------------------------------
@@ -287,13 +296,16 @@ void loop_sleep(const Options &o) {
   }
 }
 
+void pin_to(const std::vector<int> &cpus) {
+  if (cpus.empty()) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) sys_error("sched_setaffinity");
+}
+
 void worker_main(const Options &o, Control &c, Worker &w) {
-  if (!o.cpus.empty()) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int cpu : o.cpus) CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) sys_error("sched_setaffinity");
-  }
+  pin_to(o.cpus);
   {
     std::lock_guard lk(c.m);
     w.tid = gettid();
@@ -319,13 +331,16 @@ void worker_main(const Options &o, Control &c, Worker &w) {
       case Mode::block: loop_block(o, w.efd); break;
       case Mode::sleep: loop_sleep(o); break;
     }
-    // Noticed the cancellation: marker first, then the stamp, adjacent.
+    // Noticed the cancellation: marker first, then the stamp, adjacent;
+    // ts_before brackets the marker from the other side.
+    uint64_t t_done_before = now_ns();
     IRQLAT_DONE(round);
     uint64_t t_done = now_ns();
 
     {
       std::lock_guard lk(c.m);
       w.t_done = t_done;
+      w.t_done_before = t_done_before;
       ++c.finished;
     }
     c.done_cv.notify_one();
@@ -352,6 +367,7 @@ int main(int argc, char **argv) {
       if (!CPU_ISSET(cpu, &allowed))
         usage_error("--cpu: CPU " + std::to_string(cpu) + " is not online or not allowed");
   }
+  pin_to(o.main_cpus);  // after the check: workers inherit it, then re-pin
 
   Control c;
   std::vector<Worker> workers(size_t(o.threads));
@@ -386,9 +402,10 @@ int main(int argc, char **argv) {
     c.start_cv.notify_all();
     sleep_ns(uint64_t(o.run_ms) * 1000000u);
 
-    // Cancel: stamp, then marker, then the flag, adjacent.
-    const uint64_t t_cancel = now_ns();
+    // Cancel: marker, then stamp, then the flag, adjacent (as done does).
+    const uint64_t t_cancel_before = now_ns();
     IRQLAT_CANCEL(round);
+    const uint64_t t_cancel = now_ns();
     g_cancel.store(true, std::memory_order_release);
     if (o.mode == Mode::block) {
       const uint64_t one = 1;
@@ -397,8 +414,10 @@ int main(int argc, char **argv) {
     }
 
     if (o.ignore_cancel) {
-      std::printf("{\"event\":\"cancel\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%llu}\n", round,
-                  pid, main_tid, (unsigned long long)t_cancel);
+      std::printf("{\"event\":\"cancel\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%llu,"
+                  "\"ts_before\":%llu}\n",
+                  round, pid, main_tid, (unsigned long long)t_cancel,
+                  (unsigned long long)t_cancel_before);
       std::fflush(stdout);
       continue;
     }
@@ -411,11 +430,15 @@ int main(int argc, char **argv) {
     for (const Worker &w : workers) order.push_back(&w);
     std::sort(order.begin(), order.end(),
               [](const Worker *a, const Worker *b) { return a->t_done < b->t_done; });
-    std::printf("{\"event\":\"cancel\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%llu}\n", round, pid,
-                main_tid, (unsigned long long)t_cancel);
+    std::printf("{\"event\":\"cancel\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%llu,"
+                "\"ts_before\":%llu}\n",
+                round, pid, main_tid, (unsigned long long)t_cancel,
+                (unsigned long long)t_cancel_before);
     for (const Worker *w : order)
-      std::printf("{\"event\":\"done\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%llu}\n", round,
-                  pid, w->tid, (unsigned long long)w->t_done);
+      std::printf("{\"event\":\"done\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%llu,"
+                  "\"ts_before\":%llu}\n",
+                  round, pid, w->tid, (unsigned long long)w->t_done,
+                  (unsigned long long)w->t_done_before);
     std::fflush(stdout);
   }
 

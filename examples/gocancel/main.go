@@ -29,14 +29,17 @@
 // round, after all of that round's workers are done (so printing never runs
 // inside a window), main prints
 //
-//	{"event":"cancel","round":R,"pid":P,"tid":T,"ts":NS}   T = main thread
-//	{"event":"done","round":R,"pid":P,"tid":T,"ts":NS}     one per worker, in order of ts
+//	{"event":"cancel","round":R,"pid":P,"tid":T,"ts":NS,"ts_before":NS}   T = main thread
+//	{"event":"done","round":R,"pid":P,"tid":T,"ts":NS,"ts_before":NS}     one per worker, in order of ts
+//
+// ts_before is stamped just before the marker, ts just after: [ts_before, ts]
+// brackets the marker.
 //
 // R counts from 1 and is the argument of both markers; NS is CLOCK_MONOTONIC
 // in nanoseconds (the clock of bpf_ktime_get_ns()), read with a raw
-// clock_gettime system call; tid is gettid(). Order: cancel = stamp, then
-// irqlatCancel(R), then cancel(); done = irqlatDone(R), then stamp. The
-// stamps bracket the markers, as in cancel_loop.
+// clock_gettime system call; tid is gettid(). Order, the same at both ends:
+// the marker, then the stamp (then cancel()), so the uprobe's trap-return cost
+// is in both stamps and cancels out of the delay, as in cancel_loop.
 //
 // -ignore-cancel: workers never look at ctx.Done(), so no done line is ever
 // printed; every round still starts K new workers and cancels their context
@@ -93,8 +96,9 @@ type config struct {
 }
 
 type result struct {
-	tid int
-	ts  int64
+	tid      int
+	ts       int64
+	tsBefore int64
 }
 
 var sink uint64 // keeps the busy variant's arithmetic alive (written by worker 0 only)
@@ -142,7 +146,9 @@ loop:
 			}
 		}
 	}
-	// Noticed the cancellation: marker first, then the stamp, adjacent.
+	// Noticed the cancellation: marker first, then the stamp, adjacent;
+	// tsBefore brackets the marker from the other side.
+	res.tsBefore = monotonicNs()
 	irqlatDone(round)
 	res.ts = monotonicNs()
 	if id == 0 {
@@ -168,7 +174,7 @@ func parseFlags() *config {
 		fmt.Fprintf(fs.Output(), "stdout: one JSON object per line:\n"+
 			"  {\"event\":\"cancel\",\"round\":R,\"pid\":P,\"tid\":T,\"ts\":NS}\n"+
 			"  {\"event\":\"done\",\"round\":R,\"pid\":P,\"tid\":T,\"ts\":NS}\n"+
-			"ts = CLOCK_MONOTONIC ns; cancel: stamp then main.irqlatCancel; done: main.irqlatDone then stamp.\n")
+			"ts = CLOCK_MONOTONIC ns; cancel: main.irqlatCancel then stamp; done: main.irqlatDone then stamp.\n")
 	}
 	fs.Parse(os.Args[1:])
 
@@ -226,23 +232,24 @@ func main() {
 		}
 		time.Sleep(cfg.run)
 
-		// Cancel: stamp, then marker, then cancel(), adjacent.
-		tCancel := monotonicNs()
+		// Cancel: marker, then stamp, then cancel(), adjacent (as done does).
+		tCancelBefore := monotonicNs()
 		irqlatCancel(round)
+		tCancel := monotonicNs()
 		cancel()
 
 		if !cfg.ignoreCancel {
 			wg.Wait()
 		}
-		fmt.Fprintf(os.Stdout, "{\"event\":\"cancel\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%d}\n",
-			round, pid, mainTid, tCancel)
+		fmt.Fprintf(os.Stdout, "{\"event\":\"cancel\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%d,\"ts_before\":%d}\n",
+			round, pid, mainTid, tCancel, tCancelBefore)
 		if cfg.ignoreCancel {
 			continue
 		}
 		sort.Slice(results, func(a, b int) bool { return results[a].ts < results[b].ts })
 		for _, r := range results {
-			fmt.Fprintf(os.Stdout, "{\"event\":\"done\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%d}\n",
-				round, pid, r.tid, r.ts)
+			fmt.Fprintf(os.Stdout, "{\"event\":\"done\",\"round\":%d,\"pid\":%d,\"tid\":%d,\"ts\":%d,\"ts_before\":%d}\n",
+				round, pid, r.tid, r.ts, r.tsBefore)
 		}
 	}
 

@@ -1,0 +1,153 @@
+"""Shared helpers for the integration tests.
+
+These tests load the real BPF programs and trace real workloads, so they run
+as root. Every measurement is checked against an independent oracle:
+/proc/interrupts, /proc/softirqs, or the target's own CLOCK_MONOTONIC stamps.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+BUILD = os.environ.get("IRQLAT_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+IRQLAT = os.path.join(BUILD, "irqlat")
+
+
+def target(name):
+    return os.path.join(BUILD, "targets", name)
+
+
+def example(name):
+    return os.path.join(BUILD, name)
+
+
+class Tracer:
+    """irqlat running in the background; waits for its 'irqlat: tracing' line.
+    on_start/on_stop run on the stderr reader thread the moment irqlat says it
+    is tracing / has stopped, so oracle snapshots are taken as close as
+    possible to the tool's own window."""
+
+    def __init__(self, args, timeout=20, on_start=None, on_stop=None):
+        self.args = [IRQLAT] + list(args)
+        self._on_start = on_start
+        self._on_stop = on_stop
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stderr_lines = []
+        self._stopped = threading.Event()
+        self._tracing = threading.Event()
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        if not self._tracing.wait(timeout):
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+            raise AssertionError("irqlat did not start tracing: %s" % "".join(self.stderr_lines))
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            if line.startswith("irqlat: stopped tracing") and self._on_stop:
+                self._on_stop()
+            if line.startswith("irqlat: tracing") and self._on_start:
+                self._on_start()
+            self.stderr_lines.append(line)
+            if line.startswith("irqlat: tracing"):
+                self._tracing.set()
+            if line.startswith("irqlat: stopped tracing"):
+                self._stopped.set()
+
+    def stop(self, sig=signal.SIGINT):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout=60):
+        out = self.proc.stdout.read()
+        self.proc.wait(timeout)
+        self._reader.join(5)
+        self.stdout = out
+        return self.proc.returncode
+
+    def json(self, timeout=60):
+        rc = self.wait(timeout)
+        assert rc == 0, "irqlat exited %d: %s" % (rc, "".join(self.stderr_lines))
+        return json.loads(self.stdout)
+
+
+def run_irqlat(args, timeout=60, **kw):
+    return subprocess.run([IRQLAT] + list(args), capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def read_interrupts():
+    """{label: [per-cpu counts]} from /proc/interrupts; label is the IRQ
+    number for device lines and LOC/RES/CAL/... for the rest."""
+    rows = {}
+    with open("/proc/interrupts") as f:
+        ncpu = len(f.readline().split())
+        for line in f:
+            parts = line.split()
+            if not parts:
+                continue
+            label = parts[0].rstrip(":")
+            counts = []
+            for p in parts[1:1 + ncpu]:
+                if not p.isdigit():
+                    break
+                counts.append(int(p))
+            if len(counts) == ncpu:
+                rows[label] = counts
+    return rows
+
+
+def read_softirqs():
+    rows = {}
+    with open("/proc/softirqs") as f:
+        f.readline()
+        for line in f:
+            parts = line.split()
+            rows[parts[0].rstrip(":")] = [int(x) for x in parts[1:]]
+    return rows
+
+
+def delta(before, after):
+    return {k: [a - b for a, b in zip(after[k], before[k])] for k in after if k in before}
+
+
+def within(tool, oracle, rel=0.01, absolute=3):
+    return abs(tool - oracle) <= max(rel * oracle, absolute)
+
+
+def irq_cpus(irq):
+    with open("/proc/irq/%d/effective_affinity_list" % irq) as f:
+        return f.read().strip()
+
+
+def block_device_irq():
+    """(irq, cpu) of the virtio block request queue: the line whose count
+    grows most while we write with O_DIRECT."""
+    before = read_interrupts()
+    direct_write(2000)
+    after = read_interrupts()
+    d = delta(before, after)
+    best = max((k for k in d if k.isdigit()), key=lambda k: sum(d[k]))
+    return int(best)
+
+
+def direct_write(blocks, path="/var/tmp/irqlat-test-dd"):
+    subprocess.run(["dd", "if=/dev/zero", "of=" + path, "bs=4k", "count=%d" % blocks, "oflag=direct"],
+                   check=True, capture_output=True)
+    os.unlink(path)
+
+
+def json_lines(text):
+    return [json.loads(l) for l in text.splitlines() if l.strip().startswith("{")]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def require_root():
+    if os.geteuid() != 0:
+        pytest.skip("integration tests need root")
+    if not os.path.exists(IRQLAT):
+        pytest.fail("irqlat is not built: " + IRQLAT)

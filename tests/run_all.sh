@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line:
+#   tests: N passed, N failed, N skipped
+# Unit tests (Catch2, ASan+UBSan) always run. Integration tests load the real
+# BPF programs: they need root and BPF; without them they are skipped, and
+# say why. In CI (CI=true) skipping them is a failure.
+set -u
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+passed=0 failed=0 skipped=0
+
+echo "== unit tests (ASan+UBSan)"
+unit_out=$(mktemp)
+"$BUILD/unit_tests" --reporter compact 2>&1 | tee "$unit_out" | tail -n 30
+unit_rc=${PIPESTATUS[0]}
+# Catch2 v2 closes with "Passed all N test cases ..." or "Failed N test cases ...".
+if line=$(grep -E '^(Passed|Failed)' "$unit_out" | tail -n 1); then :; fi
+total=$("$BUILD/unit_tests" --list-test-names-only 2>/dev/null | grep -c .)
+if [ "$unit_rc" -eq 0 ]; then
+  passed=$((passed + total))
+else
+  nfail=$(echo "$line" | sed -nE 's/^Failed ([0-9]+) test case.*/\1/p')
+  nfail=${nfail:-$total}
+  failed=$((failed + nfail)); passed=$((passed + total - nfail))
+fi
+rm -f "$unit_out"
+
+echo "== integration tests"
+why=""
+if [ "$(id -u)" -ne 0 ]; then why="not root";
+elif [ ! -r /sys/kernel/btf/vmlinux ]; then why="kernel has no BTF"; fi
+if [ -n "$why" ]; then
+  n=$(grep -hcE '^def test_' tests/integration/test_*.py | paste -sd+ | bc)
+  echo "skipping $n integration tests: $why"
+  skipped=$((skipped + n))
+  if [ "${CI:-}" = "true" ]; then echo "CI must run integration tests"; failed=$((failed + 1)); fi
+else
+  junit=$(mktemp)
+  IRQLAT_BUILD="$ROOT/$BUILD" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    --junitxml="$junit" tests/integration ${PYTEST_ARGS:-}
+  read -r p f s < <(/usr/bin/python3 - "$junit" <<'PY'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+suites = [r] if r.tag == "testsuite" else list(r)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+k = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - k, f, k)
+PY
+)
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  if [ "${CI:-}" = "true" ] && [ "$s" -gt 0 ]; then
+    echo "CI must not skip integration tests ($s skipped)"; failed=$((failed + s)); skipped=$((skipped - s))
+  fi
+  rm -f "$junit"
+fi
+
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

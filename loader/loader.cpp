@@ -349,9 +349,15 @@ std::vector<ProgStats> Loader::prog_stats() const {
     bpf_prog_info info{};
     uint32_t len = sizeof(info);
     if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
-    out.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns});
+    out.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns, info.recursion_misses});
   }
   return out;
+}
+
+uint64_t Loader::recursion_misses() const {
+  uint64_t n = 0;
+  for (const ProgStats& p : prog_stats()) n += p.recursion_misses;
+  return n;
 }
 
 std::vector<std::string> Loader::attached_programs() const { return attached_; }

@@ -47,6 +47,7 @@ struct ProgStats {
   std::string name;
   uint64_t run_cnt = 0;
   uint64_t run_time_ns = 0;
+  uint64_t recursion_misses = 0;  // runs the kernel skipped: the program was already active on that CPU
 };
 
 class Loader {
@@ -85,6 +86,7 @@ class Loader {
   kstats kernel_counters() const;  // summed over CPUs
   void reset_stats();              // zero irq_stats (interval tables)
   std::vector<ProgStats> prog_stats() const;
+  uint64_t recursion_misses() const;  // summed over programs
   std::vector<std::string> attached_programs() const;
 
  private:

@@ -73,10 +73,10 @@ void window_rows(std::ostream& out, const std::vector<WindowRow>& rows, bool unf
 void write_csv(std::ostream& out, const Report& r) {
   out << "# summary\n";
   out << "version,kernel,cpus,start_ns,end_ns,events_received,events_dropped,events_late,"
-         "kernel_irq_events,irq_unmatched,lossy,interval,targets_exited\n";
+         "kernel_irq_events,irq_unmatched,missed,malformed,lossy,interval,targets_exited\n";
   row(out, r.version, r.kernel, r.cpus, r.start_ns, r.end_ns, r.events.received,
       r.events.dropped, r.events.late, r.events.kernel_irq_events, r.events.irq_unmatched,
-      r.lossy(), r.interval, r.targets_exited);
+      r.events.missed, r.events.malformed, r.lossy(), r.interval, r.targets_exited);
 
   out << "\n# hardirqs\n";
   out << "irq,name,cpu,count,total_ns,p50_ns,p99_ns,max_ns,target_hits,target_stolen_ns\n";

@@ -145,6 +145,8 @@ json report_to_json(const Report& r) {
            {"late", r.events.late},
            {"kernel_irq_events", r.events.kernel_irq_events},
            {"irq_unmatched", r.events.irq_unmatched},
+           {"missed", r.events.missed},
+           {"malformed", r.events.malformed},
        }},
       {"hardirqs", std::move(hardirqs)},
       {"softirqs", std::move(softirqs)},

@@ -94,14 +94,15 @@ std::string events_note(const Report& r) {
 // table title.
 void warnings(std::ostream& out, const Report& r) {
   const EventCounts& e = r.events;
-  if (e.dropped > 0 && e.late > 0) {
-    out << fmt::format("WARNING: {} events dropped, {} late — tables are incomplete\n", e.dropped,
-                       e.late);
-  } else if (e.dropped > 0) {
-    out << fmt::format("WARNING: {} events dropped — tables are incomplete\n", e.dropped);
-  } else if (e.late > 0) {
-    out << fmt::format("WARNING: {} events late — tables are incomplete\n", e.late);
-  }
+  std::vector<std::string> parts;
+  if (e.dropped > 0) parts.push_back(fmt::format("{} events dropped", e.dropped));
+  if (e.late > 0) parts.push_back(fmt::format("{} late", e.late));
+  if (e.missed > 0) parts.push_back(fmt::format("{} program runs skipped by the kernel", e.missed));
+  if (e.malformed > 0) parts.push_back(fmt::format("{} malformed records", e.malformed));
+  if (parts.empty()) return;
+  std::string joined = parts[0];
+  for (size_t i = 1; i < parts.size(); i++) joined += ", " + parts[i];
+  out << "WARNING: " << joined << " — tables are incomplete\n";
 }
 
 // "NAME  [events: ...]" or, for an empty table, "NAME: note  [events: ...]".

@@ -100,6 +100,8 @@ struct EventCounts {
   uint64_t late = 0;         // records older than what was already released
   uint64_t kernel_irq_events = 0;  // interrupts aggregated in the kernel
   uint64_t irq_unmatched = 0;      // exits without an entry (started before attach)
+  uint64_t missed = 0;     // program runs the kernel skipped (recursion_misses)
+  uint64_t malformed = 0;  // records the collector could not parse
 };
 
 struct Report {
@@ -118,7 +120,9 @@ struct Report {
   uint64_t targets_exited = 0;
   bool interval = false;  // an --interval table, not the final one
 
-  bool lossy() const { return events.dropped > 0 || events.late > 0; }
+  bool lossy() const {
+    return events.dropped > 0 || events.late > 0 || events.missed > 0 || events.malformed > 0;
+  }
 };
 
 }  // namespace irqlat

@@ -152,6 +152,7 @@ void Session::start() {
   if (opts_.all) text = "all tasks";
   target_text_ = text;
   start_ns_ = interval_start_ns_ = monotonic_ns();
+  misses_at_start_ = loader_->recursion_misses();
   loader_->set_tracing(true);
 }
 
@@ -220,6 +221,8 @@ Report Session::report() {
   r.events.dropped = k.drops;
   r.events.late = reorder_.late();
   r.events.irq_unmatched = k.irq_unmatched;
+  r.events.missed = loader_->recursion_misses() - misses_at_start_;
+  r.events.malformed = collector_->stats().malformed;
 
   KernelIrqStats ks;
   ks.nr_cpus = loader_->nr_cpus();

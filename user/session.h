@@ -69,6 +69,7 @@ class Session {
   std::string target_text_;
   uint64_t start_ns_ = 0, interval_start_ns_ = 0, end_ns_ = 0;
   uint64_t received_ = 0;
+  uint64_t misses_at_start_ = 0;
   bool paused_ = false, stopped_ = false;
 };
 

@@ -94,12 +94,25 @@ def test_vector_counts_match_proc_interrupts(traced_run, label):
     r = rows(doc, "hardirqs", "name", label)
     got = r[None]["count"] if None in r else 0
     report(label, got, sum(oracle))
+    if label == "RES":
+        # On this kernel /proc's RES row also counts reschedule IPIs for
+        # which irq_vectors:reschedule_entry never fires: bpftrace counting
+        # that tracepoint alone, over a wider window, sees the same deficit
+        # (34 vs 49 on CPU 0 in one run). So RES may only be short, never
+        # over: every IPI the tool counts is one /proc counts.
+        for cpu, n in enumerate(oracle):
+            c = r[cpu]["count"] if cpu in r else 0
+            assert c <= n + 3, (label, cpu, c, n)
+        assert got >= 0.5 * sum(oracle)
+        return
     assert within(got, sum(oracle))
     for cpu, n in enumerate(oracle):
         c = r[cpu]["count"] if cpu in r else 0
         assert within(c, n), (label, cpu, c, n)
     if label == "LOC":
         assert sum(oracle) > 100
+    if label == "CAL":
+        assert sum(oracle) > 100, "the cross-CPU wakeups drove too few IPIs"
 
 
 def test_softirq_counts_match_proc_softirqs(traced_run):

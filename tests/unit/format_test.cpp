@@ -313,7 +313,16 @@ TEST_CASE("table shows events on every table header and warns when lossy", "[for
   r.events.dropped = 0;
   r.events.late = 3;
   t = table(r);
-  CHECK(occurrences(t, "WARNING: 3 events late — tables are incomplete") == 5);
+  CHECK(occurrences(t, "WARNING: 3 late — tables are incomplete") == 5);
+
+  r.events.late = 0;
+  r.events.missed = 2;
+  r.events.malformed = 1;
+  t = table(r);
+  CHECK(occurrences(
+            t, "WARNING: 2 program runs skipped by the kernel, 1 malformed records — tables are incomplete") ==
+        5);
+  CHECK(r.lossy());
 }
 
 TEST_CASE("table contents", "[format][table]") {

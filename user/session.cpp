@@ -7,6 +7,7 @@
 
 #include "loader/elf_probe.h"
 #include "user/irq_tables.h"
+#include "user/report_builder.h"
 
 namespace irqlat {
 
@@ -162,6 +163,7 @@ void Session::release_command() {
 
 void Session::feed(const void* data, size_t size) {
   received_++;
+  if (tap_) tap_(data, size);
   reorder_.push(data, size);
 }
 
@@ -210,41 +212,32 @@ bool Session::targets_gone() {
   return true;
 }
 
-Report Session::report() {
-  Report r;
-  r.kernel = kernel_release();
-  r.cpus = loader_->nr_cpus();
-  r.start_ns = interval_start_ns_;
-  r.end_ns = stopped_ ? end_ns_ : monotonic_ns();
-  kstats k = loader_->kernel_counters();
-  r.events.received = received_;
-  r.events.dropped = k.drops;
-  r.events.late = reorder_.late();
-  r.events.irq_unmatched = k.irq_unmatched;
-  r.events.missed = loader_->recursion_misses() - misses_at_start_;
-  r.events.malformed = collector_->stats().malformed;
+ReportInputs Session::report_inputs() const {
+  ReportInputs in;
+  in.kernel = kernel_release();
+  in.cpus = loader_->nr_cpus();
+  in.start_ns = interval_start_ns_;
+  in.end_ns = paused_ ? end_ns_ : monotonic_ns();
+  in.received = received_;
+  in.counters = loader_->kernel_counters();
+  in.late = reorder_.late();
+  in.missed = loader_->recursion_misses() - misses_at_start_;
+  in.windows_enabled = opts_.windows_enabled();
+  in.cancel_spec = opts_.cancel_text.empty() ? opts_.cancel.text : opts_.cancel_text;
+  in.done_spec = opts_.done_text.empty() ? opts_.done.text : opts_.done_text;
+  return in;
+}
 
+KernelIrqStats Session::kernel_irq_stats() const {
   KernelIrqStats ks;
   ks.nr_cpus = loader_->nr_cpus();
   ks.max_irq = loader_->max_irq();
   ks.stat = [this](uint32_t slot, int cpu) -> const irq_stat& { return loader_->stat(slot, cpu); };
-  for (const auto& [irq, name] : kernel_irq_names(ks)) collector_->set_irq_name(irq, name);
-  TargetIrqMap targets;
-  for (const auto& [key, v] : collector_->target_irq_stats())
-    targets[key] = TargetIrqStat{v.hits, v.stolen_ns};
-  build_irq_rows(ks, targets, r);
-  for (const HardirqRow& h : r.hardirqs)
-    if (!h.cpu) r.events.kernel_irq_events += h.count;
-  for (const SoftirqRow& s : r.softirqs)
-    if (!s.cpu) r.events.kernel_irq_events += s.count;
+  return ks;
+}
 
-  r.threads = collector_->thread_rows();
-  for (const ThreadRow& t : r.threads) r.targets_exited += t.exited;
-  r.windows_enabled = opts_.windows_enabled();
-  r.cancel_spec = opts_.cancel_text.empty() ? opts_.cancel.text : opts_.cancel_text;
-  r.done_spec = opts_.done_text.empty() ? opts_.done.text : opts_.done_text;
-  r.windows = collector_->windows();
-  return r;
+Report Session::report() {
+  return build_report(report_inputs(), kernel_irq_stats(), *collector_);
 }
 
 void Session::reset_interval() {

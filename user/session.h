@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "user/collector.h"
 #include "user/options.h"
 #include "user/reorder.h"
+#include "user/report_builder.h"
 #include "user/report.h"
 #include "user/targets.h"
 
@@ -48,7 +50,14 @@ class Session {
   std::optional<int> command_status() const { return command_status_; }
 
   Report report();       // tables so far
+  ReportInputs report_inputs() const;
+  KernelIrqStats kernel_irq_stats() const;  // valid while the session lives
   void reset_interval();  // zero the per-interval aggregates
+
+  // Every raw record, in arrival order, before time ordering (for `record`).
+  void set_tap(std::function<void(const void*, size_t)> tap) { tap_ = std::move(tap); }
+  const Options& options() const { return opts_; }
+  int nr_cpus() const { return loader_->nr_cpus(); }
 
   uint64_t start_ns() const { return start_ns_; }
   const std::string& describe_targets() const { return target_text_; }
@@ -63,6 +72,7 @@ class Session {
   Reorderer reorder_;
   std::unique_ptr<Collector> collector_;
   std::vector<MarkerAttach> markers_;
+  std::function<void(const void*, size_t)> tap_;
   std::vector<int> watch_pids_;  // -p and the command: stop when all are gone
   std::vector<int> watch_tids_;  // -t
   std::optional<int> command_status_;

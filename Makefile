@@ -81,7 +81,7 @@ test: deps all $(BUILD)/unit_tests
 	tests/run_all.sh $(BUILD)
 
 demo: deps all
-	tests/../examples/demo.sh $(BUILD)
+	examples/demo.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

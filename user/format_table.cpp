@@ -281,7 +281,7 @@ void thread_table(std::ostream& out, const Report& r) {
   title(out, r, name);
   t.print(out, "  ");
   if (r.targets_exited > 0) {
-    out << fmt::format("  {} target process(es) exited during the trace; their data is kept\n",
+    out << fmt::format("  {} target thread(s) exited during the trace; their rows are kept\n",
                        r.targets_exited);
   }
 }

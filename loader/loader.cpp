@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdarg>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -24,12 +25,11 @@
 namespace irqlat {
 namespace {
 
-bool g_verbose = false;
+bool g_libbpf_verbose = false;
 
-int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (!g_verbose && level != LIBBPF_WARN) return 0;
-  if (!g_verbose) return 0;  // warnings become our own one-line errors
-  return vfprintf(stderr, fmt, args);
+// libbpf's own messages only with -vv: its warnings become our one-line errors.
+int libbpf_print(enum libbpf_print_level, const char* fmt, va_list args) {
+  return g_libbpf_verbose ? vfprintf(stderr, fmt, args) : 0;
 }
 
 bool has_cap(int cap) {
@@ -97,7 +97,7 @@ uint32_t max_irq_from_proc() {
 }
 
 Loader::Loader(const LoaderConfig& cfg) : verbose_(cfg.verbose) {
-  g_verbose = cfg.verbose;
+  g_libbpf_verbose = cfg.verbose >= 2;
   libbpf_set_print(libbpf_print);
   check_privileges();
   check_btf();
@@ -105,13 +105,19 @@ Loader::Loader(const LoaderConfig& cfg) : verbose_(cfg.verbose) {
   if (nr_cpus_ <= 0 || nr_cpus_ > IRQLAT_MAX_CPUS)
     throw LoaderError("unsupported number of CPUs: " + std::to_string(nr_cpus_));
   max_irq_ = max_irq_from_proc();
-  try {
-    open_and_load(cfg, true);
-  } catch (const LoaderError& e) {
-    // Kernels without tp_btf (or with a verifier that rejects it) get raw_tp.
-    if (verbose_) fprintf(stderr, "irqlat: tp_btf failed (%s), trying raw_tp\n", e.what());
-    open_and_load(cfg, false);
+  // IRQLAT_FORCE_RAW_TP=1 takes the fallback path on purpose (tests use it).
+  const char* force_raw = getenv("IRQLAT_FORCE_RAW_TP");
+  use_tp_btf_ = !(force_raw && *force_raw && *force_raw != '0');
+  if (use_tp_btf_) {
+    try {
+      open_and_load(cfg, true);
+    } catch (const LoaderError& e) {
+      // Kernels without tp_btf (or with a verifier that rejects it) get raw_tp.
+      if (verbose_) fprintf(stderr, "irqlat: tp_btf failed (%s), trying raw_tp\n", e.what());
+      use_tp_btf_ = false;
+    }
   }
+  if (!use_tp_btf_) open_and_load(cfg, false);
   rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), on_sample, this, nullptr);
   if (!rb_) throw LoaderError("cannot open the BPF ring buffer: " + errno_text(errno));
 }
@@ -202,6 +208,9 @@ void Loader::attach() {
     links_.push_back(link);
     attached_.push_back(tp);
   }
+  if (verbose_)
+    fprintf(stderr, "irqlat: attached %zu tracepoint programs (%s)\n", links_.size(),
+            use_tp_btf_ ? "tp_btf" : "raw_tp");
 }
 
 void Loader::attach_marker(const MarkerAttach& m) {

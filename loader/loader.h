@@ -29,7 +29,7 @@ struct LoaderConfig {
   std::string comm;                // --comm NAME
   uint32_t ringbuf_bytes = 16u << 20;
   bool markers = false;            // load the uprobe/USDT marker programs
-  bool verbose = false;
+  int verbose = 0;  // 1: our diagnostics, 2: libbpf's too
 };
 
 // Where a cancel/done marker is attached.
@@ -88,6 +88,7 @@ class Loader {
   std::vector<ProgStats> prog_stats() const;
   uint64_t recursion_misses() const;  // summed over programs
   std::vector<std::string> attached_programs() const;
+  bool uses_tp_btf() const { return use_tp_btf_; }
 
  private:
   void open_and_load(const LoaderConfig& cfg, bool use_tp_btf);
@@ -102,7 +103,8 @@ class Loader {
   size_t stats_len_ = 0;
   int nr_cpus_ = 0;
   uint32_t max_irq_ = 0;
-  bool verbose_ = false;
+  int verbose_ = 0;
+  bool use_tp_btf_ = true;
 };
 
 // Highest IRQ number in /proc/interrupts + 1 (sizes the stats slots).

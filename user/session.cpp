@@ -57,7 +57,7 @@ Session::Session(const Options& opts) : opts_(opts) {
   if (!opts_.comms.empty()) cfg.comm = opts_.comms.front();
   cfg.ringbuf_bytes = opts_.ringbuf_mb << 20;
   cfg.markers = !markers_.empty();
-  cfg.verbose = opts_.verbose > 0;
+  cfg.verbose = opts_.verbose;
   loader_ = std::make_unique<Loader>(cfg);
 
   CollectorConfig cc;

@@ -32,16 +32,18 @@ def udp_blast(seconds):
     tx.close()
 
 
-@pytest.fixture(scope="module")
-def traced_run():
+@pytest.fixture(scope="module", params=["tp_btf", "raw_tp"])
+def traced_run(request):
     """One ~4 s trace with disk, network and IPI load. The oracle's counters
     are read the moment irqlat says it is tracing, and just before we stop
     it with SIGINT (it stops counting on the signal, before it detaches:
-    detaching sends IPIs of its own)."""
+    detaching sends IPIs of its own). Run once with tp_btf programs and once
+    with the raw_tp fallback forced."""
     irq = block_device_irq()
     sleeper = subprocess.Popen(["sleep", "60"])
     snaps = {}
-    tr = Tracer(["trace", "-p", str(sleeper.pid), "-f", "json"],
+    env = {"IRQLAT_FORCE_RAW_TP": "1"} if request.param == "raw_tp" else {}
+    tr = Tracer(["trace", "-v", "-p", str(sleeper.pid), "-f", "json"], env=env,
                 on_start=lambda: snaps.update(i0=read_interrupts(), s0=read_softirqs()))
     time.sleep(0.3)
     net = threading.Thread(target=udp_blast, args=(2.0,))
@@ -55,6 +57,7 @@ def traced_run():
     snaps.update(i1=read_interrupts(), s1=read_softirqs())
     tr.stop(signal.SIGINT)
     doc = tr.json()
+    assert any("(%s)" % request.param in l for l in tr.stderr_lines), tr.stderr_lines
     sleeper.kill()
     sleeper.wait()
     return {"doc": doc, "irq": irq, "dirq": delta(snaps["i0"], snaps["i1"]),

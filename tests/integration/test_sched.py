@@ -2,7 +2,10 @@
 switches (getrusage) and its CLOCK_MONOTONIC wake-to-run stamps; and a CPU
 hog placed on the target's CPU must show up as runqueue time."""
 import json
+import os
 import subprocess
+
+import pytest
 
 from conftest import Tracer, json_lines, run_irqlat, target
 
@@ -11,10 +14,13 @@ def thread_rows(doc):
     return {t["tid"]: t for t in doc["threads"]}
 
 
-def test_pingpong_wakeups_and_latency_bounded_by_target_stamps():
+@pytest.mark.parametrize("attach", ["tp_btf", "raw_tp"])
+def test_pingpong_wakeups_and_latency_bounded_by_target_stamps(attach):
     rounds = 20000
-    res = run_irqlat(["trace", "-f", "json", "-o", "/tmp/irqlat-pingpong.json", "--",
-                      target("pingpong"), "--rounds", str(rounds), "--cpu", "0,1"], timeout=120)
+    env = dict(os.environ, IRQLAT_FORCE_RAW_TP="1" if attach == "raw_tp" else "0")
+    res = run_irqlat(["trace", "-v", "-f", "json", "-o", "/tmp/irqlat-pingpong.json", "--",
+                      target("pingpong"), "--rounds", str(rounds), "--cpu", "0,1"], timeout=120, env=env)
+    assert "(%s)" % attach in res.stderr
     assert res.returncode == 0, res.stderr
     with open("/tmp/irqlat-pingpong.json") as f:
         doc = json.load(f)

@@ -1,0 +1,63 @@
+"""Target selection and CPU filtering: --comm, -t, -C, and a process that
+forks children under `-- COMMAND`."""
+import json
+import subprocess
+import time
+
+from conftest import Tracer, run_irqlat, target
+
+
+def sleeper(seconds=3):
+    return subprocess.Popen([target("sleeper"), "--cpu", "1", "--seconds", str(seconds)],
+                            stdout=subprocess.DEVNULL)
+
+
+def test_comm_selects_running_processes():
+    p = sleeper()
+    try:
+        time.sleep(0.2)
+        res = run_irqlat(["trace", "--comm", "sleeper", "-d", "1s", "-f", "json"], timeout=30)
+        assert res.returncode == 0, res.stderr
+        rows = [t for t in json.loads(res.stdout)["threads"] if t["pid"] == p.pid]
+        assert rows and rows[0]["wakeups"] > 100, rows
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_tid_selects_one_thread():
+    p = sleeper()
+    try:
+        time.sleep(0.2)
+        res = run_irqlat(["trace", "-t", str(p.pid), "-d", "1s", "-f", "json"], timeout=30)
+        assert res.returncode == 0, res.stderr
+        threads = json.loads(res.stdout)["threads"]
+        assert [t["tid"] for t in threads] == [p.pid]
+        assert threads[0]["wakeups"] > 100
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_cpu_filter_counts_only_those_cpus():
+    res = run_irqlat(["trace", "-a", "-C", "1", "-d", "1s", "-f", "json"], timeout=30)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    rows = doc["hardirqs"] + doc["softirqs"]
+    assert any(r["cpu"] == 1 for r in rows), "no interrupts on CPU 1 in 1 s"
+    assert all(r["cpu"] in (None, 1) for r in rows), [r for r in rows if r["cpu"] not in (None, 1)]
+    loc = [r for r in doc["hardirqs"] if r["name"] == "LOC" and r["cpu"] is None]
+    assert loc and loc[0]["count"] > 10
+
+
+def test_command_children_are_followed():
+    # sh forks two sleeper children: both are targets (traced from exec).
+    script = "%s --cpu 1 --seconds 0.5 & %s --cpu 0 --seconds 0.5 & wait" % (target("sleeper"), target("sleeper"))
+    out = "/tmp/irqlat-children.json"
+    res = run_irqlat(["trace", "-f", "json", "-o", out, "--", "sh", "-c", script], timeout=30)
+    assert res.returncode == 0, res.stderr
+    with open(out) as f:
+        doc = json.load(f)
+    busy = [t for t in doc["threads"] if t["comm"] == "sleeper" and t["wakeups"] > 50]
+    assert len(busy) == 2, doc["threads"]
+    assert all(t["exited"] for t in busy)

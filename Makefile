@@ -60,14 +60,14 @@ $(BUILD)/irqlat: $(BUILD)/obj/user/main.o $(USER_OBJS)
 $(BUILD)/unit_tests: $(SAN_OBJS)
 	$(CXX) $(CXXFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/cancel_loop: examples/cancel_loop.cpp include/irqlat/probes.h | $(BUILD)
+$(BUILD)/cancel_loop: examples/cancel_loop.cpp include/irqlat/probes.h include/irqlat/example_util.h | $(BUILD)
 	$(CXX) $(CXXFLAGS) -O2 $< -o $@ -lpthread
 
 $(BUILD)/gocancel: $(wildcard examples/gocancel/*.go) | $(BUILD)
 	cd examples/gocancel && GOCACHE=$(abspath $(BUILD))/gocache GOFLAGS=-mod=mod \
 	  $(GO) build -o $(abspath $@) .
 
-$(BUILD)/targets/%: tests/targets/%.cpp include/irqlat/probes.h
+$(BUILD)/targets/%: tests/targets/%.cpp include/irqlat/probes.h include/irqlat/example_util.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -O2 $< -o $@ -lpthread
 

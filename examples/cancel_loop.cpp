@@ -46,6 +46,7 @@
 // Diagnostics go to stderr (one "ready" line with pid and worker tids, and
 // errors). Exit status: 0 on success, 2 on a usage error, 1 on a system error.
 
+#include <irqlat/example_util.h>
 #include <irqlat/probes.h>
 
 #include <algorithm>
@@ -55,7 +56,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -64,9 +64,11 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+using namespace irqlat::example;
+const char irqlat::example::kProgramName[] = "cancel_loop";
 
 namespace {
 
@@ -111,44 +113,10 @@ const char *kUsage =
     "  {\"event\":\"done\",\"round\":R,\"pid\":P,\"tid\":T,\"ts\":NS}\n"
     "ts = CLOCK_MONOTONIC ns; cancel: IRQLAT_CANCEL then stamp; done: IRQLAT_DONE then stamp.\n";
 
-[[noreturn]] void usage_error(const std::string &msg) {
-  std::fprintf(stderr, "cancel_loop: %s (see --help)\n", msg.c_str());
-  std::exit(2);
-}
-
-[[noreturn]] void sys_error(const char *what) {
-  std::fprintf(stderr, "cancel_loop: %s: %s\n", what, std::strerror(errno));
-  std::exit(1);
-}
-
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
-
-// Sleeps `ns` on CLOCK_MONOTONIC, resuming after signals.
-void sleep_ns(uint64_t ns) {
-  uint64_t end = now_ns() + ns;
-  timespec ts{time_t(end / 1000000000u), long(end % 1000000000u)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
-
-long parse_long(const std::string &name, const std::string &v, long lo, long hi) {
-  char *end = nullptr;
-  errno = 0;
-  long x = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || errno != 0 || x < lo || x > hi)
-    usage_error(name + ": expected an integer in [" + std::to_string(lo) + ", " +
-                std::to_string(hi) + "], got '" + v + "'");
-  return x;
-}
-
-// "1", "0,1", "0-3,6" -> CPU numbers (sorted, unique).
+// "1", "0,1", "0-3,6" -> CPU numbers (sorted, unique). Errors name --cpu
+// (also for --main-cpu).
 std::vector<int> parse_cpu_list(const std::string &s) {
   std::vector<int> cpus;
-  std::vector<int> main_cpus;  // --main-cpu: pin the cancelling main thread
   size_t pos = 0;
   while (pos <= s.size()) {
     size_t comma = s.find(',', pos);
@@ -173,52 +141,39 @@ std::vector<int> parse_cpu_list(const std::string &s) {
 
 Options parse_args(int argc, char **argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= argc) usage_error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
+  for (Args a(argc, argv); a.next();) {
+    const std::string &arg = a.name();
+    if (a.is_help()) {
+      show_help(kUsage);
     } else if (arg == "--threads") {
-      o.threads = int(parse_long(arg, next(), 1, 1024));
+      o.threads = int(parse_long(arg, a.value(), 1, 1024));
     } else if (arg == "--mode") {
-      std::string m = next();
+      std::string m = a.value();
       if (m == "busy") o.mode = Mode::busy;
       else if (m == "block") o.mode = Mode::block;
       else if (m == "sleep") o.mode = Mode::sleep;
       else usage_error("--mode: expected busy, block or sleep, got '" + m + "'");
     } else if (arg == "--rounds") {
-      o.rounds = int(parse_long(arg, next(), 1, 1000000));
+      o.rounds = int(parse_long(arg, a.value(), 1, 1000000));
     } else if (arg == "--run-ms") {
-      o.run_ms = parse_long(arg, next(), 0, 3600000);
+      o.run_ms = parse_long(arg, a.value(), 0, 3600000);
     } else if (arg == "--block-timeout-ms") {
-      o.block_timeout_ms = parse_long(arg, next(), 1, 3600000);
+      o.block_timeout_ms = parse_long(arg, a.value(), 1, 3600000);
     } else if (arg == "--sleep-us") {
-      o.sleep_us = parse_long(arg, next(), 1, 3600000000L);
+      o.sleep_us = parse_long(arg, a.value(), 1, 3600000000L);
     } else if (arg == "--cpu") {
-      o.cpus = parse_cpu_list(next());
+      o.cpus = parse_cpu_list(a.value());
     } else if (arg == "--main-cpu") {
-      o.main_cpus = parse_cpu_list(next());
+      o.main_cpus = parse_cpu_list(a.value());
     } else if (arg == "--start-delay-ms") {
-      o.start_delay_ms = parse_long(arg, next(), 0, 3600000);
+      o.start_delay_ms = parse_long(arg, a.value(), 0, 3600000);
     } else if (arg == "--wait-file") {
-      o.wait_file = next();
-      if (o.wait_file.empty()) usage_error("--wait-file: empty path");
+      o.wait_file = parse_path(arg, a.value());
     } else if (arg == "--ignore-cancel") {
-      if (has_value) usage_error("--ignore-cancel takes no value");
+      if (a.has_value()) usage_error("--ignore-cancel takes no value");
       o.ignore_cancel = true;
     } else {
-      usage_error("unknown argument '" + std::string(argv[i]) + "'");
+      a.unknown();
     }
   }
   return o;
@@ -296,16 +251,13 @@ void loop_sleep(const Options &o) {
   }
 }
 
-void pin_to(const std::vector<int> &cpus) {
-  if (cpus.empty()) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int cpu : cpus) CPU_SET(cpu, &set);
-  if (sched_setaffinity(0, sizeof set, &set) != 0) sys_error("sched_setaffinity");
+// Pins the calling thread to `cpus` (none: left as it is).
+void pin_or_die(const std::vector<int> &cpus) {
+  if (!cpus.empty() && !pin_to(cpus)) sys_error("sched_setaffinity");
 }
 
 void worker_main(const Options &o, Control &c, Worker &w) {
-  pin_to(o.cpus);
+  pin_or_die(o.cpus);
   {
     std::lock_guard lk(c.m);
     w.tid = gettid();
@@ -347,11 +299,6 @@ void worker_main(const Options &o, Control &c, Worker &w) {
   }
 }
 
-void wait_for_file(const std::string &path) {
-  struct stat st;
-  while (stat(path.c_str(), &st) != 0) sleep_ns(1000000);  // 1 ms
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -360,14 +307,8 @@ int main(int argc, char **argv) {
   const pid_t pid = getpid();
   const pid_t main_tid = gettid();
 
-  if (!o.cpus.empty()) {
-    cpu_set_t allowed;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) sys_error("sched_getaffinity");
-    for (int cpu : o.cpus)
-      if (!CPU_ISSET(cpu, &allowed))
-        usage_error("--cpu: CPU " + std::to_string(cpu) + " is not online or not allowed");
-  }
-  pin_to(o.main_cpus);  // after the check: workers inherit it, then re-pin
+  check_cpus_allowed(o.cpus);
+  pin_or_die(o.main_cpus);  // after the check: workers inherit it, then re-pin
 
   Control c;
   std::vector<Worker> workers(size_t(o.threads));

@@ -10,17 +10,15 @@
 // when SIGTERM or SIGINT arrives; it then exits with status 0.
 // Output: none on stdout. Errors on stderr; exit status 2 on a usage error.
 
-#include <cerrno>
-#include <csignal>
+#include <irqlat/example_util.h>
+
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include <sched.h>
-#include <time.h>
-#include <unistd.h>
+
+using namespace irqlat::example;
+const char irqlat::example::kProgramName[] = "cpuhog";
 
 namespace {
 
@@ -30,73 +28,28 @@ const char *kUsage =
     "  --seconds S    stop after S seconds (default: run until SIGTERM/SIGINT)\n"
     "no output; exit status 0\n";
 
-[[noreturn]] void usage_error(const std::string &msg) {
-  std::fprintf(stderr, "cpuhog: %s (see --help)\n", msg.c_str());
-  std::exit(2);
-}
-
-volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
   long cpu = -1;
   double seconds = 0;  // 0 = until a signal
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= argc) usage_error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
+  for (Args a(argc, argv); a.next();) {
+    const std::string &arg = a.name();
+    if (a.is_help()) {
+      show_help(kUsage);
     } else if (arg == "--cpu") {
-      std::string v = next();
-      char *end = nullptr;
-      errno = 0;
-      cpu = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || errno != 0 || cpu < 0 || cpu >= CPU_SETSIZE)
+      std::string v = a.value();
+      if (!to_long(v, 0, CPU_SETSIZE - 1, cpu))
         usage_error("--cpu: expected a CPU number, got '" + v + "'");
     } else if (arg == "--seconds") {
-      std::string v = next();
-      char *end = nullptr;
-      errno = 0;
-      seconds = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end != '\0' || errno != 0 || !(seconds > 0) || seconds > 1e6)
-        usage_error("--seconds: expected a positive number, got '" + v + "'");
+      seconds = parse_seconds(arg, a.value());
     } else {
-      usage_error("unknown argument '" + std::string(argv[i]) + "'");
+      a.unknown();
     }
   }
 
-  if (cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(int(cpu), &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0)
-      usage_error("--cpu: cannot pin to CPU " + std::to_string(cpu) + ": " + std::strerror(errno));
-  }
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  pin_to_cpu_option(cpu);
+  stop_on_term_signals();
 
   const uint64_t end = seconds > 0 ? now_ns() + uint64_t(seconds * 1e9) : UINT64_MAX;
   uint64_t x = 1;

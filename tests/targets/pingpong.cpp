@@ -30,13 +30,12 @@
 // spin). Percentiles are nearest-rank over the `count` samples. Exit status
 // 0; 2 on a usage error, 1 on a system error (message on stderr).
 
+#include <irqlat/example_util.h>
+
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,9 +43,10 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+using namespace irqlat::example;
+const char irqlat::example::kProgramName[] = "pingpong";
 
 namespace {
 
@@ -59,32 +59,6 @@ const char *kUsage =
     "  {\"tid\":T,\"pid\":P,\"rounds\":N,\"nvcsw\":X,\"nivcsw\":Y,\n"
     "   \"wake_to_run_ns\":{\"min\":..,\"p50\":..,\"p99\":..,\"max\":..,\"count\":N}}\n"
     "wake_to_run = woken thread's stamp after read() - waker's stamp before write()\n";
-
-[[noreturn]] void usage_error(const std::string &msg) {
-  std::fprintf(stderr, "pingpong: %s (see --help)\n", msg.c_str());
-  std::exit(2);
-}
-
-[[noreturn]] void sys_error(const char *what) {
-  std::fprintf(stderr, "pingpong: %s: %s\n", what, std::strerror(errno));
-  std::exit(1);
-}
-
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
-
-long parse_long(const std::string &name, const std::string &v, long lo, long hi) {
-  char *end = nullptr;
-  errno = 0;
-  long x = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || errno != 0 || x < lo || x > hi)
-    usage_error(name + ": expected an integer in [" + std::to_string(lo) + ", " +
-                std::to_string(hi) + "], got '" + v + "'");
-  return x;
-}
 
 struct Side {
   int cpu = -1;             // -1: not pinned
@@ -103,12 +77,7 @@ std::atomic<bool> g_start{false};
 
 void side_main(Side &s, long rounds) {
   s.tid = gettid();
-  if (s.cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(s.cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) sys_error("sched_setaffinity");
-  }
+  if (s.cpu >= 0 && !pin_to(s.cpu)) sys_error("sched_setaffinity");
   g_ready.fetch_add(1);
   while (!g_start.load(std::memory_order_acquire)) __builtin_ia32_pause();
 
@@ -131,15 +100,11 @@ void side_main(Side &s, long rounds) {
 void print_side(const Side &s, pid_t pid, long rounds) {
   std::vector<uint64_t> v = s.samples;
   std::sort(v.begin(), v.end());
-  auto rank = [&](double p) {  // nearest rank
-    size_t k = size_t(p * double(v.size()) + 0.999999);
-    return v[std::min(v.size(), std::max<size_t>(k, 1)) - 1];
-  };
   std::printf(
       "{\"tid\":%d,\"pid\":%d,\"rounds\":%ld,\"nvcsw\":%ld,\"nivcsw\":%ld,"
       "\"wake_to_run_ns\":{\"min\":%llu,\"p50\":%llu,\"p99\":%llu,\"max\":%llu,\"count\":%zu}}\n",
       s.tid, pid, rounds, s.ru.ru_nvcsw, s.ru.ru_nivcsw, (unsigned long long)v.front(),
-      (unsigned long long)rank(0.50), (unsigned long long)rank(0.99),
+      (unsigned long long)nearest_rank(v, 0.50), (unsigned long long)nearest_rank(v, 0.99),
       (unsigned long long)v.back(), v.size());
 }
 
@@ -149,40 +114,24 @@ int main(int argc, char **argv) {
   long rounds = 20000;
   int cpu_a = -1, cpu_b = -1;
   std::string wait_file;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= argc) usage_error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
+  for (Args a(argc, argv); a.next();) {
+    const std::string &arg = a.name();
+    if (a.is_help()) {
+      show_help(kUsage);
     } else if (arg == "--rounds") {
-      rounds = parse_long(arg, next(), 1, 100000000);
+      rounds = parse_long(arg, a.value(), 1, 100000000);
     } else if (arg == "--cpu") {
-      std::string v = next();
+      std::string v = a.value();
       size_t comma = v.find(',');
       if (comma == std::string::npos) usage_error("--cpu: expected A,B, got '" + v + "'");
       cpu_a = int(parse_long(arg, v.substr(0, comma), 0, CPU_SETSIZE - 1));
       cpu_b = int(parse_long(arg, v.substr(comma + 1), 0, CPU_SETSIZE - 1));
-      cpu_set_t allowed;
-      if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) sys_error("sched_getaffinity");
-      for (int c : {cpu_a, cpu_b})
-        if (!CPU_ISSET(c, &allowed))
-          usage_error("--cpu: CPU " + std::to_string(c) + " is not online or not allowed");
+      const int ab[] = {cpu_a, cpu_b};
+      check_cpus_allowed(ab);
     } else if (arg == "--wait-file") {
-      wait_file = next();
-      if (wait_file.empty()) usage_error("--wait-file: empty path");
+      wait_file = parse_path(arg, a.value());
     } else {
-      usage_error("unknown argument '" + std::string(argv[i]) + "'");
+      a.unknown();
     }
   }
 
@@ -204,11 +153,7 @@ int main(int argc, char **argv) {
   ping.samples.assign(size_t(rounds), 0);  // zero-filled: the pages are touched now
   pong.samples.assign(size_t(rounds), 0);
 
-  if (!wait_file.empty()) {
-    struct stat st;
-    const timespec ms{0, 1000000};
-    while (stat(wait_file.c_str(), &st) != 0) nanosleep(&ms, nullptr);
-  }
+  if (!wait_file.empty()) wait_for_file(wait_file);
 
   std::thread ta(side_main, std::ref(ping), rounds), tb(side_main, std::ref(pong), rounds);
   while (g_ready.load() < 2) sched_yield();

@@ -23,16 +23,19 @@
 // (after exit(0): stdio flush and process teardown, tens of us).
 // Exit status 0; 2 on a usage error.
 
-#include <cerrno>
+#include <irqlat/example_util.h>
+
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include <time.h>
 #include <unistd.h>
+
+using namespace irqlat::example;
+const char irqlat::example::kProgramName[] = "sigterm_cleanup";
 
 namespace {
 
@@ -47,21 +50,10 @@ const char *kUsage =
     "  {\"event\":\"exit\",\"ts\":NS}      (stamped just before exit(0))\n"
     "ts = CLOCK_MONOTONIC ns\n";
 
-[[noreturn]] void usage_error(const std::string &msg) {
-  std::fprintf(stderr, "sigterm_cleanup: %s (see --help)\n", msg.c_str());
-  std::exit(2);
-}
-
-uint64_t now_ns() {  // async-signal-safe (clock_gettime is)
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
-
 volatile sig_atomic_t g_term = 0;
 volatile uint64_t g_term_ts = 0;  // written by the handler before g_term
 
-void on_sigterm(int) {
+void on_sigterm(int) {  // async-signal-safe: now_ns() only reads the clock
   if (g_term) return;  // keep the first stamp
   g_term_ts = now_ns();
   g_term = 1;
@@ -72,51 +64,27 @@ void on_sigterm(int) {
 int main(int argc, char **argv) {
   bool cleanup_busy = false, loop_busy = false;
   long cleanup_ms = 20;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= argc) usage_error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
+  for (Args a(argc, argv); a.next();) {
+    const std::string &arg = a.name();
+    if (a.is_help()) {
+      show_help(kUsage);
     } else if (arg == "--cleanup") {
-      std::string v = next();
+      std::string v = a.value();
       if (v != "busy" && v != "sleep") usage_error("--cleanup: expected busy or sleep, got '" + v + "'");
       cleanup_busy = v == "busy";
     } else if (arg == "--loop") {
-      std::string v = next();
+      std::string v = a.value();
       if (v != "busy" && v != "sleep") usage_error("--loop: expected busy or sleep, got '" + v + "'");
       loop_busy = v == "busy";
     } else if (arg == "--cleanup-ms") {
-      std::string v = next();
-      char *end = nullptr;
-      errno = 0;
-      cleanup_ms = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || errno != 0 || cleanup_ms < 0 || cleanup_ms > 3600000)
-        usage_error("--cleanup-ms: expected an integer in [0, 3600000], got '" + v + "'");
+      cleanup_ms = parse_long(arg, a.value(), 0, 3600000);
     } else {
-      usage_error("unknown argument '" + std::string(argv[i]) + "'");
+      a.unknown();
     }
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigterm;
-  sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGTERM, &sa, nullptr) != 0) {
-    std::perror("sigterm_cleanup: sigaction");
-    return 1;
-  }
+  if (!install_handler(SIGTERM, on_sigterm)) sys_error("sigaction");
   std::printf("{\"event\":\"ready\",\"pid\":%d}\n", getpid());
 
   const timespec one_ms{0, 1000000};
@@ -128,14 +96,10 @@ int main(int argc, char **argv) {
 
   // Cleanup until t_term + cleanup_ms.
   const uint64_t end = t_term + uint64_t(cleanup_ms) * 1000000u;
-  if (cleanup_busy) {
-    while (now_ns() < end) {
-    }
-  } else {
-    const timespec ts{time_t(end / 1000000000u), long(end % 1000000000u)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-    }
-  }
+  if (cleanup_busy)
+    spin_until_ns(end);
+  else
+    sleep_until_ns(end);
 
   const uint64_t t_exit = now_ns();
   std::printf("{\"event\":\"exit\",\"ts\":%llu}\n", (unsigned long long)t_exit);

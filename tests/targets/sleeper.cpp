@@ -26,22 +26,22 @@
 // the whole run (the voluntary ones are about one per iteration; a hog on
 // the CPU shows up in nivcsw). Exit status 0; 2 on a usage error.
 
+#include <irqlat/example_util.h>
+
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+using namespace irqlat::example;
+const char irqlat::example::kProgramName[] = "sleeper";
 
 namespace {
 
@@ -59,98 +59,39 @@ const char *kUsage =
     "   \"iterations\":I,\"oversleep_total_ns\":X,\"oversleep_min_ns\":..,\"oversleep_p50_ns\":..,\n"
     "   \"oversleep_p99_ns\":..,\"oversleep_max_ns\":..,\"elapsed_ns\":..,\"nvcsw\":..,\"nivcsw\":..}\n";
 
-[[noreturn]] void usage_error(const std::string &msg) {
-  std::fprintf(stderr, "sleeper: %s (see --help)\n", msg.c_str());
-  std::exit(2);
-}
-
-long parse_long(const std::string &name, const std::string &v, long lo, long hi) {
-  char *end = nullptr;
-  errno = 0;
-  long x = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || errno != 0 || x < lo || x > hi)
-    usage_error(name + ": expected an integer in [" + std::to_string(lo) + ", " +
-                std::to_string(hi) + "], got '" + v + "'");
-  return x;
-}
-
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
-
-volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
 }  // namespace
 
 int main(int argc, char **argv) {
   long cpu = -1, sleep_us = 1000, work_us = 200, slack_ns = 1;
   double seconds = 2;
   std::string wait_file;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= argc) usage_error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
+  for (Args a(argc, argv); a.next();) {
+    const std::string &arg = a.name();
+    if (a.is_help()) {
+      show_help(kUsage);
     } else if (arg == "--cpu") {
-      cpu = parse_long(arg, next(), 0, CPU_SETSIZE - 1);
+      cpu = parse_long(arg, a.value(), 0, CPU_SETSIZE - 1);
     } else if (arg == "--sleep-us") {
-      sleep_us = parse_long(arg, next(), 1, 60000000);
+      sleep_us = parse_long(arg, a.value(), 1, 60000000);
     } else if (arg == "--work-us") {
-      work_us = parse_long(arg, next(), 0, 60000000);
+      work_us = parse_long(arg, a.value(), 0, 60000000);
     } else if (arg == "--timer-slack-ns") {
-      slack_ns = parse_long(arg, next(), 1, 1000000000);
+      slack_ns = parse_long(arg, a.value(), 1, 1000000000);
     } else if (arg == "--seconds") {
-      std::string v = next();
-      char *end = nullptr;
-      errno = 0;
-      seconds = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end != '\0' || errno != 0 || !(seconds > 0) || seconds > 1e6)
-        usage_error("--seconds: expected a positive number, got '" + v + "'");
+      seconds = parse_seconds(arg, a.value());
     } else if (arg == "--wait-file") {
-      wait_file = next();
-      if (wait_file.empty()) usage_error("--wait-file: empty path");
+      wait_file = parse_path(arg, a.value());
     } else {
-      usage_error("unknown argument '" + std::string(argv[i]) + "'");
+      a.unknown();
     }
   }
 
-  if (cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(int(cpu), &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0)
-      usage_error("--cpu: cannot pin to CPU " + std::to_string(cpu) + ": " + std::strerror(errno));
-  }
-  if (prctl(PR_SET_TIMERSLACK, (unsigned long)slack_ns, 0, 0, 0) != 0) {
-    std::perror("sleeper: prctl(PR_SET_TIMERSLACK)");
-    return 1;
-  }
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  pin_to_cpu_option(cpu);
+  if (prctl(PR_SET_TIMERSLACK, (unsigned long)slack_ns, 0, 0, 0) != 0)
+    sys_error("prctl(PR_SET_TIMERSLACK)");
+  stop_on_term_signals();
 
-  if (!wait_file.empty()) {
-    struct stat st;
-    const timespec ms{0, 1000000};
-    while (stat(wait_file.c_str(), &st) != 0 && !g_stop) nanosleep(&ms, nullptr);
-  }
+  if (!wait_file.empty()) wait_for_file(wait_file, &g_stop);
 
   const uint64_t sleep_ns = uint64_t(sleep_us) * 1000u, work_ns = uint64_t(work_us) * 1000u;
   std::vector<uint64_t> over;
@@ -164,8 +105,7 @@ int main(int argc, char **argv) {
     if (clock_nanosleep(CLOCK_MONOTONIC, 0, &req, nullptr) != 0) break;  // EINTR: a signal
     const uint64_t t1 = now_ns();
     over.push_back(t1 - t0 > sleep_ns ? t1 - t0 - sleep_ns : 0);
-    while (now_ns() < t1 + work_ns) {
-    }
+    spin_until_ns(t1 + work_ns);
   }
   const uint64_t elapsed = now_ns() - start;
   rusage ru{};
@@ -174,11 +114,7 @@ int main(int argc, char **argv) {
   uint64_t total = 0;
   for (uint64_t v : over) total += v;
   std::sort(over.begin(), over.end());
-  auto rank = [&](double p) -> unsigned long long {  // nearest rank
-    if (over.empty()) return 0;
-    size_t k = size_t(p * double(over.size()) + 0.999999);
-    return over[std::min(over.size(), std::max<size_t>(k, 1)) - 1];
-  };
+  auto rank = [&](double p) { return (unsigned long long)nearest_rank(over, p); };
   const std::string cpu_json = cpu >= 0 ? std::to_string(cpu) : "null";
   std::printf(
       "{\"pid\":%d,\"tid\":%d,\"cpu\":%s,\"sleep_us\":%ld,\"work_us\":%ld,\"timer_slack_ns\":%ld,"

@@ -26,12 +26,22 @@ else
 fi
 rm -f "$unit_out"
 
+echo "== kernel-side unit tests (BPF_PROG_TEST_RUN)"
+if [ "$(id -u)" -eq 0 ] && [ -r /sys/kernel/btf/vmlinux ]; then
+  kout=$("$BUILD/kernel_tests" 2>&1); echo "$kout"
+  kp=$(echo "$kout" | sed -nE 's/^kernel tests: ([0-9]+) passed, ([0-9]+) failed.*/\1/p')
+  kf=$(echo "$kout" | sed -nE 's/^kernel tests: ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
+  passed=$((passed + ${kp:-0})); failed=$((failed + ${kf:-1}))
+else
+  echo "skipping kernel-side unit tests: not root or no BTF"; skipped=$((skipped + 1))
+fi
+
 echo "== integration tests"
 why=""
 if [ "$(id -u)" -ne 0 ]; then why="not root";
 elif [ ! -r /sys/kernel/btf/vmlinux ]; then why="kernel has no BTF"; fi
 if [ -n "$why" ]; then
-  n=$(grep -hcE '^def test_' tests/integration/test_*.py | paste -sd+ | bc)
+  n=0; for c in $(grep -hcE '^def test_' tests/integration/test_*.py); do n=$((n + c)); done
   echo "skipping $n integration tests: $why"
   skipped=$((skipped + n))
   if [ "${CI:-}" = "true" ]; then echo "CI must run integration tests"; failed=$((failed + 1)); fi

@@ -5,9 +5,13 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "loader/loader.h"
 #include "user/options.h"
+#include "user/record_cmd.h"
+#include "user/report_cmd.h"
 #include "user/trace_cmd.h"
 
 using namespace irqlat;
@@ -27,6 +31,10 @@ int main(int argc, char** argv) {
     switch (opts.command) {
       case Command::Trace:
         return run_trace(opts);
+      case Command::Record:
+        return run_record(opts, std::vector<std::string>(argv, argv + argc));
+      case Command::Report:
+        return run_report(opts);
       default:
         fprintf(stderr, "irqlat: '%s' is not implemented yet\n", command_name(opts.command));
         return 2;

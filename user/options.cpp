@@ -152,6 +152,8 @@ uint64_t parse_duration_opt(const char* flag, const std::string& s) {
 
 void parse_presentation(const Raw& r, Options& o) {
   parse_format(r, o);
+  o.format_given = given(r.format_opt);
+  o.max_windows_given = given(r.max_windows_opt);
   if (given(r.interval_opt)) o.interval_ns = parse_duration_opt("--interval", r.interval);
   if (given(r.top_opt)) {
     int top = 0;
@@ -199,6 +201,7 @@ void parse_windows(const Raw& r, Options& o, bool target_process) {
   if (given(r.window_timeout_opt)) {
     if (o.all) throw UsageError("--window-timeout needs a target process, not -a");
     o.window_timeout_ns = parse_duration_opt("--window-timeout", r.window_timeout);
+    o.window_timeout_given = true;
   }
 }
 
@@ -332,14 +335,42 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
   add_targets(record, o, r);
   add_collection(record, r);
   record->add_option("-o,--output", o.output, "Recording FILE (required)")->type_name("FILE");
+  track(r.format_opt,
+        record->add_option("-f,--format", r.format,
+                           "Also print the final tables to stdout: table, json, csv")
+            ->type_name("FORMAT"));
+  track(r.top_opt, record->add_option("--top", r.top, "Itemize the N worst windows (default 5)")
+                       ->type_name("N"));
+  track(r.max_windows_opt,
+        record->add_option("--max-windows", r.max_windows,
+                           "Keep at most N samples in windows.list (default 100000)")
+            ->type_name("N"));
   add_verbose(record, o);
   record->footer(std::string("Synopsis: irqlat record [TARGETS] [OPTIONS] -o FILE [-- COMMAND [ARGS...]]\n\n") +
-                 kTargetHelp + "\n" + kSpecHelp);
+                 kTargetHelp + "\n" + kSpecHelp +
+                 "\nExamples:\n"
+                 "  irqlat record -o run.irqlat -- ./app\n"
+                 "  irqlat record -p 1234 -d 10s -o run.irqlat -f json > live.json\n"
+                 "  irqlat report run.irqlat -f json\n");
 
   auto* report = app.add_subcommand("report", "Print the tables of a recording");
   report->add_option("file", r.input, "Recording made by irqlat record")->type_name("FILE");
-  add_presentation(report, o, r, true);
+  add_presentation(report, o, r, false);  // no --interval: stats are running totals
+  track(r.cancel_opt, report->add_option("--cancel", r.cancel,
+                                         "Re-interpret the recording with this cancel SPEC")
+                          ->type_name("SPEC"));
+  track(r.done_opt, report->add_option("--done", r.done, "... and this done SPEC")
+                        ->type_name("SPEC"));
+  track(r.window_timeout_opt,
+        report->add_option("--window-timeout", r.window_timeout,
+                           "A window without a done event after DUR is unfinished (default: as recorded)")
+            ->type_name("DUR"));
   add_verbose(report, o);
+  report->footer(std::string("Synopsis: irqlat report FILE [OPTIONS]\n\n"
+                             "Prints the tables `irqlat trace` would have printed for the recorded events.\n"
+                             "--cancel/--done re-interpret recorded events: marker specs must be ones the\n"
+                             "recording attached, signal specs need recorded signals; exit always works.\n\n") +
+                 kSpecHelp);
 
   auto* daemon = app.add_subcommand("daemon", "Run as a root daemon, controlled by irqlat ctl");
   track(r.socket_opt, daemon->add_option("--socket", r.socket,
@@ -440,17 +471,16 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
       }
       parse_windows(r, o, !o.all);
       parse_ringbuf(r, o);
-      if (o.command == Command::Trace) {
-        parse_presentation(r, o);
-      } else if (o.output.empty()) {
+      if (o.command == Command::Record && o.output.empty())
         throw UsageError("record needs -o FILE to write the recording to");
-      }
+      parse_presentation(r, o);
       break;
     }
     case Command::Report:
       if (r.input.empty()) throw UsageError("report needs a recording FILE (made by irqlat record)");
       o.input = r.input;
       parse_presentation(r, o);
+      parse_windows(r, o, true);
       break;
     case Command::Daemon:
       parse_socket(r, o);

@@ -72,6 +72,12 @@ struct Options {
 
   std::string input;  // report FILE
 
+  // Whether these were given on the command line (report: override what the
+  // recording says; record: print tables only when -f is given).
+  bool format_given = false;
+  bool window_timeout_given = false;
+  bool max_windows_given = false;
+
   std::string socket_path = "/run/irqlat.sock";  // daemon, ctl: --socket
   std::string metrics_addr;                      // daemon: --metrics ADDR:PORT
 

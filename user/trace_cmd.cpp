@@ -10,7 +10,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "user/format.h"
+#include "user/output.h"
 #include "user/session.h"
 
 namespace irqlat {
@@ -28,23 +28,6 @@ void install_stop_handlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
-}
-
-void print_report(std::ostream& os, const Report& r, const Options& opts) {
-  switch (opts.format) {
-    case OutputFormat::Json:
-      write_json(os, r);
-      break;
-    case OutputFormat::Csv:
-      write_csv(os, r);
-      break;
-    default: {
-      TableOptions t;
-      t.top = opts.top;
-      write_table(os, r, t);
-    }
-  }
-  os.flush();
 }
 
 }  // namespace

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Turns irqlat recordings into 'structured' fuzz seeds (see recording_fuzz.cpp):
+'S', then per block [u8 kind][u16 le length][uncompressed payload].
+
+    tests/fuzz/make_seeds.py OUT_DIR REC...
+
+Blocks with payloads over 65535 bytes are cut (the fuzzer only sees prefixes)."""
+import os
+import struct
+import sys
+import zlib
+
+
+def blocks(data):
+    pos = 8
+    while pos + 24 <= len(data):
+        _sync, kind, _r1, _r2, _r3, _seq, _ulen, clen, _crc = struct.unpack("<IBBBBIIII", data[pos:pos + 24])
+        payload = zlib.decompress(data[pos + 24:pos + 24 + clen])
+        pos += 24 + clen
+        yield kind, payload
+
+
+def main():
+    out_dir = sys.argv[1]
+    for path in sys.argv[2:]:
+        seed = bytearray(b"S")
+        for kind, payload in blocks(open(path, "rb").read()):
+            payload = payload[:65535]
+            seed += struct.pack("<BH", kind, len(payload)) + payload
+        name = "structured-" + os.path.basename(path)
+        with open(os.path.join(out_dir, name), "wb") as f:
+            f.write(seed)
+
+
+if __name__ == "__main__":
+    main()

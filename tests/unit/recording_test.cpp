@@ -1,0 +1,714 @@
+// The recording format (user/recording.h, docs/recording-format.md): round
+// trips, the offline report against the live pipeline, and every kind of bad
+// file: truncated anywhere, corrupted, wrong magic or version, empty, hostile
+// length fields. A bad file must give one UsageError line, never a crash or
+// a big allocation; a truncated one gives what it holds plus a warning.
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "records.h"
+#include "user/collector.h"
+#include "user/format.h"
+#include "user/options.h"
+#include "user/recording.h"
+#include "user/reorder.h"
+#include "user/replay.h"
+#include "user/report_builder.h"
+
+using namespace irqlat;
+using namespace irqlat::test;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+// ------------------------------------------------------------ helpers
+
+// One step of a synthetic session: a record, a watermark, or a record of a
+// size the pipeline rejects.
+struct Item {
+  enum Kind { Record, Watermark, Rejected } kind = Record;
+  Rec rec;
+  uint64_t wm = 0;
+  size_t size = 0;
+};
+
+Item R(const Rec& r) { return Item{Item::Record, r, 0, 0}; }
+Item W(uint64_t wm) { return Item{Item::Watermark, {}, wm, 0}; }
+Item Bad(size_t size) { return Item{Item::Rejected, {}, 0, size}; }
+
+// Fake kernel aggregates: a dense array for (slot, cpu).
+struct FakeKernel {
+  int cpus = 2;
+  uint32_t max_irq = 40;
+  std::vector<irq_stat> cells = std::vector<irq_stat>(IRQLAT_NR_SLOTS(40) * 2);
+  irq_stat& at(uint32_t slot, int cpu) { return cells[slot * cpus + cpu]; }
+  void add(uint32_t slot, int cpu, uint64_t ns, const char* name = nullptr) {
+    irq_stat& s = at(slot, cpu);
+    s.count++;
+    s.total_ns += ns;
+    s.max_ns = std::max<uint64_t>(s.max_ns, ns);
+    s.hist[irqlat_hist_bucket(ns)]++;
+    if (name) std::snprintf(s.name, sizeof(s.name), "%s", name);
+  }
+  KernelIrqStats view() const {
+    KernelIrqStats k;
+    k.nr_cpus = cpus;
+    k.max_irq = max_irq;
+    k.stat = [this](uint32_t slot, int cpu) -> const irq_stat& { return cells[slot * cpus + cpu]; };
+    return k;
+  }
+};
+
+RecordingHeader test_header() {
+  RecordingHeader h;
+  h.tool_version = "test";
+  h.kernel = "6.1.0-test";
+  h.boot_id = "0b6c1a52-0000-4000-8000-000000000000";
+  h.cpus = 2;
+  h.start_ns = 1000;
+  h.argv = {"irqlat", "record", "-o", "x.rec", "--", "./app"};
+  h.targets = "command ./app (pid 100)";
+  h.windows_enabled = true;
+  h.cancel_spec = "usdt:irqlat:cancel";
+  h.done_spec = "usdt:irqlat:done";
+  h.window_timeout_ns = 5'000'000;
+  h.window_list_cap = 1000;
+  h.stats_interval_ns = 2'000'000'000;
+  h.irq_names = {{24, "virtio0-requests"}, {0, "timer"}};
+  h.threads = {{100, 100, "app"}, {101, 100, std::string("w\xff\x01rk", 5)}};  // not UTF-8
+  return h;
+}
+
+// A small but complete session: two workers of process 100 on two CPUs,
+// interrupts, a preemption, cancel/done windows, a watermark per "pump".
+std::vector<Item> session_items() {
+  const Task app{100, 100, "app", true}, w1{101, 100, "w1", true}, hog{300, 300, "hog", false};
+  std::vector<Item> v;
+  uint64_t t = 10'000;
+  for (int round = 0; round < 30; round++) {
+    v.push_back(R(wake(t, 0, 101, 100, 1)));
+    v.push_back(R(sw(t + 500, 1, idle(1), w1)));
+    v.push_back(R(sw(t + 600, 0, idle(0), app)));
+    v.push_back(R(cancel(t + 700, 0, 100, 100)));
+    v.push_back(R(irq(t + 2000, 1, 101, 100, IRQ_KIND_HARDIRQ, 24, t + 1500, 400)));
+    v.push_back(R(irq(t + 2600, 1, 101, 100, IRQ_KIND_SOFTIRQ, 1, t + 2100, 300)));
+    if (round % 3 == 0) {
+      v.push_back(R(sw(t + 3000, 1, w1, hog, true)));
+      v.push_back(R(sw(t + 4000, 1, hog, w1)));
+    }
+    v.push_back(R(done(t + 5000, 1, 101, 100)));
+    v.push_back(R(sw(t + 5200, 1, w1, idle(1))));
+    v.push_back(R(sw(t + 5300, 0, app, idle(0))));
+    if (round == 10) v.push_back(Bad(7));
+    if (round == 11) v.push_back(Bad(200));
+    if (round == 12) v.push_back(R(signal_ev(t + 5400, 0, 100, 100, 15)));
+    v.push_back(W(t + 5100));
+    // A late record now and then: older than what the watermark released.
+    if (round % 7 == 6) v.push_back(R(irq(t + 1000, 0, 100, 100, IRQ_KIND_VECTOR, VEC_LOCAL_TIMER, t + 900, 50)));
+    t += 20'000;
+  }
+  // One window that never finishes.
+  v.push_back(R(cancel(t, 0, 100, 100)));
+  v.push_back(R(exit_ev(t + 100, 1, 101, 100, false)));
+  return v;
+}
+
+FakeKernel session_kernel() {
+  FakeKernel k;
+  for (int i = 0; i < 30; i++) {
+    k.add(IRQLAT_SLOT_HARDIRQ0 + 24, 1, 400 + i, "virtio0-requests");
+    k.add(IRQLAT_SLOT_SOFTIRQ(1), 1, 300 + i);
+    k.add(IRQLAT_SLOT_VECTOR(VEC_LOCAL_TIMER), 0, 50 + i);
+  }
+  k.at(IRQLAT_SLOT_SOFTIRQ(1), 1).raise_count = 30;
+  k.at(IRQLAT_SLOT_SOFTIRQ(1), 1).raise_wait_ns = 9000;
+  k.at(IRQLAT_SLOT_SOFTIRQ(1), 1).raise_wait_max = 700;
+  return k;
+}
+
+constexpr uint64_t kEnd = 10'000 + 31 * 20'000;
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+struct TempFile {
+  std::string path;
+  TempFile() {
+    char tmpl[] = "/tmp/irqlat-rec-test-XXXXXX";
+    int fd = mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    path = tmpl;
+  }
+  ~TempFile() { ::unlink(path.c_str()); }
+};
+
+// Writes a recording the way `irqlat record` does; returns its bytes.
+std::string make_recording(const std::vector<Item>& items, const RecordingHeader& h, const FakeKernel& k,
+                           WriterOptions wo = {}, size_t stats_every = 0, size_t flush_every = 0) {
+  TempFile tmp;
+  int fd = ::open(tmp.path.c_str(), O_WRONLY | O_TRUNC);
+  REQUIRE(fd >= 0);
+  RecordingWriter w(fd, tmp.path, wo);
+  w.write_header(h);
+  kstats c{};
+  c.drops = 3;
+  c.irq_unmatched = 2;
+  for (size_t i = 0; i < items.size(); i++) {
+    const Item& it = items[i];
+    if (it.kind == Item::Record) w.add_record(it.rec.bytes.data(), it.rec.size);
+    if (it.kind == Item::Watermark) w.add_watermark(it.wm);
+    if (it.kind == Item::Rejected) {
+      std::vector<unsigned char> junk(it.size, 0xab);
+      w.add_record(junk.data(), junk.size());
+    }
+    if (stats_every && i % stats_every == stats_every - 1) w.add_stats(k.view(), 5000 + i, c, 1, i, false);
+    else if (flush_every && i % flush_every == flush_every - 1) w.flush_events();
+  }
+  w.add_stats(k.view(), kEnd, c, 4, items.size(), true);
+  w.finish();
+  return slurp(tmp.path);
+}
+
+std::string standard_recording(WriterOptions wo = {}) {
+  return make_recording(session_items(), test_header(), session_kernel(), wo, 40, 7);
+}
+
+// What the live session would have reported for the same items.
+Report live_report(const std::vector<Item>& items, const RecordingHeader& h, const FakeKernel& k) {
+  CollectorConfig cc;
+  cc.windows = h.windows_enabled;
+  cc.window_timeout_ns = h.window_timeout_ns;
+  cc.window_list_cap = h.window_list_cap;
+  Collector col(cc);
+  for (const KnownThread& t : h.threads) col.set_comm(t.tid, t.pid, t.comm);
+  Reorderer ro;
+  uint64_t received = 0;
+  auto sink = [&](const void* d, size_t n) { col.on_record(d, n); };
+  for (const Item& it : items) {
+    if (it.kind == Item::Record) {
+      received++;
+      ro.push(it.rec.bytes.data(), it.rec.size);
+    } else if (it.kind == Item::Rejected) {
+      received++;
+    } else {
+      ro.release_until(it.wm, sink);
+      col.advance(it.wm);
+    }
+  }
+  ro.flush(sink);
+  col.finish(kEnd);
+  ReportInputs in;
+  in.kernel = h.kernel;
+  in.cpus = h.cpus;
+  in.start_ns = h.start_ns;
+  in.end_ns = kEnd;
+  in.received = received;
+  in.counters.drops = 3;
+  in.counters.irq_unmatched = 2;
+  in.late = ro.late();
+  in.missed = 4;
+  in.windows_enabled = h.windows_enabled;
+  in.cancel_spec = h.cancel_spec;
+  in.done_spec = h.done_spec;
+  return build_report(in, k.view(), col);
+}
+
+std::string json_of(const Report& r) {
+  std::ostringstream s;
+  write_json(s, r);
+  return s.str();
+}
+
+// Collects what the reader streams.
+struct Collect : RecordSink {
+  std::vector<Item> items;
+  void record(const void* d, size_t n) override {
+    Item it;
+    it.kind = Item::Record;
+    std::memcpy(it.rec.bytes.data(), d, n);
+    it.rec.size = n;
+    items.push_back(it);
+  }
+  void rejected(size_t n) override { items.push_back(Bad(n)); }
+  void watermark(uint64_t ts) override { items.push_back(W(ts)); }
+};
+
+RecordingSummary read_all(const std::string& bytes, Collect& c, const std::string& name = "x.rec") {
+  RecordingReader r(memory_source(bytes.data(), bytes.size()), name);
+  return r.read(c);
+}
+
+ReplayResult replay_bytes(const std::string& bytes, const ReplayOptions& o = {}) {
+  RecordingReader r(memory_source(bytes.data(), bytes.size()), "x.rec");
+  return replay_recording(r, o);
+}
+
+std::string error_of(const std::string& bytes, const ReplayOptions& o = {}) {
+  try {
+    replay_bytes(bytes, o);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Block boundaries (offset of each block header) of a well-formed file.
+std::vector<size_t> block_offsets(const std::string& f) {
+  std::vector<size_t> out;
+  size_t pos = 8;
+  while (pos + 24 <= f.size()) {
+    out.push_back(pos);
+    uint32_t clen;
+    std::memcpy(&clen, f.data() + pos + 16, 4);
+    pos += 24 + clen;
+  }
+  return out;
+}
+
+// A block built independently of the writer, from the documented layout.
+std::string make_block(uint8_t kind, uint32_t seq, const std::string& payload, uint32_t ulen_field = UINT32_MAX,
+                       uint32_t clen_field = UINT32_MAX) {
+  uLongf clen = compressBound(payload.size());
+  std::string comp(clen, '\0');
+  compress2(reinterpret_cast<Bytef*>(comp.data()), &clen, reinterpret_cast<const Bytef*>(payload.data()),
+            payload.size(), 1);
+  comp.resize(clen);
+  unsigned char h[24] = {};
+  auto put = [](unsigned char* p, uint32_t v) { std::memcpy(p, &v, 4); };
+  put(h, 0x42515249);
+  h[4] = kind;
+  put(h + 8, seq);
+  put(h + 12, ulen_field == UINT32_MAX ? static_cast<uint32_t>(payload.size()) : ulen_field);
+  put(h + 16, clen_field == UINT32_MAX ? static_cast<uint32_t>(clen) : clen_field);
+  uLong crc = crc32(0, h, 20);
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(comp.data()), comp.size());
+  put(h + 20, static_cast<uint32_t>(crc));
+  return std::string(reinterpret_cast<char*>(h), 24) + comp;
+}
+
+const std::string kMagic(recfmt::kMagic, 8);
+
+std::string header_block() { return make_block(recfmt::kHeader, 1, recfmt::header_json(test_header())); }
+
+// Finds tests/data from the working directory or the binary's location.
+std::string data_path(const std::string& name) {
+  for (std::string dir : {"tests/data/", "../tests/data/", "../../tests/data/"}) {
+    if (::access((dir + name).c_str(), R_OK) == 0) return dir + name;
+  }
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    std::string d = exe;
+    d = d.substr(0, d.rfind('/'));  // build/
+    d = d.substr(0, d.rfind('/'));  // repo
+    return d + "/tests/data/" + name;
+  }
+  return "tests/data/" + name;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ round trips
+
+TEST_CASE("recording: records, watermarks and rejected records come back as written", "[recording]") {
+  const std::vector<Item> items = session_items();
+  for (int level : {1, 6}) {
+    for (bool background : {true, false}) {
+      WriterOptions wo;
+      wo.level = level;
+      wo.background = background;
+      wo.block_bytes = 4096;  // many blocks
+      const std::string f = make_recording(items, test_header(), session_kernel(), wo, 50, 0);
+      Collect c;
+      RecordingSummary s = read_all(f, c);
+      CHECK(s.complete);
+      CHECK(s.warning.empty());
+      REQUIRE(c.items.size() == items.size());
+      for (size_t i = 0; i < items.size(); i++) {
+        INFO("item " << i);
+        REQUIRE(c.items[i].kind == items[i].kind);
+        if (items[i].kind == Item::Record) {
+          REQUIRE(c.items[i].rec.size == items[i].rec.size);
+          CHECK(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), items[i].rec.size) == 0);
+        } else if (items[i].kind == Item::Watermark) {
+          CHECK(c.items[i].wm == items[i].wm);
+        } else {
+          CHECK(c.items[i].size == items[i].size);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("recording: header and statistics round trip", "[recording]") {
+  const RecordingHeader h = test_header();
+  const FakeKernel k = session_kernel();
+  const std::string f = make_recording(session_items(), h, k);
+  RecordingReader r(memory_source(f.data(), f.size()), "x.rec");
+  const RecordingHeader& g = r.header();
+  CHECK(g.kernel == h.kernel);
+  CHECK(g.boot_id == h.boot_id);
+  CHECK(g.clock == "CLOCK_MONOTONIC");
+  CHECK(g.cpus == 2);
+  CHECK(g.start_ns == h.start_ns);
+  CHECK(g.argv == h.argv);
+  CHECK(g.targets == h.targets);
+  CHECK(g.cancel_spec == h.cancel_spec);
+  CHECK(g.done_spec == h.done_spec);
+  CHECK(g.window_timeout_ns == h.window_timeout_ns);
+  CHECK(g.window_list_cap == h.window_list_cap);
+  CHECK(g.irq_names == h.irq_names);
+  REQUIRE(g.threads.size() == 2);
+  CHECK(g.threads[1].comm == h.threads[1].comm);  // bytes that are not UTF-8 survive
+  Collect c;
+  RecordingSummary s = r.read(c);
+  REQUIRE(s.stats);
+  CHECK(s.stats->final);
+  CHECK(s.stats->at_ns == kEnd);
+  CHECK(s.stats->counters.drops == 3);
+  CHECK(s.stats->missed == 4);
+  CHECK(s.stats->entries.size() == 3);
+  const KernelIrqStats v = s.stats->view();
+  for (uint32_t slot = 0; slot < IRQLAT_NR_SLOTS(k.max_irq); slot++)
+    for (int cpu = 0; cpu < 2; cpu++) {
+      INFO("slot " << slot << " cpu " << cpu);
+      const irq_stat& want = k.cells[slot * 2 + cpu];
+      const irq_stat& got = v.stat(slot, cpu);
+      CHECK(std::memcmp(&want, &got, sizeof(irq_stat)) == 0);
+    }
+}
+
+TEST_CASE("recording: report equals what the live pipeline printed", "[recording]") {
+  const std::vector<Item> items = session_items();
+  const FakeKernel k = session_kernel();
+  const Report live = live_report(items, test_header(), k);
+  REQUIRE(live.windows.count > 0);
+  REQUIRE(live.events.late > 0);  // the late records went through the same release points
+  for (uint32_t block : {4096u, 1u << 20}) {
+    WriterOptions wo;
+    wo.block_bytes = block;
+    const std::string f = make_recording(items, test_header(), k, wo, 17, 5);
+    ReplayResult res = replay_bytes(f);
+    CHECK(res.warnings.empty());
+    CHECK(json_of(res.report) == json_of(live));
+  }
+}
+
+TEST_CASE("recording: the committed real recording reports the tables record printed live", "[recording]") {
+  // tests/data/README.md: made with `irqlat record -f json` on cancel_loop.
+  const std::string rec = data_path("cancel_loop.rec");
+  const std::string want = slurp(data_path("cancel_loop.json"));
+  REQUIRE(!want.empty());
+  RecordingReader r(open_file_source(rec), rec);
+  CHECK(r.header().windows_enabled);
+  ReplayResult res = replay_recording(r);
+  CHECK(res.warnings.empty());
+  CHECK(res.summary.complete);
+  CHECK(res.report.windows.count > 0);
+  CHECK(json_of(res.report) == want);
+}
+
+// ------------------------------------------------------------ truncation
+
+TEST_CASE("recording: a file cut anywhere reads up to its last complete block", "[recording]") {
+  WriterOptions wo;
+  wo.block_bytes = 4096;
+  const std::string f = standard_recording(wo);
+  const std::vector<size_t> blocks = block_offsets(f);
+  REQUIRE(blocks.size() > 8);
+  const size_t header_end = blocks[1];
+  uint64_t last_items = 0;
+  size_t last_blocks = 0;
+  // Every byte of the first blocks; around and inside every later block
+  // header; a few points inside every payload.
+  std::set<size_t> cuts;
+  for (size_t i = 0; i < blocks[3]; i++) cuts.insert(i);
+  for (size_t b = 0; b < blocks.size(); b++) {
+    const size_t end = b + 1 < blocks.size() ? blocks[b + 1] : f.size();
+    for (size_t d = 0; d <= 26; d++) cuts.insert(blocks[b] + d);
+    cuts.insert(blocks[b] - 1);
+    for (size_t k = 1; k < 4; k++) cuts.insert(blocks[b] + (end - blocks[b]) * k / 4);
+    cuts.insert(end - 1);
+  }
+  for (size_t cut : cuts) {
+    if (cut >= f.size()) continue;
+    INFO("cut at " << cut << " of " << f.size());
+    const std::string part = f.substr(0, cut);
+    if (cut < header_end) {
+      const std::string err = error_of(part);
+      REQUIRE(!err.empty());
+      if (cut == 0)
+        CHECK_THAT(err, Contains("is empty"));
+      else
+        CHECK_THAT(err, Contains("truncated inside its header"));
+      continue;
+    }
+    ReplayResult res = replay_bytes(part);
+    REQUIRE(!res.summary.complete);
+    REQUIRE(res.warnings.size() == 1);
+    CHECK_THAT(res.warnings[0], StartsWith("'x.rec': truncated after block "));
+    CHECK_THAT(res.warnings[0], Contains("tables cover the complete part"));
+    // What is read only grows with the cut, and only at block ends.
+    CHECK(res.summary.items >= last_items);
+    CHECK(res.summary.blocks >= last_blocks);
+    const bool at_boundary = std::find(blocks.begin(), blocks.end(), cut) != blocks.end();
+    if (!at_boundary) CHECK(res.summary.blocks == last_blocks);
+    last_items = res.summary.items;
+    last_blocks = res.summary.blocks;
+    CHECK(res.report.events.received == res.summary.items);
+    CHECK(res.report.end_ns >= res.report.start_ns);
+  }
+  // Zeros after the last complete block (space allocated, never written).
+  ReplayResult z = replay_bytes(f.substr(0, blocks[5]) + std::string(5000, '\0'));
+  CHECK(!z.summary.complete);
+  CHECK(z.summary.blocks == 5);
+}
+
+TEST_CASE("recording: a truncated file keeps the interrupt tables of its last stats block", "[recording]") {
+  const std::string f = standard_recording();
+  const std::vector<size_t> blocks = block_offsets(f);
+  // Cut just before the final statistics: the interim ones remain.
+  const size_t final_at = blocks[blocks.size() - 2];
+  ReplayResult res = replay_bytes(f.substr(0, final_at));
+  REQUIRE(res.summary.stats);
+  CHECK(!res.summary.stats->final);
+  CHECK(!res.report.hardirqs.empty());
+  CHECK_THAT(res.warnings.at(0), Contains("truncated after block " + std::to_string(blocks.size() - 2)));
+  // Cut before any statistics: empty interrupt tables, said so.
+  ReplayResult early = replay_bytes(f.substr(0, blocks[2]));
+  CHECK(!early.summary.stats);
+  CHECK(early.report.hardirqs.empty());
+  CHECK_THAT(early.warnings.at(0), Contains("no interrupt statistics"));
+}
+
+// ------------------------------------------------------------ corruption
+
+TEST_CASE("recording: not a recording, empty, wrong version", "[recording]") {
+  CHECK(error_of("") == "'x.rec' is empty: not an irqlat recording");
+  CHECK(error_of("hello world, this is text\n") == "'x.rec' is not an irqlat recording");
+  CHECK(error_of(std::string("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0", 16)) == "'x.rec' is not an irqlat recording");
+  CHECK(error_of("IRX") == "'x.rec' is not an irqlat recording");
+  CHECK_THAT(error_of("IRQLA"), Contains("truncated inside its header"));
+  std::string v2 = standard_recording();
+  v2[7] = 2;
+  CHECK(error_of(v2) == "'x.rec': recording format version 2 is not supported (this irqlat reads version 1)");
+  CHECK_THAT(error_of(kMagic), Contains("truncated inside its header"));
+}
+
+TEST_CASE("recording: a corrupted byte anywhere is an error or a truncation, never a crash", "[recording]") {
+  WriterOptions wo;
+  wo.block_bytes = 4096;
+  const std::string f = standard_recording(wo);
+  const std::vector<size_t> blocks = block_offsets(f);
+  // A flipped bit in a compressed payload: CRC mismatch, naming the block.
+  {
+    std::string bad = f;
+    bad[blocks[3] + 24 + 5] ^= 0x10;
+    CHECK(error_of(bad) == "'x.rec' is corrupt: block 4: CRC mismatch");
+  }
+  // Every byte flipped in turn (stride keeps it quick): never a crash, and
+  // never a silent success unless the byte is ignored padding.
+  for (size_t i = 8; i < f.size(); i += 7) {
+    std::string bad = f;
+    bad[i] ^= 0x5a;
+    try {
+      ReplayResult r = replay_bytes(bad);
+      // A flip in a compressed-length field can make the file look cut short.
+      CHECK(!r.summary.complete);
+    } catch (const UsageError& e) {
+      CHECK_THAT(std::string(e.what()), StartsWith("'x.rec'"));
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("recording: hostile length fields are refused before allocating", "[recording]") {
+  // A block header claiming a 4 GiB payload: refused on the length alone.
+  std::string f = kMagic + header_block() + make_block(recfmt::kEvents, 2, "xxxx", 0xfffffffeu);
+  CHECK_THAT(error_of(f), Contains("block 2: length 4294967294 over the 16777216-byte limit"));
+  // A huge compressed length in a short file: the file cannot hold it, so it
+  // is a truncation (nothing allocated for it).
+  f = kMagic + header_block() + make_block(recfmt::kEvents, 2, std::string(100, 'a'), 16u << 20, 16u << 20);
+  ReplayResult r = replay_bytes(f);
+  CHECK(!r.summary.complete);
+  // A compressed length impossible for its payload length.
+  f = kMagic + header_block() + make_block(recfmt::kEvents, 2, std::string(10, 'a'), 10, 1u << 20);
+  CHECK_THAT(error_of(f), Contains("does not fit"));
+  // An oversized header block.
+  f = kMagic + make_block(recfmt::kHeader, 1, std::string(2u << 20, ' '));
+  CHECK_THAT(error_of(f), Contains("over the 1048576-byte limit"));
+  // An events block whose item count is absurd.
+  std::string payload = "\xff\xff\xff\x7f";
+  f = kMagic + header_block() + make_block(recfmt::kEvents, 2, payload);
+  CHECK_THAT(error_of(f), Contains("too many items"));
+  // Item count larger than the items present.
+  payload = std::string("\x05\0\0\0", 4) + std::string("\0\x02", 2);
+  f = kMagic + header_block() + make_block(recfmt::kEvents, 2, payload);
+  CHECK_THAT(error_of(f), Contains("fewer items than its count"));
+  // A record whose data planes are missing.
+  payload = std::string("\x01\0\0\0", 4) + std::string("\x30\x01\x02", 3);
+  f = kMagic + header_block() + make_block(recfmt::kEvents, 2, payload);
+  CHECK_THAT(error_of(f), Contains("record data cut short"));
+  // Stats claiming more entries than cells, and 2^60 CPUs.
+  std::string st;
+  auto v = [&](uint64_t x) {
+    while (x >= 0x80) {
+      st += static_cast<char>(x | 0x80);
+      x >>= 7;
+    }
+    st += static_cast<char>(x);
+  };
+  for (uint64_t x : {1000ull, 2ull, 4ull, 0ull, 0ull, 0ull, 0ull, 0ull, 0ull, 1ull << 40}) v(x);
+  f = kMagic + header_block() + make_block(recfmt::kStats, 2, st);
+  CHECK_THAT(error_of(f), Contains("more entries than cells"));
+  st.clear();
+  for (uint64_t x : {1000ull, 1ull << 60, 4ull}) v(x);
+  f = kMagic + header_block() + make_block(recfmt::kStats, 2, st);
+  CHECK_THAT(error_of(f), Contains("bad CPU count"));
+  // Deeply nested JSON in the header: rejected cleanly.
+  f = kMagic + make_block(recfmt::kHeader, 1, std::string(100000, '[') + std::string(100000, ']'));
+  CHECK_THAT(error_of(f), Contains("bad header"));
+}
+
+TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
+  const std::string hb = header_block();
+  const std::string events = make_block(recfmt::kEvents, 2, std::string("\0\0\0\0", 4));
+  // A block out of sequence.
+  CHECK_THAT(error_of(kMagic + hb + make_block(recfmt::kEvents, 7, std::string("\0\0\0\0", 4))),
+             Contains("block 2: sequence number 7"));
+  // An unknown block kind.
+  CHECK_THAT(error_of(kMagic + hb + make_block(9, 2, "")), Contains("unknown block kind 9"));
+  // A header that is not JSON, or misses fields.
+  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "not json")), Contains("bad header"));
+  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":1}")), Contains("'record_sizes' is missing"));
+  // Records laid out differently from this build's: refused.
+  std::string other = recfmt::header_json(test_header());
+  const size_t at = other.find("\"record_sizes\":[0,48,");
+  REQUIRE(at != std::string::npos);
+  other.replace(at, 22, "\"record_sizes\":[0,52,");
+  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, other)),
+             Contains("bad header: its record layouts differ from this irqlat's"));
+  // First block not a header.
+  CHECK_THAT(error_of(kMagic + make_block(recfmt::kEvents, 1, "")), Contains("block 1 is not the header"));
+  // A trailer before the final statistics, or counting other events.
+  CHECK_THAT(error_of(kMagic + hb + events + make_block(recfmt::kEnd, 3, std::string("\0\x01\x03", 3))),
+             Contains("trailer without final statistics"));
+  // Garbage after a complete recording.
+  CHECK_THAT(error_of(standard_recording() + "garbage"), Contains("data after the trailer"));
+  // A record whose type disagrees with its item.
+  std::string payload = std::string("\x01\0\0\0", 4) + std::string("\x10\x05\x02", 3) + std::string(8, '\0');
+  CHECK_THAT(error_of(kMagic + hb + make_block(recfmt::kEvents, 2, payload)), Contains("record type differs"));
+  // A valid minimal recording built by hand from the documented layout.
+  FakeKernel k;
+  const std::string stats = recfmt::encode_stats(k.view(), 5000, kstats{}, 0, 1);
+  payload = std::string("\x02\0\0\0", 4) + std::string("\x10\x01\xd0\x0f", 4) + std::string("\0\x02", 2) +
+            std::string("\x64\0\0\0\0\0\x01\0", 8);  // tid 100, cpu 0, EV_SWITCH, flags 0
+  const std::string hand = kMagic + hb + make_block(recfmt::kEvents, 2, payload) +
+                           make_block(recfmt::kFinalStats, 3, stats) +
+                           make_block(recfmt::kEnd, 4, std::string("\x01\x01\x04", 3));
+  Collect c;
+  RecordingSummary s = read_all(hand, c);
+  CHECK(s.complete);
+  REQUIRE(c.items.size() == 2);
+  CHECK(c.items[0].rec.size == 16);
+  CHECK(c.items[0].rec.ts() == 1000);
+  CHECK(c.items[1].wm == 1001);
+}
+
+// ------------------------------------------------------------ re-interpretation
+
+TEST_CASE("recording: report --cancel/--done re-interpret recorded events", "[recording]") {
+  const std::string f = standard_recording();
+  // The same specs as recorded: same report.
+  ReplayOptions same;
+  same.override_windows = true;
+  same.cancel = parse_window_spec("usdt:irqlat:cancel", false);
+  same.done = parse_window_spec("usdt:irqlat:done", true);
+  CHECK(json_of(replay_bytes(f, same).report) == json_of(replay_bytes(f).report));
+  // Done at process exit: the done markers no longer close windows.
+  ReplayOptions ex = same;
+  ex.done = parse_window_spec("exit", true);
+  Report r = replay_bytes(f, ex).report;
+  CHECK(r.windows.count == 0);
+  CHECK(r.windows.unfinished > 0);
+  CHECK(r.done_spec == "exit");
+  // Swapped: the recorded done markers open windows.
+  ReplayOptions sw = same;
+  sw.cancel = parse_window_spec("usdt:irqlat:done", false);
+  sw.done = parse_window_spec("usdt:irqlat:cancel", true);
+  CHECK(replay_bytes(f, sw).report.windows.count > 0);
+  // Markers that were never attached cannot be conjured.
+  ReplayOptions other = same;
+  other.cancel = parse_window_spec("usdt:app:stop", false);
+  CHECK(error_of(f, other) ==
+        "--cancel 'usdt:app:stop' was not recorded: the recording has marker events of "
+        "'usdt:irqlat:cancel', 'usdt:irqlat:done' only");
+  // Signals need recorded signal records.
+  ReplayOptions sig;
+  sig.override_windows = true;
+  sig.cancel = parse_window_spec("signal", false);
+  sig.done = parse_window_spec("exit", true);
+  CHECK_THAT(error_of(f, sig), Contains("it was recorded without --cancel signal"));
+  RecordingHeader h = test_header();
+  h.signal_mask = 1ull << 15;
+  const std::string fs = make_recording(session_items(), h, session_kernel());
+  CHECK_THAT(error_of(fs, sig), Contains("it holds signals 15 only"));
+  sig.cancel = parse_window_spec("signal:TERM", false);
+  Report rs = replay_bytes(fs, sig).report;
+  CHECK(rs.windows.unfinished + rs.windows.count == 1);  // the one SIGTERM record
+  // A window timeout override.
+  ReplayOptions to;
+  to.window_timeout_ns = 1;
+  CHECK(replay_bytes(f, to).report.windows.count == 0);
+}
+
+// ------------------------------------------------------------ command line
+
+TEST_CASE("recording: record and report options", "[recording][options]") {
+  auto parse = [](std::vector<const char*> args) {
+    args.insert(args.begin(), "irqlat");
+    return parse_options(static_cast<int>(args.size()), args.data(), 2);
+  };
+  Options o = parse({"record", "-a", "-o", "x.rec"});
+  CHECK(o.command == Command::Record);
+  CHECK(o.output == "x.rec");
+  CHECK(!o.format_given);  // no tables on stdout unless asked
+  o = parse({"record", "-p", "1", "-o", "x.rec", "-f", "json", "--max-windows", "7"});
+  CHECK(o.format_given);
+  CHECK(o.format == OutputFormat::Json);
+  CHECK(o.max_windows_given);
+  CHECK(o.window_list_cap == 7);
+  CHECK_THROWS_WITH(parse({"record", "-a", "-o", "x.rec", "-f", "xml"}), Contains("xml"));
+
+  o = parse({"report", "x.rec"});
+  CHECK(o.command == Command::Report);
+  CHECK(o.input == "x.rec");
+  CHECK(!o.windows_enabled());
+  CHECK(!o.window_timeout_given);
+  CHECK(!o.max_windows_given);
+  o = parse({"report", "x.rec", "--cancel", "usdt:irqlat:cancel", "--done", "exit", "--window-timeout", "2s"});
+  CHECK(o.cancel.kind == WindowSpec::Usdt);
+  CHECK(o.done.kind == WindowSpec::Exit);
+  CHECK(o.window_timeout_given);
+  CHECK(o.window_timeout_ns == 2'000'000'000ULL);
+  o = parse({"report", "x.rec", "--cancel", "signal:TERM"});
+  CHECK(o.done.kind == WindowSpec::Exit);  // as for trace
+  CHECK_THROWS_WITH(parse({"report", "x.rec", "--done", "exit"}), Contains("--done needs --cancel"));
+  CHECK_THROWS_AS(parse({"report", "x.rec", "-i", "1s"}), UsageError);
+}

@@ -1,0 +1,1053 @@
+// See recording.h and docs/recording-format.md.
+#include "user/recording.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <stdexcept>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+#include "user/parse.h"
+
+namespace irqlat {
+
+using nlohmann::json;
+
+namespace {
+
+// ------------------------------------------------------------ primitives
+
+inline uint64_t zigzag(uint64_t delta) {
+  const int64_t d = static_cast<int64_t>(delta);
+  return (static_cast<uint64_t>(d) << 1) ^ static_cast<uint64_t>(d >> 63);
+}
+inline uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (~(z & 1) + 1); }
+
+inline char* put_varint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+void append_varint(std::string& out, uint64_t v) {
+  char buf[10];
+  out.append(buf, put_varint(buf, v) - buf);
+}
+
+void put_u32(unsigned char* p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+uint32_t get_u32(const unsigned char* p) {
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+}
+
+// Bounds-checked reader of a decoded payload. Errors return false; the
+// caller names the block.
+struct Cursor {
+  const unsigned char* p;
+  const unsigned char* end;
+
+  bool varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p == end) return false;
+      const unsigned char b = *p++;
+      if (shift == 63 && b > 1) return false;  // more than 64 bits
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  }
+  bool bytes(size_t n, const unsigned char*& out) {
+    if (static_cast<size_t>(end - p) < n) return false;
+    out = p;
+    p += n;
+    return true;
+  }
+  bool u8(uint8_t& v) {
+    if (p == end) return false;
+    v = *p++;
+    return true;
+  }
+  bool done() const { return p == end; }
+};
+
+// Strings from /proc may hold any bytes; JSON wants UTF-8. Valid UTF-8 is
+// stored as a string, anything else as {"hex": "..."} so it comes back
+// byte for byte.
+bool valid_utf8(const std::string& s) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; k++) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+json bytes_to_json(const std::string& s) {
+  if (valid_utf8(s)) return s;
+  static const char* hex = "0123456789abcdef";
+  std::string h;
+  for (unsigned char c : s) {
+    h += hex[c >> 4];
+    h += hex[c & 15];
+  }
+  return json{{"hex", h}};
+}
+
+struct BadHeader : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string bytes_from_json(const json& j, const char* what) {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_object() && j.size() == 1 && j.contains("hex") && j["hex"].is_string()) {
+    const std::string& h = j["hex"].get_ref<const std::string&>();
+    if (h.size() % 2) throw BadHeader(std::string(what) + ": odd hex string");
+    std::string out;
+    auto nib = [&](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      throw BadHeader(std::string(what) + ": bad hex digit");
+    };
+    for (size_t i = 0; i < h.size(); i += 2) out += static_cast<char>(nib(h[i]) * 16 + nib(h[i + 1]));
+    return out;
+  }
+  throw BadHeader(std::string(what) + " is not a string");
+}
+
+const json& field(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) throw BadHeader(std::string("'") + key + "' is missing");
+  return *it;
+}
+
+uint64_t get_u64(const json& j, const char* key, uint64_t max = UINT64_MAX) {
+  const json& v = field(j, key);
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
+    throw BadHeader(std::string("'") + key + "' is not a non-negative integer");
+  const uint64_t x = v.get<uint64_t>();
+  if (x > max) throw BadHeader(std::string("'") + key + "' is out of range");
+  return x;
+}
+
+std::string get_str(const json& j, const char* key) { return bytes_from_json(field(j, key), key); }
+
+bool get_bool(const json& j, const char* key) {
+  const json& v = field(j, key);
+  if (!v.is_boolean()) throw BadHeader(std::string("'") + key + "' is not a boolean");
+  return v.get<bool>();
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ serializers
+
+namespace recfmt {
+
+// Size of each record type (index: enum irqlat_ev_type) in this build. The
+// raw records are stored as the kernel wrote them, so a recording is only
+// readable by a build with the same layouts; a layout change must bump
+// kVersion. The header carries the sizes as a cross-check.
+json record_sizes() {
+  return json::array({0, sizeof(ev_switch), sizeof(ev_wake), sizeof(ev_wake), sizeof(ev_migrate),
+                      sizeof(ev_task), sizeof(ev_task), sizeof(ev_task), sizeof(ev_irq),
+                      sizeof(ev_signal), sizeof(ev_mark)});
+}
+
+std::string header_json(const RecordingHeader& h) {
+  json irq_names = json::object();
+  for (const auto& [irq, name] : h.irq_names) irq_names[std::to_string(irq)] = bytes_to_json(name);
+  json threads = json::array();
+  for (const KnownThread& t : h.threads)
+    threads.push_back({{"tid", t.tid}, {"pid", t.pid}, {"comm", bytes_to_json(t.comm)}});
+  json argv = json::array();
+  for (const std::string& a : h.argv) argv.push_back(bytes_to_json(a));
+  json j = {
+      {"format", kVersion},
+      {"tool", "irqlat"},
+      {"tool_version", bytes_to_json(h.tool_version)},
+      {"kernel", bytes_to_json(h.kernel)},
+      {"boot_id", bytes_to_json(h.boot_id)},
+      {"clock", bytes_to_json(h.clock)},
+      {"cpus", h.cpus},
+      {"start_ns", h.start_ns},
+      {"argv", std::move(argv)},
+      {"targets", bytes_to_json(h.targets)},
+      {"windows",
+       {{"enabled", h.windows_enabled},
+        {"cancel", bytes_to_json(h.cancel_spec)},
+        {"done", bytes_to_json(h.done_spec)},
+        {"timeout_ns", h.window_timeout_ns},
+        {"list_cap", h.window_list_cap},
+        {"signal_mask", h.signal_mask}}},
+      {"stats_interval_ns", h.stats_interval_ns},
+      {"irq_names", std::move(irq_names)},
+      {"threads", std::move(threads)},
+      {"record_sizes", record_sizes()},
+  };
+  return j.dump();
+}
+
+RecordingHeader parse_header_json(const std::string& text) {
+  // Deeply nested junk is cut off while parsing (the parser itself is not
+  // recursive); nothing we read is nested more than 3 levels.
+  json j = json::parse(
+      text, [](int depth, json::parse_event_t, json&) { return depth <= 4; }, false);
+  if (j.is_discarded() || !j.is_object()) throw BadHeader("not a JSON object");
+  try {
+    RecordingHeader h;
+    if (get_u64(j, "format") != kVersion) throw BadHeader("format version mismatch");
+    if (field(j, "record_sizes") != record_sizes())
+      throw BadHeader("its record layouts differ from this irqlat's (made by another version)");
+    h.tool_version = get_str(j, "tool_version");
+    h.kernel = get_str(j, "kernel");
+    h.boot_id = get_str(j, "boot_id");
+    h.clock = get_str(j, "clock");
+    if (h.clock != "CLOCK_MONOTONIC") throw BadHeader("clock '" + h.clock + "' is not CLOCK_MONOTONIC");
+    h.cpus = static_cast<int>(get_u64(j, "cpus", kMaxCpus));
+    if (h.cpus < 1) throw BadHeader("'cpus' is 0");
+    h.start_ns = get_u64(j, "start_ns");
+    const json& argv = field(j, "argv");
+    if (!argv.is_array()) throw BadHeader("'argv' is not an array");
+    for (const json& a : argv) h.argv.push_back(bytes_from_json(a, "argv"));
+    h.targets = get_str(j, "targets");
+    const json& w = field(j, "windows");
+    if (!w.is_object()) throw BadHeader("'windows' is not an object");
+    h.windows_enabled = get_bool(w, "enabled");
+    h.cancel_spec = get_str(w, "cancel");
+    h.done_spec = get_str(w, "done");
+    h.window_timeout_ns = get_u64(w, "timeout_ns");
+    h.window_list_cap = get_u64(w, "list_cap", 100'000'000ULL);
+    h.signal_mask = get_u64(w, "signal_mask");
+    h.stats_interval_ns = get_u64(j, "stats_interval_ns");
+    const json& names = field(j, "irq_names");
+    if (!names.is_object()) throw BadHeader("'irq_names' is not an object");
+    for (const auto& [k, v] : names.items()) {
+      int irq = 0;
+      try {
+        irq = parse_pid(k, "IRQ");
+      } catch (const UsageError&) {
+        if (k != "0") throw BadHeader("bad IRQ number '" + k + "'");
+      }
+      h.irq_names[irq] = bytes_from_json(v, "irq_names");
+    }
+    const json& threads = field(j, "threads");
+    if (!threads.is_array()) throw BadHeader("'threads' is not an array");
+    for (const json& t : threads) {
+      if (!t.is_object()) throw BadHeader("a thread is not an object");
+      KnownThread k;
+      k.tid = static_cast<int>(get_u64(t, "tid", INT32_MAX));
+      k.pid = static_cast<int>(get_u64(t, "pid", INT32_MAX));
+      k.comm = get_str(t, "comm");
+      h.threads.push_back(std::move(k));
+    }
+    return h;
+  } catch (const json::exception& e) {
+    throw BadHeader(e.what());
+  }
+}
+
+std::string encode_stats(const KernelIrqStats& k, uint64_t at_ns, const kstats& c, uint64_t missed,
+                         uint64_t received) {
+  std::string out;
+  append_varint(out, at_ns);
+  append_varint(out, static_cast<uint64_t>(k.nr_cpus));
+  append_varint(out, k.max_irq);
+  for (uint64_t v : std::initializer_list<uint64_t>{c.records, c.drops, c.irq_unmatched, c.irq_overflow, missed, received})
+    append_varint(out, v);
+  std::string entries;
+  uint64_t n = 0;
+  const uint32_t slots = IRQLAT_NR_SLOTS(k.max_irq);
+  for (uint32_t slot = 0; slot < slots; slot++)
+    for (int cpu = 0; cpu < k.nr_cpus; cpu++) {
+      const irq_stat& s = k.stat(slot, cpu);
+      if (!s.count && !s.total_ns && !s.max_ns && !s.raise_count && !s.raise_wait_ns &&
+          !s.raise_wait_max && !s.name[0])
+        continue;
+      n++;
+      append_varint(entries, slot);
+      append_varint(entries, static_cast<uint64_t>(cpu));
+      for (uint64_t v : std::initializer_list<uint64_t>{s.count, s.total_ns, s.max_ns, s.raise_count, s.raise_wait_ns, s.raise_wait_max})
+        append_varint(entries, v);
+      const size_t len = strnlen(s.name, sizeof(s.name));
+      append_varint(entries, len);
+      entries.append(s.name, len);
+      uint64_t nb = 0;
+      for (uint32_t b = 0; b < IRQLAT_HIST_BUCKETS; b++) nb += s.hist[b] != 0;
+      append_varint(entries, nb);
+      uint32_t prev = 0;
+      for (uint32_t b = 0; b < IRQLAT_HIST_BUCKETS; b++) {
+        if (!s.hist[b]) continue;
+        append_varint(entries, b - prev);  // gap from the previous index (+1 after the first)
+        append_varint(entries, s.hist[b]);
+        prev = b + 1;
+      }
+    }
+  append_varint(out, n);
+  out += entries;
+  return out;
+}
+
+}  // namespace recfmt
+
+KernelIrqStats StatsSnapshot::view() const {
+  KernelIrqStats k;
+  k.nr_cpus = nr_cpus;
+  k.max_irq = max_irq;
+  // A few scratch slots: callers use each reference before the next call.
+  auto scratch = std::make_shared<std::vector<irq_stat>>(4);
+  auto next = std::make_shared<size_t>(0);
+  const std::vector<StatEntry>* entries = &this->entries;
+  k.stat = [entries, scratch, next](uint32_t slot, int cpu) -> const irq_stat& {
+    static const irq_stat kZero{};
+    auto it = std::lower_bound(entries->begin(), entries->end(), std::make_pair(slot, cpu),
+                               [](const StatEntry& e, const std::pair<uint32_t, int>& key) {
+                                 return e.slot != key.first ? e.slot < key.first
+                                                            : static_cast<int>(e.cpu) < key.second;
+                               });
+    if (it == entries->end() || it->slot != slot || static_cast<int>(it->cpu) != cpu) return kZero;
+    irq_stat& s = (*scratch)[(*next)++ % scratch->size()];
+    std::memset(&s, 0, sizeof(s));
+    s.count = it->count;
+    s.total_ns = it->total_ns;
+    s.max_ns = it->max_ns;
+    s.raise_count = it->raise_count;
+    s.raise_wait_ns = it->raise_wait_ns;
+    s.raise_wait_max = it->raise_wait_max;
+    std::memcpy(s.name, it->name.data(), std::min(it->name.size(), sizeof(s.name)));
+    for (const auto& [b, v] : it->buckets) s.hist[b] = v;
+    return s;
+  };
+  return k;
+}
+
+// ------------------------------------------------------------ writer
+
+RecordingWriter::RecordingWriter(int fd, std::string path, WriterOptions opts)
+    : fd_(fd), path_(std::move(path)), opts_(opts) {
+  opts_.block_bytes = std::clamp<uint32_t>(opts_.block_bytes, 4096, 4u << 20);
+  cap_ = opts_.block_bytes + 256;
+  if (opts_.background) thread_ = std::thread([this] { worker(); });
+}
+
+RecordingWriter::~RecordingWriter() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  space_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void RecordingWriter::write_all(const void* p, size_t n) {
+  const char* c = static_cast<const char*>(p);
+  while (n > 0) {
+    ssize_t w = ::write(fd_, c, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (error_.empty())
+        error_ = "writing '" + path_ + "' failed: " + std::strerror(w < 0 ? errno : EIO);
+      return;
+    }
+    c += w;
+    n -= static_cast<size_t>(w);
+    std::lock_guard<std::mutex> lk(mu_);
+    written_ += static_cast<uint64_t>(w);
+  }
+}
+
+namespace {
+
+constexpr size_t kGroups = (recfmt::kMaxRecord - recfmt::kMinRecord + 1) * 256;
+inline size_t group_of(unsigned size, unsigned type) { return (size - recfmt::kMinRecord) * 256 + type; }
+
+// EVENTS payload: the item stream as it is, then each (size, type) group's
+// record bytes [8, size) transposed (byte 8 of every record of the group,
+// then byte 9, ...): equal fields line up and deflate squeezes them.
+// Row-major (count records of len bytes) <-> planes (len runs of count
+// bytes), in tiles of 64 records so both sides stay in cache.
+constexpr size_t kTile = 64;
+
+void rows_to_planes(const char* rows, size_t count, size_t len, char* planes) {
+  for (size_t k0 = 0; k0 < count; k0 += kTile) {
+    const size_t kn = std::min(kTile, count - k0);
+    for (size_t j = 0; j < len; j++) {
+      char* dst = planes + j * count + k0;
+      const char* src = rows + k0 * len + j;
+      for (size_t k = 0; k < kn; k++) dst[k] = src[k * len];
+    }
+  }
+}
+
+void planes_to_rows(const unsigned char* planes, size_t count, size_t len, unsigned char* rows) {
+  for (size_t k0 = 0; k0 < count; k0 += kTile) {
+    const size_t kn = std::min(kTile, count - k0);
+    for (size_t j = 0; j < len; j++) {
+      const unsigned char* src = planes + j * count + k0;
+      unsigned char* dst = rows + k0 * len + j;
+      for (size_t k = 0; k < kn; k++) dst[k * len] = src[k];
+    }
+  }
+}
+
+void transpose_events(const std::string& items, const std::string& rows, std::string& out) {
+  // Per-thread tables: only the writer's worker (or the tracing thread
+  // without one) calls this; sized once, the used entries reset after.
+  thread_local std::vector<uint32_t> count(kGroups), next(kGroups);
+  thread_local std::vector<uint64_t> base(kGroups);
+  thread_local std::vector<uint16_t> touched;
+  thread_local std::string grouped;
+  const auto* p = reinterpret_cast<const unsigned char*>(items.data()) + 4;
+  const auto* end = reinterpret_cast<const unsigned char*>(items.data()) + items.size();
+  auto skip_varint = [&] {
+    while (p < end && (*p & 0x80)) p++;
+    p++;
+  };
+  while (p < end) {
+    const unsigned tag = *p++;
+    if (tag >= recfmt::kMinRecord) {
+      const size_t g = group_of(tag, *p++);
+      if (count[g]++ == 0) touched.push_back(static_cast<uint16_t>(g));
+    }
+    skip_varint();
+  }
+  std::sort(touched.begin(), touched.end());
+  uint64_t at = 0;
+  for (uint16_t g : touched) {
+    base[g] = at;
+    at += static_cast<uint64_t>(count[g]) * (g / 256 + recfmt::kMinRecord - 8);
+  }
+  // Rows regrouped by (size, type), still row-major...
+  grouped.resize(rows.size());
+  p = reinterpret_cast<const unsigned char*>(items.data()) + 4;
+  const char* row = rows.data();
+  while (p < end) {
+    const unsigned tag = *p++;
+    if (tag >= recfmt::kMinRecord) {
+      const size_t g = group_of(tag, *p++), len = tag - 8u;
+      std::memcpy(grouped.data() + base[g] + next[g]++ * len, row, len);
+      row += len;
+    }
+    skip_varint();
+  }
+  // ...then each group transposed after the item stream.
+  out.resize(items.size() + rows.size());
+  std::memcpy(out.data(), items.data(), items.size());
+  for (uint16_t g : touched) {
+    const size_t len = g / 256 + recfmt::kMinRecord - 8;
+    rows_to_planes(grouped.data() + base[g], count[g], len, out.data() + items.size() + base[g]);
+    count[g] = next[g] = 0;
+  }
+  touched.clear();
+}
+
+}  // namespace
+
+void RecordingWriter::write_block(Job& job) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!error_.empty()) return;
+  }
+  const std::string* payload = &job.payload;
+  if (job.kind == recfmt::kEvents) {
+    transpose_events(job.payload, job.rows, tx_);
+    payload = &tx_;
+  }
+  uLongf clen = compressBound(static_cast<uLong>(payload->size()));
+  if (comp_.size() < recfmt::kBlockHeaderSize + clen) comp_.resize(recfmt::kBlockHeaderSize + clen);
+  auto* out = reinterpret_cast<unsigned char*>(comp_.data());
+  if (compress2(out + recfmt::kBlockHeaderSize, &clen, reinterpret_cast<const Bytef*>(payload->data()),
+                static_cast<uLong>(payload->size()), opts_.level) != Z_OK) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (error_.empty()) error_ = "writing '" + path_ + "' failed: zlib compression error";
+    return;
+  }
+  put_u32(out, recfmt::kBlockSync);
+  out[4] = job.kind;
+  out[5] = out[6] = out[7] = 0;
+  put_u32(out + 8, job.seq);
+  put_u32(out + 12, static_cast<uint32_t>(payload->size()));
+  put_u32(out + 16, static_cast<uint32_t>(clen));
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc32(crc, out, 20);
+  crc = crc32(crc, out + recfmt::kBlockHeaderSize, static_cast<uInt>(clen));
+  put_u32(out + 20, static_cast<uint32_t>(crc));
+  write_all(out, recfmt::kBlockHeaderSize + clen);
+}
+
+void RecordingWriter::recycle(Job& job) {
+  if (job.kind != recfmt::kEvents) return;
+  std::lock_guard<std::mutex> lk(mu_);
+  if (pool_.size() < opts_.max_queued + 2) pool_.push_back({std::move(job.payload), std::move(job.rows)});
+}
+
+void RecordingWriter::worker() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [this] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stop_ and nothing left
+      job = std::move(jobs_.front());
+    }
+    write_block(job);
+    recycle(job);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      jobs_.pop_front();
+    }
+    space_cv_.notify_all();
+  }
+}
+
+void RecordingWriter::queue(Job job) {
+  job.seq = ++seq_;
+  if (!opts_.background) {
+    write_block(job);
+    recycle(job);
+    return;
+  }
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    // Back-pressure: the tracing loop waits rather than holding unbounded memory.
+    space_cv_.wait(lk, [this] { return jobs_.size() < opts_.max_queued || stop_; });
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void RecordingWriter::write_header(const RecordingHeader& h) {
+  write_all(recfmt::kMagic, sizeof(recfmt::kMagic));
+  std::string text = recfmt::header_json(h);
+  if (text.size() > recfmt::kMaxHeaderBytes)
+    throw std::runtime_error("recording header too large (" + std::to_string(text.size()) + " bytes)");
+  queue(Job{recfmt::kHeader, 0, std::move(text), {}});
+  if (opts_.background) {
+    std::unique_lock<std::mutex> lk(mu_);
+    space_cv_.wait(lk, [this] { return jobs_.empty() || stop_; });
+  }
+  const std::string err = error();
+  if (!err.empty()) throw std::runtime_error(err);
+}
+
+void RecordingWriter::open_block() {
+  // Buffers come back from the worker once written: no allocation (and no
+  // page faults) per block in steady state.
+  if (cur_.items.size() != cap_) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!pool_.empty()) {
+        cur_ = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    cur_.items.resize(cap_);
+    cur_.rows.resize(cap_);
+  }
+  items_len_ = 4;  // item count, patched when the block closes
+  rows_len_ = 0;
+  prev_ts_ = 0;
+  block_items_ = 0;
+  block_open_ = true;
+}
+
+void RecordingWriter::encode_record(const void* data, size_t size) {
+  if (!block_open_) open_block();
+  const char* src = static_cast<const char*>(data);
+  uint64_t ts;
+  std::memcpy(&ts, src, sizeof(ts));
+  char* const items = cur_.items.data();
+  char* p = items + items_len_;
+  *p++ = static_cast<char>(size);
+  *p++ = src[recfmt::kTypeOffset];
+  p = put_varint(p, zigzag(ts - prev_ts_));
+  items_len_ = static_cast<size_t>(p - items);
+  std::memcpy(cur_.rows.data() + rows_len_, src + 8, size - 8);
+  rows_len_ += size - 8;
+  prev_ts_ = ts;
+  records_++;
+  // Both buffers have 256 bytes of slack past block_bytes: room for the
+  // record that crosses the threshold.
+  if (++block_items_ >= recfmt::kMaxItems || items_len_ + rows_len_ >= opts_.block_bytes) flush_events();
+}
+
+void RecordingWriter::add_rejected(size_t size) {
+  if (!block_open_) open_block();
+  char* const items = cur_.items.data();
+  char* p = items + items_len_;
+  *p++ = static_cast<char>(recfmt::kTagRejected);
+  p = put_varint(p, size);
+  items_len_ = static_cast<size_t>(p - items);
+  records_++;
+  if (++block_items_ >= recfmt::kMaxItems || items_len_ + rows_len_ >= opts_.block_bytes) flush_events();
+}
+
+void RecordingWriter::add_watermark(uint64_t watermark) {
+  if (!block_open_) open_block();
+  char* const items = cur_.items.data();
+  char* p = items + items_len_;
+  *p++ = static_cast<char>(recfmt::kTagWatermark);
+  p = put_varint(p, zigzag(watermark - prev_ts_));
+  items_len_ = static_cast<size_t>(p - items);
+  if (++block_items_ >= recfmt::kMaxItems || items_len_ + rows_len_ >= opts_.block_bytes) flush_events();
+}
+
+void RecordingWriter::flush_events() {
+  if (!block_open_) return;
+  put_u32(reinterpret_cast<unsigned char*>(cur_.items.data()), static_cast<uint32_t>(block_items_));
+  block_open_ = false;
+  event_blocks_++;
+  cur_.items.resize(items_len_);
+  cur_.rows.resize(rows_len_);
+  Job job{recfmt::kEvents, 0, std::move(cur_.items), std::move(cur_.rows)};
+  cur_ = Buffers{};
+  queue(std::move(job));
+}
+
+void RecordingWriter::add_stats(const KernelIrqStats& k, uint64_t at_ns, const kstats& counters,
+                                uint64_t missed, uint64_t received, bool final) {
+  flush_events();
+  queue(Job{final ? recfmt::kFinalStats : recfmt::kStats, 0,
+            recfmt::encode_stats(k, at_ns, counters, missed, received), {}});
+}
+
+void RecordingWriter::finish() {
+  if (finished_) return;
+  finished_ = true;
+  flush_events();
+  std::string end;
+  append_varint(end, records_);
+  append_varint(end, event_blocks_);
+  append_varint(end, seq_ + 1);  // blocks in the file, this one included
+  queue(Job{recfmt::kEnd, 0, std::move(end), {}});
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (error_.empty()) error_ = "writing '" + path_ + "' failed: " + std::strerror(errno);
+  }
+  if (::close(fd_) != 0) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (error_.empty()) error_ = "writing '" + path_ + "' failed: " + std::strerror(errno);
+  }
+  fd_ = -1;
+  const std::string err = error();
+  if (!err.empty()) throw std::runtime_error(err);
+}
+
+std::string RecordingWriter::error() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return error_;
+}
+
+uint64_t RecordingWriter::bytes_written() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return written_;
+}
+
+// ------------------------------------------------------------ sources
+
+namespace {
+
+class FileSource : public ByteSource {
+ public:
+  FileSource(FILE* f, uint64_t size) : f_(f), left_(size) {}
+  ~FileSource() override { std::fclose(f_); }
+  size_t read(void* buf, size_t n) override {
+    n = static_cast<size_t>(std::min<uint64_t>(n, left_));
+    size_t got = std::fread(buf, 1, n, f_);
+    left_ -= got;
+    if (got < n) left_ = 0;  // shrank under us: treat as the end
+    return got;
+  }
+  uint64_t remaining() const override { return left_; }
+
+ private:
+  FILE* f_;
+  uint64_t left_;
+};
+
+class MemorySource : public ByteSource {
+ public:
+  MemorySource(const void* data, size_t size) : p_(static_cast<const unsigned char*>(data)), left_(size) {}
+  size_t read(void* buf, size_t n) override {
+    n = std::min(n, left_);
+    if (n) std::memcpy(buf, p_, n);
+    p_ += n;
+    left_ -= n;
+    return n;
+  }
+  uint64_t remaining() const override { return left_; }
+
+ private:
+  const unsigned char* p_;
+  size_t left_;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw UsageError("cannot read '" + path + "': " + std::strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    std::fclose(f);
+    throw UsageError("cannot read '" + path + "': " +
+                     (err ? std::strerror(err) : "not a regular file"));
+  }
+  return std::make_unique<FileSource>(f, static_cast<uint64_t>(st.st_size));
+}
+
+std::unique_ptr<ByteSource> memory_source(const void* data, size_t size) {
+  return std::make_unique<MemorySource>(data, size);
+}
+
+// ------------------------------------------------------------ reader
+
+RecordingReader::RecordingReader(std::unique_ptr<ByteSource> src, std::string name)
+    : src_(std::move(src)), name_(std::move(name)) {
+  const uint64_t size = src_->remaining();
+  if (size == 0) throw UsageError("'" + name_ + "' is empty: not an irqlat recording");
+  char magic[8] = {};
+  const size_t got = src_->read(magic, sizeof(magic));
+  if (std::memcmp(magic, recfmt::kMagic, std::min<size_t>(got, 7)) != 0)
+    throw UsageError("'" + name_ + "' is not an irqlat recording");
+  if (got < sizeof(magic)) throw UsageError("'" + name_ + "': truncated inside its header (" +
+                                            std::to_string(size) + " bytes): no events");
+  if (static_cast<uint8_t>(magic[7]) != recfmt::kVersion)
+    throw UsageError("'" + name_ + "': recording format version " +
+                     std::to_string(static_cast<uint8_t>(magic[7])) +
+                     " is not supported (this irqlat reads version " +
+                     std::to_string(recfmt::kVersion) + ")");
+  uint8_t kind;
+  std::string payload;
+  const Got g = next_block(kind, payload);
+  if (g != Got::Block)
+    throw UsageError("'" + name_ + "': truncated inside its header (" + std::to_string(size) +
+                     " bytes): no events");
+  if (kind != recfmt::kHeader) corrupt("block 1 is not the header");
+  try {
+    header_ = recfmt::parse_header_json(payload);
+  } catch (const std::exception& e) {
+    corrupt(std::string("bad header: ") + e.what());
+  }
+}
+
+void RecordingReader::corrupt(const std::string& what) const {
+  throw UsageError("'" + name_ + "' is corrupt: " + what);
+}
+
+bool RecordingReader::rest_is_zero() {
+  char buf[65536];
+  for (;;) {
+    const size_t n = src_->read(buf, sizeof(buf));
+    if (n == 0) return true;
+    for (size_t i = 0; i < n; i++)
+      if (buf[i]) return false;
+  }
+}
+
+RecordingReader::Got RecordingReader::next_block(uint8_t& kind, std::string& payload) {
+  const uint32_t seq = seq_ + 1;
+  const std::string where = "block " + std::to_string(seq);
+  if (src_->remaining() == 0) return Got::Eof;
+  unsigned char h[recfmt::kBlockHeaderSize];
+  const size_t got = src_->read(h, sizeof(h));
+  const bool zero_head = std::all_of(h, h + got, [](unsigned char c) { return c == 0; });
+  if (got < sizeof(h)) {
+    if (zero_head) return Got::Truncated;
+    // A partial header: truncated if what is there is plausible.
+    if (got >= 4 && get_u32(h) != recfmt::kBlockSync) corrupt(where + ": bad block marker");
+    return Got::Truncated;
+  }
+  if (get_u32(h) != recfmt::kBlockSync) {
+    // Zeros to the end: space the file system allocated but never wrote.
+    if (zero_head && rest_is_zero()) return Got::Truncated;
+    corrupt(where + ": bad block marker");
+  }
+  kind = h[4];
+  const uint32_t bseq = get_u32(h + 8), ulen = get_u32(h + 12), clen = get_u32(h + 16);
+  const uint32_t crc = get_u32(h + 20);
+  if (kind < recfmt::kHeader || kind > recfmt::kEnd) corrupt(where + ": unknown block kind " + std::to_string(kind));
+  if (h[5] || h[6] || h[7]) corrupt(where + ": reserved bytes are not zero");
+  if (bseq != seq) corrupt(where + ": sequence number " + std::to_string(bseq));
+  const uint32_t cap = kind == recfmt::kHeader ? recfmt::kMaxHeaderBytes : recfmt::kMaxBlockBytes;
+  if (ulen > cap) corrupt(where + ": length " + std::to_string(ulen) + " over the " + std::to_string(cap) + "-byte limit");
+  if (clen == 0 || clen > compressBound(ulen))
+    corrupt(where + ": compressed length " + std::to_string(clen) + " does not fit length " + std::to_string(ulen));
+  if (clen > src_->remaining()) return Got::Truncated;  // checked before allocating
+  comp_.resize(clen);
+  if (src_->read(comp_.data(), clen) != clen) return Got::Truncated;
+  uLong c = crc32(0L, Z_NULL, 0);
+  c = crc32(c, h, 20);
+  c = crc32(c, reinterpret_cast<const Bytef*>(comp_.data()), clen);
+  if (static_cast<uint32_t>(c) != crc) corrupt(where + ": CRC mismatch");
+  payload.resize(ulen);
+  uLongf dlen = ulen;
+  uLong slen = clen;
+  // uncompress2 needs a non-null buffer even for an empty payload.
+  unsigned char dummy;
+  const int rc = uncompress2(ulen ? reinterpret_cast<Bytef*>(payload.data()) : &dummy, &dlen,
+                             reinterpret_cast<const Bytef*>(comp_.data()), &slen);
+  if (rc != Z_OK || dlen != ulen || slen != clen) corrupt(where + ": bad compressed data");
+  seq_ = seq;
+  return Got::Block;
+}
+
+void RecordingReader::decode_events(const std::string& payload, RecordSink& sink, RecordingSummary& s) {
+  const auto* base = reinterpret_cast<const unsigned char*>(payload.data());
+  const auto* end = base + payload.size();
+  Cursor c{base, end};
+  const unsigned char* p;
+  auto bad = [&](const char* what) {
+    corrupt("block " + std::to_string(seq_) + ": " + what + " at byte " + std::to_string(c.p - base));
+  };
+  if (!c.bytes(4, p)) bad("events block too short");
+  const uint32_t n = get_u32(p);
+  if (n > recfmt::kMaxItems) bad("too many items");
+
+  // Pass 1: the item stream alone, to size each (size, type) group. Only
+  // the groups present are touched (and reset on the way out).
+  if (group_count_.empty()) {
+    group_count_.assign(kGroups, 0);
+    group_next_.assign(kGroups, 0);
+    group_base_.assign(kGroups, 0);
+  }
+  struct Reset {
+    RecordingReader* r;
+    ~Reset() {
+      for (uint16_t g : r->touched_) r->group_count_[g] = r->group_next_[g] = 0;
+      r->touched_.clear();
+    }
+  } reset{this};
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t tag, type;
+    uint64_t v;
+    if (!c.u8(tag)) bad("fewer items than its count");
+    if (tag >= recfmt::kMinRecord && tag <= recfmt::kMaxRecord) {
+      if (!c.u8(type)) bad("record cut short");
+      const size_t g = group_of(tag, type);
+      if (group_count_[g]++ == 0) touched_.push_back(static_cast<uint16_t>(g));
+    } else if (tag != recfmt::kTagWatermark && tag != recfmt::kTagRejected) {
+      bad("unknown item tag");
+    }
+    if (!c.varint(v)) bad("bad number");
+  }
+  const size_t planes = static_cast<size_t>(c.p - base);
+  std::sort(touched_.begin(), touched_.end());
+  uint64_t at = planes;
+  for (uint16_t g : touched_) {
+    group_base_[g] = at;
+    at += static_cast<uint64_t>(group_count_[g]) * (g / 256 + recfmt::kMinRecord - 8);
+  }
+  if (at != payload.size()) {
+    c.p = base + std::min<uint64_t>(at, payload.size());
+    bad(at > payload.size() ? "record data cut short" : "bytes after the record data");
+  }
+
+  // Each group back to row-major order, then pass 2: the stream in order.
+  rows_.resize(payload.size() - planes);
+  for (uint16_t g : touched_) {
+    const size_t len = g / 256 + recfmt::kMinRecord - 8;
+    planes_to_rows(base + group_base_[g], group_count_[g], len, rows_.data() + (group_base_[g] - planes));
+  }
+  c.p = base + 4;
+  uint64_t prev = 0;
+  alignas(8) unsigned char rec[recfmt::kMaxRecord];
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t tag = 0, type = 0;
+    uint64_t v = 0;
+    c.u8(tag);
+    if (tag == recfmt::kTagWatermark) {
+      c.varint(v);
+      const uint64_t wm = prev + unzigzag(v);
+      s.last_ts = std::max(s.last_ts, wm);
+      s.watermarks++;
+      sink.watermark(wm);
+    } else if (tag == recfmt::kTagRejected) {
+      c.varint(v);
+      s.items++;
+      sink.rejected(static_cast<size_t>(std::min<uint64_t>(v, SIZE_MAX)));
+    } else {
+      c.u8(type);
+      c.varint(v);
+      const size_t g = group_of(tag, type), len = tag - 8u;
+      const unsigned char* src = rows_.data() + (group_base_[g] - planes) + group_next_[g]++ * len;
+      const uint64_t ts = prev + unzigzag(v);
+      std::memcpy(rec, &ts, 8);
+      std::memcpy(rec + 8, src, len);
+      if (rec[recfmt::kTypeOffset] != type) bad("record type differs from its item");
+      prev = ts;
+      s.last_ts = std::max(s.last_ts, ts);
+      s.items++;
+      s.records++;
+      sink.record(rec, tag);
+    }
+  }
+}
+
+StatsSnapshot RecordingReader::decode_stats(const std::string& payload, bool final) const {
+  const auto* base = reinterpret_cast<const unsigned char*>(payload.data());
+  Cursor c{base, base + payload.size()};
+  const std::string where = "block " + std::to_string(seq_) + " (statistics): ";
+  auto need = [&](bool ok, const char* what) {
+    if (!ok) corrupt(where + what);
+  };
+  StatsSnapshot s;
+  s.final = final;
+  uint64_t cpus = 0, max_irq = 0, v[6] = {};
+  need(c.varint(s.at_ns) && c.varint(cpus) && c.varint(max_irq), "cut short");
+  need(cpus >= 1 && cpus <= recfmt::kMaxCpus, "bad CPU count");
+  need(static_cast<int>(cpus) == header_.cpus, "CPU count differs from the header");
+  need(max_irq <= recfmt::kMaxIrq, "IRQ count out of range");
+  s.nr_cpus = static_cast<int>(cpus);
+  s.max_irq = static_cast<uint32_t>(max_irq);
+  const uint64_t slots = IRQLAT_NR_SLOTS(s.max_irq);
+  need(slots * cpus <= recfmt::kMaxStatCells, "too many statistics cells");
+  for (uint64_t& x : v) need(c.varint(x), "cut short");
+  s.counters.records = v[0];
+  s.counters.drops = v[1];
+  s.counters.irq_unmatched = v[2];
+  s.counters.irq_overflow = v[3];
+  s.missed = v[4];
+  s.received = v[5];
+  uint64_t n = 0;
+  need(c.varint(n), "cut short");
+  need(n <= slots * cpus, "more entries than cells");
+  // Each entry takes at least 10 bytes: no count can reserve more than the block holds.
+  need(n <= payload.size() / 10, "more entries than the block holds");
+  s.entries.reserve(n);
+  for (uint64_t i = 0; i < n; i++) {
+    StatEntry e;
+    uint64_t slot = 0, cpu = 0, len = 0, nb = 0;
+    need(c.varint(slot) && c.varint(cpu), "cut short");
+    need(slot < slots && cpu < cpus, "entry out of range");
+    e.slot = static_cast<uint32_t>(slot);
+    e.cpu = static_cast<uint32_t>(cpu);
+    if (!s.entries.empty()) {
+      const StatEntry& last = s.entries.back();
+      need(std::tie(last.slot, last.cpu) < std::tie(e.slot, e.cpu), "entries out of order");
+    }
+    need(c.varint(e.count) && c.varint(e.total_ns) && c.varint(e.max_ns) && c.varint(e.raise_count) &&
+             c.varint(e.raise_wait_ns) && c.varint(e.raise_wait_max),
+         "cut short");
+    const unsigned char* p;
+    need(c.varint(len) && len < IRQLAT_IRQ_NAME_LEN, "bad name length");
+    need(c.bytes(static_cast<size_t>(len), p), "cut short");
+    e.name.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(len));
+    need(e.name.find('\0') == std::string::npos, "NUL inside a name");
+    need(c.varint(nb) && nb <= IRQLAT_HIST_BUCKETS, "bad bucket count");
+    e.buckets.reserve(static_cast<size_t>(nb));
+    uint64_t next = 0;
+    for (uint64_t k = 0; k < nb; k++) {
+      uint64_t gap = 0, count = 0;
+      need(c.varint(gap) && c.varint(count), "cut short");
+      need(gap < IRQLAT_HIST_BUCKETS && next + gap < IRQLAT_HIST_BUCKETS, "bucket out of range");
+      need(count > 0 && count <= UINT32_MAX, "bad bucket value");
+      const uint64_t b = next + gap;
+      e.buckets.emplace_back(static_cast<uint16_t>(b), static_cast<uint32_t>(count));
+      next = b + 1;
+    }
+    s.entries.push_back(std::move(e));
+  }
+  need(c.done(), "bytes after the last entry");
+  return s;
+}
+
+RecordingSummary RecordingReader::read(RecordSink& sink) {
+  RecordingSummary s;
+  std::string payload;
+  payload.reserve(1u << 20);
+  uint8_t kind = 0;
+  bool final_seen = false;
+  uint32_t event_blocks = 0;
+  for (;;) {
+    const Got g = next_block(kind, payload);
+    if (g != Got::Block) {
+      s.blocks = seq_;
+      s.warning = "'" + name_ + "': truncated after block " + std::to_string(seq_) +
+                  (s.stats ? " (tables cover the complete part)"
+                           : " (tables cover the complete part; no interrupt statistics in it)");
+      return s;
+    }
+    if (final_seen && kind != recfmt::kEnd)
+      corrupt("block " + std::to_string(seq_) + ": data after the final statistics");
+    switch (kind) {
+      case recfmt::kHeader:
+        corrupt("block " + std::to_string(seq_) + ": a second header");
+      case recfmt::kEvents:
+        event_blocks++;
+        decode_events(payload, sink, s);
+        break;
+      case recfmt::kStats:
+      case recfmt::kFinalStats:
+        s.stats = decode_stats(payload, kind == recfmt::kFinalStats);
+        final_seen = kind == recfmt::kFinalStats;
+        break;
+      case recfmt::kEnd: {
+        if (!final_seen) corrupt("block " + std::to_string(seq_) + ": trailer without final statistics");
+        const auto* base = reinterpret_cast<const unsigned char*>(payload.data());
+        Cursor c{base, base + payload.size()};
+        uint64_t items = 0, blocks = 0, total = 0;
+        if (!c.varint(items) || !c.varint(blocks) || !c.varint(total) || !c.done())
+          corrupt("block " + std::to_string(seq_) + ": bad trailer");
+        if (items != s.items || blocks != event_blocks || total != seq_)
+          corrupt("trailer counts " + std::to_string(items) + " events in " + std::to_string(blocks) +
+                  " blocks, the file holds " + std::to_string(s.items) + " in " +
+                  std::to_string(event_blocks));
+        if (src_->remaining() != 0 && !rest_is_zero()) corrupt("data after the trailer");
+        s.blocks = seq_;
+        s.complete = true;
+        return s;
+      }
+    }
+  }
+}
+
+}  // namespace irqlat

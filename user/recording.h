@@ -1,0 +1,285 @@
+// The recording file of `irqlat record` / `irqlat report` (docs/recording-format.md).
+//
+//   file    := magic "IRQLAT\0" u8 version (1), then blocks
+//   block   := 24-byte header (sync "IRQB", kind, seq, lengths, CRC32) + zlib payload
+//   blocks  := HEADER, then EVENTS / STATS in stream order, then FINAL_STATS, END
+//
+// Every block decodes on its own, so a file cut short (SIGKILL, power loss)
+// reads up to its last complete block. The reader checks every length
+// against a cap and against what the file still holds before it allocates,
+// and turns every defect into a one-line UsageError naming the file.
+//
+// Writer side: RecordingWriter; add_record() is the hot path (called from the
+// session's tap): it appends a few bytes to the current events block, and
+// full blocks are compressed and written by a background thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdlib>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bpf/irqlat.h"
+#include "user/irq_tables.h"
+
+namespace irqlat {
+
+namespace recfmt {
+constexpr char kMagic[8] = {'I', 'R', 'Q', 'L', 'A', 'T', '\0', '\x01'};
+constexpr uint8_t kVersion = 1;  // kMagic[7]
+constexpr uint32_t kBlockSync = 0x42515249;  // "IRQB" little-endian
+constexpr size_t kBlockHeaderSize = 24;
+constexpr uint32_t kMaxBlockBytes = 16u << 20;     // uncompressed payload cap
+constexpr uint32_t kMaxHeaderBytes = 1u << 20;     // HEADER block cap
+constexpr uint32_t kMaxCompressedBytes = kMaxBlockBytes + (1u << 16);
+constexpr uint32_t kMaxCpus = IRQLAT_MAX_CPUS;
+constexpr uint32_t kMaxIrq = 1u << 16;
+constexpr uint64_t kMaxStatCells = 1u << 24;       // slots * cpus
+
+enum BlockKind : uint8_t {
+  kHeader = 1,
+  kEvents = 2,
+  kStats = 3,       // interim interrupt statistics
+  kFinalStats = 4,  // statistics at the end of tracing
+  kEnd = 5,         // trailer: totals
+};
+
+// EVENTS block payload: u32 item count, the item stream, then the record
+// bytes [8, size) transposed per (size, type) group (docs/recording-format.md).
+// Item tags:
+constexpr uint8_t kTagWatermark = 0;  // varint zigzag(watermark - prev_ts)
+constexpr uint8_t kTagRejected = 1;   // varint size: a record the pipeline rejects (bad size)
+// 16..64: a record of that many bytes: u8 type, varint zigzag(ts - prev_ts)
+constexpr uint8_t kMinRecord = sizeof(struct ev_hdr);
+constexpr uint8_t kMaxRecord = IRQLAT_MAX_RECORD;
+constexpr size_t kTypeOffset = offsetof(struct ev_hdr, type);
+constexpr uint32_t kMaxItems = 1u << 22;  // per events block
+}  // namespace recfmt
+
+// A target thread the session knew from /proc when it attached.
+struct KnownThread {
+  int tid = 0;
+  int pid = 0;
+  std::string comm;
+};
+
+// Metadata: the HEADER block (JSON inside).
+struct RecordingHeader {
+  std::string tool_version;
+  std::string kernel;   // uname release
+  std::string boot_id;  // /proc/sys/kernel/random/boot_id
+  std::string clock = "CLOCK_MONOTONIC";
+  int cpus = 0;
+  uint64_t start_ns = 0;
+  std::vector<std::string> argv;  // irqlat's own command line
+  std::string targets;            // "pid 123", "command ./app (pid 9)", ...
+  // Cancellation windows as the live collector ran them.
+  bool windows_enabled = false;
+  std::string cancel_spec, done_spec;  // spec text ("" when off)
+  uint64_t window_timeout_ns = 10'000'000'000ULL;
+  uint64_t window_list_cap = 100000;
+  uint64_t signal_mask = 0;  // signals the kernel streamed as EV_SIGNAL
+  uint64_t stats_interval_ns = 0;
+  std::map<int, std::string> irq_names;  // /proc/interrupts at start: IRQ -> device
+  std::vector<KnownThread> threads;      // target threads known at attach
+};
+
+// One non-empty (slot, cpu) of the kernel's irq_stats map, histogram sparse.
+struct StatEntry {
+  uint32_t slot = 0;
+  uint32_t cpu = 0;
+  uint64_t count = 0, total_ns = 0, max_ns = 0;
+  uint64_t raise_count = 0, raise_wait_ns = 0, raise_wait_max = 0;
+  std::string name;
+  std::vector<std::pair<uint16_t, uint32_t>> buckets;  // (index, count), increasing
+};
+
+// A STATS / FINAL_STATS block.
+struct StatsSnapshot {
+  uint64_t at_ns = 0;  // when it was taken; FINAL: the end of tracing (end_ns)
+  bool final = false;
+  int nr_cpus = 0;
+  uint32_t max_irq = 0;
+  kstats counters{};      // drops, unmatched, ... (all CPUs)
+  uint64_t missed = 0;    // program runs the kernel skipped
+  uint64_t received = 0;  // records the live session had consumed (informational)
+  std::vector<StatEntry> entries;  // sorted by (slot, cpu), no duplicates
+
+  // A view for build_report(): stored entries, a zeroed irq_stat for the rest.
+  // The reference it returns is valid until the next few calls; the view
+  // must not outlive this snapshot.
+  KernelIrqStats view() const;
+};
+
+// ---------------------------------------------------------------- writing
+
+// Serializers shared by the writer, the tests and the benchmark generator.
+namespace recfmt {
+std::string header_json(const RecordingHeader& h);
+RecordingHeader parse_header_json(const std::string& text);  // throws std::runtime_error
+// Encodes a stats block payload from the live (or synthetic) kernel view.
+std::string encode_stats(const KernelIrqStats& k, uint64_t at_ns, const kstats& counters,
+                         uint64_t missed, uint64_t received);
+}  // namespace recfmt
+
+struct WriterOptions {
+  int level = 1;  // zlib level: 1 is ~4x faster than 6 on transposed events, ~12% larger
+  uint32_t block_bytes = 1u << 20;      // close an events block at this size (<= 4 MiB)
+  bool background = true;               // compress and write on a worker thread
+  size_t max_queued = 8;                // blocks waiting for the worker (back-pressure)
+};
+
+class RecordingWriter {
+ public:
+  // Takes ownership of fd (opened for writing, empty). `path` names it in errors.
+  RecordingWriter(int fd, std::string path, WriterOptions opts = {});
+  ~RecordingWriter();
+  RecordingWriter(const RecordingWriter&) = delete;
+  RecordingWriter& operator=(const RecordingWriter&) = delete;
+
+  // Writes the magic and the HEADER block (synchronously: errors surface now).
+  void write_header(const RecordingHeader& h);
+
+  // Hot path: one raw ring-buffer record, as the session's tap hands it over.
+  void add_record(const void* data, size_t size) {
+    if (size >= recfmt::kMinRecord && size <= recfmt::kMaxRecord)
+      encode_record(data, size);
+    else
+      add_rejected(size);
+  }
+  // The session released everything up to `watermark` to its collector.
+  void add_watermark(uint64_t watermark);
+  // Ends the current events block (if any) and queues it.
+  void flush_events();
+  // Queues a stats block (after flushing events, so stream order is kept).
+  void add_stats(const KernelIrqStats& k, uint64_t at_ns, const kstats& counters, uint64_t missed,
+                 uint64_t received, bool final);
+  // Writes the trailer, waits for the worker, closes the file. Throws
+  // std::runtime_error on any write error.
+  void finish();
+
+  // First write error so far ("" if none): the recording loop checks it.
+  std::string error() const;
+  uint64_t records() const { return records_; }  // tap items (records + rejected)
+  uint64_t bytes_written() const;                 // file bytes so far (after finish: the size)
+
+ private:
+  struct Job {
+    uint8_t kind;
+    uint32_t seq;
+    std::string payload;  // EVENTS: the count and item stream
+    std::string rows;     // EVENTS: record bytes [8, size) in stream order
+  };
+  struct Buffers {
+    std::string items, rows;
+  };
+  void encode_record(const void* data, size_t size);
+  void add_rejected(size_t size);
+  void open_block();
+  void queue(Job job);
+  void write_block(Job& job);  // (transpose,) compress, write; sets error_
+  void recycle(Job& job);      // events buffers go back to pool_
+  void worker();
+  void write_all(const void* p, size_t n);
+
+  int fd_;
+  std::string path_;
+  WriterOptions opts_;
+  // Current events block: items and record bodies, sized to cap_ while open
+  // and written through pointers (one length comparison per record).
+  Buffers cur_;
+  size_t items_len_ = 0, rows_len_ = 0, cap_ = 0;
+  std::string tx_, comp_;  // write_block scratch (one thread calls it)
+  bool block_open_ = false;
+  uint64_t prev_ts_ = 0;
+  uint32_t seq_ = 0;
+  uint32_t event_blocks_ = 0;
+  uint64_t records_ = 0, block_items_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_, space_cv_;
+  std::deque<Job> jobs_;
+  std::vector<Buffers> pool_;  // written events buffers, for reuse
+  bool stop_ = false, finished_ = false;
+  std::string error_;
+  uint64_t written_ = 0;
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------- reading
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Reads up to n bytes; fewer only at the end of the input.
+  virtual size_t read(void* buf, size_t n) = 0;
+  // Bytes left (known up front, so no length field can make us allocate more).
+  virtual uint64_t remaining() const = 0;
+};
+
+// Throws UsageError ("cannot read 'x': ...") if the file cannot be opened.
+std::unique_ptr<ByteSource> open_file_source(const std::string& path);
+// Does not copy: data must outlive the source.
+std::unique_ptr<ByteSource> memory_source(const void* data, size_t size);
+
+// Receives the event stream of a recording, in file order.
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void record(const void* data, size_t size) = 0;  // 16..64 bytes
+  virtual void rejected(size_t size) = 0;                  // a record of a bad size (counted)
+  virtual void watermark(uint64_t ts) = 0;
+};
+
+struct RecordingSummary {
+  bool complete = false;  // trailer present and consistent
+  std::string warning;    // truncated: one line naming the file and the last complete block
+  uint32_t blocks = 0;    // complete blocks read (header included)
+  uint64_t items = 0;     // records + rejected
+  uint64_t records = 0;
+  uint64_t watermarks = 0;
+  uint64_t last_ts = 0;   // latest record/watermark time seen
+  std::optional<StatsSnapshot> stats;  // the last stats block read (final if complete)
+};
+
+class RecordingReader {
+ public:
+  // Reads and checks the magic, version and HEADER block. Throws UsageError
+  // ("'x.rec' is not an irqlat recording", ...).
+  RecordingReader(std::unique_ptr<ByteSource> src, std::string name);
+
+  const RecordingHeader& header() const { return header_; }
+  const std::string& name() const { return name_; }
+
+  // Streams the rest to sink. A truncated file returns what it holds with
+  // complete = false and a warning; anything corrupt throws UsageError.
+  RecordingSummary read(RecordSink& sink);
+
+ private:
+  enum class Got { Block, Eof, Truncated };
+  Got next_block(uint8_t& kind, std::string& payload);
+  [[noreturn]] void corrupt(const std::string& what) const;
+  bool rest_is_zero();
+  void decode_events(const std::string& payload, RecordSink& sink, RecordingSummary& s);
+  StatsSnapshot decode_stats(const std::string& payload, bool final) const;
+
+  std::unique_ptr<ByteSource> src_;
+  std::string name_;
+  RecordingHeader header_;
+  uint32_t seq_ = 0;  // last complete block
+  std::string comp_;  // scratch
+  std::vector<uint32_t> group_count_, group_next_;  // per (size, type) group of a block
+  std::vector<uint64_t> group_base_;
+  std::vector<uint16_t> touched_;  // groups present in the current block
+  std::vector<unsigned char> rows_;  // the block's records, back in row-major order
+};
+
+}  // namespace irqlat

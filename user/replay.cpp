@@ -1,0 +1,222 @@
+// See replay.h.
+#include "user/replay.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "user/collector.h"
+#include "user/reorder.h"
+#include "user/report_builder.h"
+
+namespace irqlat {
+
+uint64_t signal_mask_of_spec(const WindowSpec& s) {
+  uint64_t mask = 0;
+  if (s.kind == WindowSpec::Signal)
+    for (int sig : s.signals)
+      if (sig > 0 && sig < 64) mask |= 1ULL << sig;
+  return mask;
+}
+
+namespace {
+
+constexpr uint32_t kMarkNeutral = 2;  // neither cancel nor done under the new specs
+
+bool is_marker(const WindowSpec& s) { return s.kind == WindowSpec::Uprobe || s.kind == WindowSpec::Usdt; }
+
+std::string signal_names(uint64_t mask) {
+  std::string out;
+  for (int sig = 1; sig < 64; sig++)
+    if (mask & (1ULL << sig)) out += (out.empty() ? "" : ",") + std::to_string(sig);
+  return out;
+}
+
+// How recorded records map onto the windows the report asks for.
+struct Remap {
+  bool active = false;
+  uint32_t mark_as[2] = {MARK_CANCEL, MARK_DONE};  // recorded which -> new which
+  uint64_t keep_signals = ~0ULL;                   // EV_SIGNAL kept (bit per signal)
+};
+
+Remap plan_override(const RecordingHeader& h, const ReplayOptions& o) {
+  Remap m;
+  if (!o.override_windows) return m;
+  m.active = true;
+  WindowSpec rc, rd;
+  if (h.windows_enabled) {
+    // The recorded specs passed this parser when they were recorded.
+    try {
+      rc = parse_window_spec(h.cancel_spec, false);
+      rd = parse_window_spec(h.done_spec, true);
+    } catch (const UsageError&) {
+    }
+  }
+  std::vector<std::string> recorded_markers;
+  if (is_marker(rc)) recorded_markers.push_back(rc.text);
+  if (is_marker(rd)) recorded_markers.push_back(rd.text);
+  auto check_marker = [&](const WindowSpec& want, const char* flag) {
+    if (!is_marker(want)) return;
+    if (std::find(recorded_markers.begin(), recorded_markers.end(), want.text) != recorded_markers.end())
+      return;
+    std::string have;
+    for (const std::string& s : recorded_markers) have += (have.empty() ? "'" : ", '") + s + "'";
+    throw UsageError(std::string(flag) + " '" + want.text + "' was not recorded: " +
+                     (have.empty() ? "the recording has no marker events"
+                                   : "the recording has marker events of " + have + " only"));
+  };
+  check_marker(o.cancel, "--cancel");
+  check_marker(o.done, "--done");
+  for (uint32_t which : {MARK_CANCEL, MARK_DONE}) {
+    const WindowSpec& was = which == MARK_CANCEL ? rc : rd;
+    uint32_t to = kMarkNeutral;
+    if (is_marker(was)) {
+      if (is_marker(o.cancel) && o.cancel.text == was.text)
+        to = MARK_CANCEL;
+      else if (is_marker(o.done) && o.done.text == was.text)
+        to = MARK_DONE;
+    }
+    m.mark_as[which] = to;
+  }
+  if (o.cancel.kind == WindowSpec::Signal) {
+    const uint64_t want = signal_mask_of_spec(o.cancel);
+    if ((want & h.signal_mask) != want)
+      throw UsageError("--cancel '" + o.cancel.text + "' needs signal records the recording does not have (" +
+                       (h.signal_mask ? "it holds signals " + signal_names(h.signal_mask) + " only"
+                                      : "it was recorded without --cancel signal") +
+                       ")");
+    m.keep_signals = want;
+  }
+  return m;
+}
+
+class Replayer : public RecordSink {
+ public:
+  Replayer(Collector& c, const Remap& m) : col_(c), remap_(m) {}
+
+  void record(const void* data, size_t size) override {
+    received_++;
+    if (remap_.active) {
+      struct ev_hdr h;
+      std::memcpy(&h, data, sizeof(h));
+      if (h.type == EV_MARK && size >= sizeof(ev_mark)) {
+        alignas(8) unsigned char buf[IRQLAT_MAX_RECORD];
+        std::memcpy(buf, data, size);
+        ev_mark* e = reinterpret_cast<ev_mark*>(buf);
+        if (e->which <= MARK_DONE) e->which = remap_.mark_as[e->which];
+        reorder_.push(buf, size);
+        return;
+      }
+      if (h.type == EV_SIGNAL && size >= sizeof(ev_signal)) {
+        ev_signal e;
+        std::memcpy(&e, data, sizeof(e));
+        if (e.sig <= 0 || e.sig >= 64 || !(remap_.keep_signals & (1ULL << e.sig))) return;
+      }
+    }
+    reorder_.push(data, size);
+  }
+  // The live Reorderer rejected it (bad size): counted as received, nothing else.
+  void rejected(size_t) override { received_++; }
+  void watermark(uint64_t wm) override {
+    reorder_.release_until(wm, [this](const void* d, size_t n) { col_.on_record(d, n); });
+    col_.advance(wm);
+  }
+  void finish(uint64_t end_ns) {
+    reorder_.flush([this](const void* d, size_t n) { col_.on_record(d, n); });
+    col_.finish(end_ns);
+  }
+  uint64_t received() const { return received_; }
+  uint64_t late() const { return reorder_.late(); }
+
+ private:
+  Collector& col_;
+  Remap remap_;
+  Reorderer reorder_;
+  uint64_t received_ = 0;
+};
+
+}  // namespace
+
+ReplayResult replay_recording(RecordingReader& reader, const ReplayOptions& opts) {
+  const RecordingHeader& h = reader.header();
+  const Remap remap = plan_override(h, opts);
+
+  WindowSpec cancel, done;
+  std::string cancel_text = h.cancel_spec, done_text = h.done_spec;
+  bool windows = h.windows_enabled;
+  if (opts.override_windows) {
+    cancel = opts.cancel;
+    done = opts.done;
+    cancel_text = cancel.text;
+    done_text = done.text;
+    windows = cancel.kind != WindowSpec::None;
+  } else if (windows) {
+    try {
+      cancel = parse_window_spec(h.cancel_spec, false);
+      done = parse_window_spec(h.done_spec, true);
+    } catch (const UsageError& e) {
+      throw UsageError("'" + reader.name() + "' is corrupt: bad recorded window spec: " + e.what());
+    }
+  }
+
+  CollectorConfig cc;
+  cc.windows = windows;
+  cc.window_timeout_ns = opts.window_timeout_ns.value_or(h.window_timeout_ns);
+  cc.window_list_cap = static_cast<size_t>(opts.window_list_cap.value_or(h.window_list_cap));
+  cc.cancel_on_signal = windows && cancel.kind == WindowSpec::Signal;
+  cc.done_on_exit = windows && done.kind == WindowSpec::Exit;
+  Collector collector(cc);
+  for (const KnownThread& t : h.threads) collector.set_comm(t.tid, t.pid, t.comm);
+
+  Replayer replayer(collector, remap);
+  ReplayResult out;
+  out.summary = reader.read(replayer);
+  const RecordingSummary& s = out.summary;
+  const StatsSnapshot* stats = s.stats ? &*s.stats : nullptr;
+
+  uint64_t end_ns;
+  if (s.complete && stats && stats->final) {
+    end_ns = stats->at_ns;
+  } else {
+    end_ns = std::max(h.start_ns, s.last_ts);
+    out.warnings.push_back(s.warning);
+  }
+  replayer.finish(end_ns);
+
+  ReportInputs in;
+  in.kernel = h.kernel;
+  in.cpus = h.cpus;
+  in.start_ns = h.start_ns;
+  in.end_ns = end_ns;
+  in.received = replayer.received();
+  if (stats) {
+    in.counters = stats->counters;
+    in.missed = stats->missed;
+  }
+  in.late = replayer.late();
+  in.windows_enabled = windows;
+  in.cancel_spec = windows ? cancel_text : "";
+  in.done_spec = windows ? done_text : "";
+  if (!opts.override_windows) {  // exactly what the live session reported
+    in.cancel_spec = h.cancel_spec;
+    in.done_spec = h.done_spec;
+  }
+
+  KernelIrqStats kview;
+  if (stats) {
+    kview = stats->view();
+  } else {
+    // Nothing of the kernel's tables survived: no interrupt rows, but the
+    // window breakdowns still get device names from the header.
+    for (const auto& [irq, name] : h.irq_names) collector.set_irq_name(irq, name);
+    kview.nr_cpus = h.cpus;
+    kview.max_irq = 0;
+    kview.stat = [](uint32_t, int) -> const irq_stat& {
+      static const irq_stat kZero{};
+      return kZero;
+    };
+  }
+  out.report = build_report(in, kview, collector);
+  return out;
+}
+
+}  // namespace irqlat

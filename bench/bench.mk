@@ -1,0 +1,21 @@
+# Build rules of the bench suite (bench/README.md), included by the Makefile.
+# Same flags as the product: BPF_CFLAGS and CXXFLAGS carry -Wall -Wextra -Werror.
+
+BENCH_DIR  := $(BUILD)/bench
+BENCH_BINS := $(BENCH_DIR)/floor_loader $(BENCH_DIR)/udp_blast $(BENCH_DIR)/thread_ring \
+              $(BENCH_DIR)/stop_time
+
+$(BENCH_DIR):
+	mkdir -p $@
+
+$(BENCH_DIR)/floor.bpf.o: bench/floor.bpf.c vmlinux.h | $(BENCH_DIR)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH_DIR)/floor.skel.h: $(BENCH_DIR)/floor.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(BENCH_DIR)/floor_loader: bench/floor_loader.cpp $(BENCH_DIR)/floor.skel.h
+	$(CXX) $(CXXFLAGS) $< -o $@ $(LDLIBS)
+
+$(BENCH_DIR)/udp_blast $(BENCH_DIR)/thread_ring $(BENCH_DIR)/stop_time: $(BENCH_DIR)/%: bench/%.cpp | $(BENCH_DIR)
+	$(CXX) $(CXXFLAGS) $< -o $@ -lpthread

@@ -18,7 +18,7 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
                 libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev catch2 \
                 systemtap-sdt-dev golang-go python3 python3-pytest linux-perf \
-                stress-ng rt-tests bpftrace util-linux iproute2
+                stress-ng rt-tests bpftrace util-linux iproute2 libclang-rt-dev
 
 USER_SRCS   := $(filter-out user/main.cpp,$(wildcard user/*.cpp)) $(wildcard loader/*.cpp)
 USER_OBJS   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(USER_SRCS))
@@ -60,6 +60,10 @@ $(BUILD)/irqlat: $(BUILD)/obj/user/main.o $(USER_OBJS)
 $(BUILD)/unit_tests: $(SAN_OBJS)
 	$(CXX) $(CXXFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
+# Kernel-side unit tests: the real programs driven by BPF_PROG_TEST_RUN (root).
+$(BUILD)/kernel_tests: tests/kernel/nesting_test.cpp $(BUILD)/irqlat.skel.h bpf/irqlat.h
+	$(CXX) $(CXXFLAGS) $(SAN_FLAGS) $< -o $@ $(LDLIBS)
+
 $(BUILD)/cancel_loop: examples/cancel_loop.cpp include/irqlat/probes.h include/irqlat/example_util.h | $(BUILD)
 	$(CXX) $(CXXFLAGS) -O2 $< -o $@ -lpthread
 
@@ -77,7 +81,7 @@ $(BUILD):
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
-test: deps all $(BUILD)/unit_tests
+test: deps all $(BUILD)/unit_tests $(BUILD)/kernel_tests
 	tests/run_all.sh $(BUILD)
 
 demo: deps all
@@ -85,3 +89,54 @@ demo: deps all
 
 clean:
 	rm -rf $(BUILD)
+
+# `make bench`: the performance suite (bench/README.md); BENCH_QUICK=1 for a
+# smoke run. Results go to bench/results/latest.md.
+include bench/bench.mk
+
+bench: all $(BENCH_BINS)
+	bench/run.sh $(BUILD)
+
+# Recording tools (issue 4/6): build/bench/gen_recording N FILE writes a
+# synthetic recording of N events, to time `irqlat report` on big inputs.
+GEN_RECORDING := $(BUILD)/bench/gen_recording
+.PHONY: bench-tools fuzz
+all: bench-tools
+bench-tools: $(GEN_RECORDING)
+
+$(GEN_RECORDING): bench/gen_recording.cpp $(USER_OBJS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< $(USER_OBJS) -o $@ $(LDLIBS)
+
+# `make fuzz`: libFuzzer on the recording reader and the report built from it
+# (tests/fuzz/recording_fuzz.cpp) for FUZZ_SECONDS. New inputs go to
+# build/fuzz/corpus (tests/fuzz/corpus is the committed seed corpus); a crash
+# leaves build/fuzz/crash-* and fails the target.
+FUZZ_SECONDS ?= 60
+FUZZ_CXX     ?= clang++
+FUZZ_FLAGS   := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer -Wall -Wextra -Werror -I. -Iuser -Iinclude
+FUZZ_SRCS    := tests/fuzz/recording_fuzz.cpp \
+                $(addprefix user/,recording.cpp replay.cpp collector.cpp timeline.cpp windows.cpp \
+                  histogram.cpp names.cpp irq_tables.cpp report_builder.cpp reorder.cpp parse.cpp \
+                  format_json.cpp format_table.cpp format_csv.cpp)
+
+FUZZ_OBJS    := $(patsubst %.cpp,$(BUILD)/fuzz/obj/%.o,$(FUZZ_SRCS))
+
+$(BUILD)/fuzz/obj/%.o: %.cpp $(wildcard user/*.h) bpf/irqlat.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/recording_fuzz: $(FUZZ_OBJS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) $^ -o $@ -lz -lfmt
+
+fuzz: $(BUILD)/fuzz/recording_fuzz
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 \
+	  -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus tests/fuzz/corpus
+
+# irqlat built with ASan+UBSan (from the unit tests' objects): the recording
+# integration tests run `report` on damaged files with it.
+$(BUILD)/irqlat-asan: $(BUILD)/san/user/main.o $(patsubst %.cpp,$(BUILD)/san/%.o,$(USER_SRCS))
+	$(CXX) $(CXXFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
+test: $(BUILD)/irqlat-asan

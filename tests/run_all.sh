@@ -36,6 +36,24 @@ else
   echo "skipping kernel-side unit tests: not root or no BTF"; skipped=$((skipped + 1))
 fi
 
+echo "== fuzz: recording reader (libFuzzer, ${FUZZ_SECONDS:-10} s)"
+# One test: `make fuzz` for a short run; any crash, sanitizer report, leak
+# or timeout fails it (the input is left in $BUILD/fuzz/crash-*).
+fuzz_log=$(mktemp)
+if ! command -v "${FUZZ_CXX:-clang++}" >/dev/null 2>&1; then
+  echo "skipping the fuzz test: no ${FUZZ_CXX:-clang++}"
+  skipped=$((skipped + 1))
+  if [ "${CI:-}" = "true" ]; then echo "CI must run the fuzz test"; failed=$((failed + 1)); fi
+elif make -s -j"$(nproc)" fuzz BUILD="$BUILD" FUZZ_SECONDS="${FUZZ_SECONDS:-10}" >"$fuzz_log" 2>&1; then
+  grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' "$fuzz_log"
+  passed=$((passed + 1))
+else
+  tail -n 40 "$fuzz_log"
+  echo "fuzz test FAILED"
+  failed=$((failed + 1))
+fi
+rm -f "$fuzz_log"
+
 echo "== integration tests"
 why=""
 if [ "$(id -u)" -ne 0 ]; then why="not root";

@@ -20,30 +20,16 @@
 #include "user/recording.h"
 #include "user/replay.h"
 #include "user/session.h"
+#include "user/stop_signal.h"
 
 namespace irqlat {
 namespace {
 
-// Session::pump releases records up to (its start time - this margin); see
-// kOrderMarginNs in session.cpp. Recorded watermarks use the same margin.
-constexpr uint64_t kOrderMarginNs = 2'000'000;
 // Interim interrupt statistics, so a file cut short still has tables.
 constexpr uint64_t kStatsIntervalNs = 2'000'000'000;
 // An events block is closed at least this often (bounds what a crash loses).
 constexpr uint64_t kFlushIntervalNs = 1'000'000'000;
 
-volatile sig_atomic_t g_stop = 0;
-
-void on_stop_signal(int) { g_stop = 1; }
-
-void install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 std::string read_line(const char* path) {
   std::ifstream f(path);
@@ -157,14 +143,13 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
   const uint64_t deadline = opts.duration_ns ? start + opts.duration_ns : UINT64_MAX;
   uint64_t next_stats = start + kStatsIntervalNs, next_flush = start + kFlushIntervalNs;
   std::string failure;
-  while (!g_stop) {
+  while (!stop_requested()) {
     uint64_t now = monotonic_ns();
     const uint64_t wake = std::min(deadline, next_stats);
     int timeout_ms = 100;
     if (wake != UINT64_MAX && wake > now) timeout_ms = std::min<uint64_t>(100, (wake - now) / 1'000'000 + 1);
-    const uint64_t t0 = monotonic_ns();
     session.pump(wake <= now ? 0 : timeout_ms);
-    writer.add_watermark(t0 - kOrderMarginNs);
+    writer.add_watermark(session.last_watermark());
     now = monotonic_ns();
     if (now >= deadline) break;
     if (now >= next_stats) {

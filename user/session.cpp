@@ -171,6 +171,7 @@ void Session::pump(int timeout_ms) {
   uint64_t t0 = monotonic_ns();
   loader_->poll(timeout_ms);
   const uint64_t watermark = t0 - kOrderMarginNs;
+  last_watermark_ = watermark;
   reorder_.release_until(watermark, [this](const void* d, size_t n) { collector_->on_record(d, n); });
   // Quiet targets still move time on: window timeouts fire, intervals close.
   collector_->advance(watermark);

@@ -60,6 +60,8 @@ class Session {
   int nr_cpus() const { return loader_->nr_cpus(); }
 
   uint64_t start_ns() const { return start_ns_; }
+  // Where the last pump() released records up to (`record` stores it).
+  uint64_t last_watermark() const { return last_watermark_; }
   const std::string& describe_targets() const { return target_text_; }
 
  private:
@@ -80,6 +82,7 @@ class Session {
   uint64_t start_ns_ = 0, interval_start_ns_ = 0, end_ns_ = 0;
   uint64_t received_ = 0;
   uint64_t misses_at_start_ = 0;
+  uint64_t last_watermark_ = 0;
   bool paused_ = false, stopped_ = false;
 };
 

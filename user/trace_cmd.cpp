@@ -12,23 +12,11 @@
 
 #include "user/output.h"
 #include "user/session.h"
+#include "user/stop_signal.h"
 
 namespace irqlat {
 namespace {
 
-volatile sig_atomic_t g_stop = 0;
-
-void on_stop_signal(int) { g_stop = 1; }
-
-// No SA_RESTART: a signal interrupts the ring-buffer wait at once.
-void install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 }  // namespace
 
@@ -49,7 +37,7 @@ int run_trace(const Options& opts) {
   const uint64_t start = session.start_ns();
   uint64_t next_interval = opts.interval_ns ? start + opts.interval_ns : UINT64_MAX;
   const uint64_t deadline = opts.duration_ns ? start + opts.duration_ns : UINT64_MAX;
-  while (!g_stop) {
+  while (!stop_requested()) {
     uint64_t now = monotonic_ns();
     uint64_t wake = std::min(deadline, next_interval);
     int timeout_ms = 100;

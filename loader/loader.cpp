@@ -213,28 +213,37 @@ void Loader::attach() {
             use_tp_btf_ ? "tp_btf" : "raw_tp");
 }
 
-void Loader::attach_marker(const MarkerAttach& m) {
+int Loader::attach_marker(const MarkerAttach& m) {
   bool cancel = m.which == MARK_CANCEL;
   bpf_link* link = nullptr;
   if (m.kind == MarkerAttach::Uprobe) {
     uint64_t off = elf_symbol_file_offset(m.path, m.symbol) + m.offset;  // throws
     bpf_program* prog = cancel ? skel_->progs.uprobe_cancel : skel_->progs.uprobe_done;
     LIBBPF_OPTS(bpf_uprobe_opts, opts);
-    link = bpf_program__attach_uprobe_opts(prog, -1, m.path.c_str(), off, &opts);
+    link = bpf_program__attach_uprobe_opts(prog, m.pid, m.path.c_str(), off, &opts);
     if (!link)
       throw LoaderError("cannot attach uprobe to " + m.symbol + " in " + m.path + ": " +
                         errno_text(errno));
   } else {
     elf_require_usdt(m.path, m.provider, m.name);  // throws with a clear message
     bpf_program* prog = cancel ? skel_->progs.usdt_cancel : skel_->progs.usdt_done;
-    link = bpf_program__attach_usdt(prog, -1, m.path.c_str(), m.provider.c_str(), m.name.c_str(),
+    link = bpf_program__attach_usdt(prog, m.pid, m.path.c_str(), m.provider.c_str(), m.name.c_str(),
                                     nullptr);
     if (!link)
       throw LoaderError("cannot attach USDT probe " + m.provider + ":" + m.name + " in " +
                         m.path + ": " + errno_text(errno));
   }
-  links_.push_back(link);
+  const int handle = next_marker_++;
+  marker_links_[handle] = link;
   attached_.push_back(std::string(cancel ? "cancel " : "done ") + m.path);
+  return handle;
+}
+
+void Loader::detach_marker(int handle) {
+  auto it = marker_links_.find(handle);
+  if (it == marker_links_.end()) return;
+  bpf_link__destroy(it->second);
+  marker_links_.erase(it);
 }
 
 void Loader::set_tracing(bool on) {
@@ -242,6 +251,8 @@ void Loader::set_tracing(bool on) {
 }
 
 void Loader::detach() {
+  for (auto& [handle, l] : marker_links_) bpf_link__destroy(l);
+  marker_links_.clear();
   for (bpf_link* l : links_) bpf_link__destroy(l);
   links_.clear();
 }

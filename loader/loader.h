@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -40,6 +41,7 @@ struct MarkerAttach {
   std::string symbol;            // uprobe
   uint64_t offset = 0;           // uprobe: +OFF inside the symbol
   std::string provider, name;    // usdt
+  int pid = -1;                  // fire only in this process (-1: any process)
 };
 
 // One BPF program's kernel statistics (needs kernel.bpf_stats_enabled=1).
@@ -67,7 +69,9 @@ class Loader {
   void remove_process(int pid);
 
   void attach();                           // tracepoints
-  void attach_marker(const MarkerAttach&);  // uprobe/USDT; throws on failure
+  // uprobe/USDT; throws on failure. Returns a handle for detach_marker.
+  int attach_marker(const MarkerAttach&);
+  void detach_marker(int handle);
   void detach();                           // removes all programs
   // Opens / closes the counted interval without attaching or detaching
   // (which sends IPIs that would be counted).
@@ -97,6 +101,8 @@ class Loader {
   irqlat_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
   std::vector<bpf_link*> links_;
+  std::map<int, bpf_link*> marker_links_;
+  int next_marker_ = 1;
   std::vector<std::string> attached_;
   Sink sink_;
   void* stats_mem_ = nullptr;

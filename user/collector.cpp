@@ -18,7 +18,12 @@ bool load(const void* data, size_t size, T& out) {
 }  // namespace
 
 Collector::Collector(CollectorConfig cfg)
-    : cfg_(cfg), windows_(cfg.window_timeout_ns, cfg.window_list_cap) {}
+    : cfg_(cfg), windows_(cfg.window_timeout_ns, cfg.window_list_cap) {
+  default_rule_.enabled = cfg.windows;
+  // trace filters signals in the kernel: every EV_SIGNAL is a cancel.
+  default_rule_.cancel_signals = cfg.cancel_on_signal ? ~0ULL : 0;
+  default_rule_.done_on_exit = cfg.done_on_exit;
+}
 
 void Collector::set_comm(int tid, int pid, std::string comm) {
   timeline_.set_comm(tid, pid, std::move(comm), now_);
@@ -39,7 +44,7 @@ void Collector::on_record(const void* data, size_t size) {
     stats_.out_of_order++;
   else
     now_ = h.ts;
-  if (cfg_.windows) windows_.expire(now_);
+  if (windows_on()) windows_.expire(now_);
 
   bool ok = true;
   switch (h.type) {
@@ -84,7 +89,7 @@ void Collector::on_record(const void* data, size_t size) {
         auto& s = irq_stats_[{e.kind, static_cast<int>(e.id), h.cpu}];
         s.hits++;
         s.stolen_ns += charge->ns;
-        if (cfg_.windows) windows_.on_irq(*charge);
+        if (windows_on()) windows_.on_irq(*charge);
       }
       break;
     }
@@ -92,7 +97,9 @@ void Collector::on_record(const void* data, size_t size) {
       struct ev_signal e;
       if (!(ok = load(data, size, e))) break;
       timeline_.touch(static_cast<int>(h.tid), static_cast<int>(e.pid), now_);
-      if (cfg_.windows && cfg_.cancel_on_signal) windows_.cancel(static_cast<int>(e.pid), now_, timeline_);
+      const WindowRule& r = rule(static_cast<int>(e.pid));
+      if (r.enabled && e.sig > 0 && e.sig < 64 && (r.cancel_signals & (1ULL << e.sig)))
+        windows_.cancel(static_cast<int>(e.pid), now_, timeline_, r.timeout_ns);
       break;
     }
     case EV_MARK: {
@@ -100,9 +107,10 @@ void Collector::on_record(const void* data, size_t size) {
       if (!(ok = load(data, size, e))) break;
       const int tid = static_cast<int>(h.tid), pid = static_cast<int>(e.pid);
       timeline_.on_self(tid, pid, h.cpu, now_);  // it hit the probe: it is on CPU
-      if (!cfg_.windows) break;
+      const WindowRule& r = rule(pid);
+      if (!r.enabled) break;
       if (e.which == MARK_CANCEL)
-        windows_.cancel(pid, now_, timeline_);
+        windows_.cancel(pid, now_, timeline_, r.timeout_ns);
       else if (e.which == MARK_DONE)
         windows_.done(pid, tid, now_, timeline_);
       break;
@@ -117,23 +125,42 @@ void Collector::on_record(const void* data, size_t size) {
 void Collector::on_exit(const ev_task& e) {
   const int tid = static_cast<int>(e.h.tid), pid = static_cast<int>(e.pid);
   const bool group_dead = e.h.flags & EV_F_GROUP_DEAD;
-  if (cfg_.windows && group_dead) {
+  const WindowRule& r = rule(pid);
+  if (r.enabled && group_dead) {
     // The done sample needs the thread's timeline, so before it is retired.
-    if (cfg_.done_on_exit) windows_.done(pid, tid, now_, timeline_);
+    if (r.done_on_exit) windows_.done(pid, tid, now_, timeline_);
     windows_.process_exit(pid, now_);
   }
   timeline_.on_exit(e, now_);
 }
 
+const WindowRule& Collector::rule(int pid) const {
+  if (!rules_.empty())
+    if (auto it = rules_.find(pid); it != rules_.end()) return it->second;
+  return default_rule_;
+}
+
+void Collector::set_window_rule(int pid, WindowRule r) { rules_[pid] = r; }
+
+void Collector::drop_window_rule(int pid, const char* reason) {
+  windows_.close_process(pid, now_, reason);
+  rules_.erase(pid);
+}
+
+void Collector::detach_process(int pid) {
+  drop_window_rule(pid, "detached");
+  timeline_.detach_process(pid, now_);
+}
+
 void Collector::advance(uint64_t ts) {
   if (ts > now_) now_ = ts;
-  if (cfg_.windows) windows_.expire(now_);
+  if (windows_on()) windows_.expire(now_);
 }
 
 void Collector::finish(uint64_t end_ts) {
   advance(end_ts);
   timeline_.account_all(now_);
-  if (cfg_.windows) windows_.finish(now_);
+  if (windows_on()) windows_.finish(now_);
 }
 
 std::vector<ThreadRow> Collector::thread_rows() const { return timeline_.rows(now_); }

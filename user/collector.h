@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "report.h"
@@ -22,6 +23,15 @@ struct CollectorConfig {
   size_t window_list_cap = 100000;
   bool done_on_exit = false;      // --done exit: the process exiting is the done event
   bool cancel_on_signal = false;  // --cancel signal: every EV_SIGNAL is a cancel
+};
+
+// Which records open and close one process's windows (the daemon sets one
+// per attached target; trace uses the CollectorConfig for every process).
+struct WindowRule {
+  bool enabled = false;
+  uint64_t cancel_signals = 0;  // bit n: signal n is a cancel
+  bool done_on_exit = false;
+  uint64_t timeout_ns = 0;  // 0: CollectorConfig::window_timeout_ns
 };
 
 // Records the collector could not use. None of these is a ring-buffer drop.
@@ -42,6 +52,15 @@ class Collector {
   using IrqStatKey = std::tuple<int, int, int>;  // (enum irqlat_irq_kind, id, cpu)
 
   explicit Collector(CollectorConfig cfg);
+
+  // Per-process window rule (daemon attach), replacing the config's.
+  void set_window_rule(int pid, WindowRule rule);
+  // The process is no longer a target: its rule goes and an open window
+  // closes as unfinished with `reason`.
+  void drop_window_rule(int pid, const char* reason);
+  // The process is no longer traced (daemon detach): its window closes as
+  // "detached" and its threads' rows are kept, marked detached.
+  void detach_process(int pid);
 
   // A known target thread (from /proc at attach): it gets a row.
   void set_comm(int tid, int pid, std::string comm);
@@ -76,8 +95,12 @@ class Collector {
 
  private:
   void on_exit(const ev_task& e);
+  const WindowRule& rule(int pid) const;
+  bool windows_on() const { return cfg_.windows || !rules_.empty(); }
 
   CollectorConfig cfg_;
+  WindowRule default_rule_;
+  std::unordered_map<int, WindowRule> rules_;
   Timeline timeline_;
   Windows windows_;
   std::map<IrqStatKey, TargetIrqStat> irq_stats_;

@@ -95,10 +95,11 @@ void write_csv(std::ostream& out, const Report& r) {
 
   out << "\n# threads\n";
   out << "pid,tid,comm,wakeups,sched_p50_ns,sched_p99_ns,sched_max_ns,preemptions,oncpu_ns,"
-         "runqueue_ns,hardirq_ns,softirq_ns,exited\n";
+         "runqueue_ns,hardirq_ns,softirq_ns,exited,detached\n";
   for (const auto& t : r.threads) {
     row(out, t.pid, t.tid, t.comm, t.wakeups, t.sched_p50_ns, t.sched_p99_ns, t.sched_max_ns,
-        t.preemptions, t.oncpu_ns, t.runqueue_ns, t.hardirq_ns, t.softirq_ns, t.exited);
+        t.preemptions, t.oncpu_ns, t.runqueue_ns, t.hardirq_ns, t.softirq_ns, t.exited,
+        t.detached);
   }
 
   const WindowSummary& ws = r.windows;

@@ -104,6 +104,7 @@ json report_to_json(const Report& r) {
         {"softirq_ns", t.softirq_ns},
         {"preemptions", t.preemptions},
         {"exited", t.exited},
+        {"detached", t.detached},
     });
   }
 

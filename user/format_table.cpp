@@ -276,7 +276,7 @@ void thread_table(std::ostream& out, const Report& r) {
     t.add({std::to_string(th->pid), std::to_string(th->tid), th->comm, num(th->wakeups),
            dur(th->sched_p50_ns), dur(th->sched_p99_ns), dur(th->sched_max_ns),
            num(th->preemptions), dur(th->oncpu_ns), dur(th->runqueue_ns), dur(th->hardirq_ns),
-           dur(th->softirq_ns), th->exited ? "exited" : ""});
+           dur(th->softirq_ns), th->exited ? "exited" : th->detached ? "detached" : ""});
   }
   title(out, r, name);
   t.print(out, "  ");

@@ -74,6 +74,16 @@ uint64_t Histogram::percentile(double p) const {
   return max_;  // unreachable: the counts add up to count_
 }
 
+uint64_t Histogram::count_le(uint64_t v) const {
+  uint64_t n = 0;
+  for (const auto& [index, c] : buckets_) {
+    const uint64_t mid = irqlat_hist_lower(index) + (irqlat_hist_width(index) - 1) / 2;
+    if (std::clamp(mid, min_, max_) > v) break;
+    n += c;
+  }
+  return n;
+}
+
 Histogram Histogram::from_buckets(const uint32_t* buckets, size_t n, uint64_t max_seen, uint64_t sum) {
   Histogram h;
   n = std::min<size_t>(n, IRQLAT_HIST_BUCKETS);

@@ -30,6 +30,11 @@ class Histogram {
   // [min(), max()]. p = 0 gives min(), p = 100 max(). 0 when empty.
   uint64_t percentile(double p) const;
 
+  // How many values are <= v, at bucket resolution: a bucket counts when its
+  // midpoint (the value percentile() reports for it) is <= v. For cumulative
+  // buckets such as Prometheus `le` edges.
+  uint64_t count_le(uint64_t v) const;
+
   // A histogram from a kernel bucket array (struct irq_stat.hist). Entries
   // past IRQLAT_HIST_BUCKETS are ignored. max_seen is the exact maximum the
   // kernel kept (used when consistent with the buckets), sum the exact total.

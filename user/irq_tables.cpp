@@ -58,6 +58,7 @@ void fill(Row& r, const Acc& a, std::optional<int> cpu) {
   r.p99_ns = a.count ? a.hist.percentile(99) : 0;
   r.target_hits = a.hits;
   r.target_stolen_ns = a.stolen;
+  r.hist = a.hist;
 }
 
 // Slot of (kind, id), the same mapping as the BPF side.

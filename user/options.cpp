@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <sstream>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -49,11 +50,13 @@ constexpr const char* kTargetHelp =
 struct Raw {
   std::vector<std::string> pids, tids, comms;
   std::string duration, interval, cpus, cancel, done, window_timeout, format, top, max_windows,
-      ringbuf, input, socket, metrics, ctl_pid;
+      ringbuf, input, socket, metrics, ctl_pid, pidfile, dump_on_exit, log_file, ctl_timeout;
   // Every CLI11 Option bound to each value (one per subcommand that has it).
   using Opts = std::vector<CLI::Option*>;
+  bool no_bpf_stats = false;
   Opts duration_opt, interval_opt, cpus_opt, cancel_opt, done_opt, window_timeout_opt, format_opt,
-      top_opt, max_windows_opt, ringbuf_opt, socket_opt, metrics_opt;
+      top_opt, max_windows_opt, ringbuf_opt, socket_opt, metrics_opt, pidfile_opt,
+      dump_on_exit_opt, log_opt, ctl_timeout_opt;
 };
 
 bool given(const Raw::Opts& opts) {
@@ -174,24 +177,13 @@ void parse_presentation(const Raw& r, Options& o) {
 // --cancel / --done pairing rules; `target_process` says whether there is a
 // process to watch (not just -a).
 void parse_windows(const Raw& r, Options& o, bool target_process) {
-  const bool has_cancel = given(r.cancel_opt), has_done = given(r.done_opt);
-  if (has_cancel) {
-    o.cancel = parse_window_spec(r.cancel, false);
-    o.cancel_text = r.cancel;
-  }
-  if (has_done) {
-    o.done = parse_window_spec(r.done, true);
-    o.done_text = r.done;
-  }
-  if (has_done && !has_cancel) throw UsageError("--done needs --cancel SPEC");
-  if (has_cancel && !has_done) {
-    if (o.cancel.kind != WindowSpec::Signal) {
-      throw UsageError(fmt::format(
-          "--cancel '{}' needs --done SPEC (uprobe:..., usdt:... or exit)", r.cancel));
-    }
-    o.done = parse_window_spec("exit", true);
-    o.done_text = "exit";
-  }
+  const bool has_cancel = given(r.cancel_opt);
+  // An empty SPEC given explicitly is an error, not "not given".
+  if (has_cancel && r.cancel.empty()) parse_window_spec(r.cancel, false);
+  if (given(r.done_opt) && r.done.empty()) parse_window_spec(r.done, true);
+  parse_window_pair(r.cancel, r.done, o.cancel, o.done);
+  o.cancel_text = o.cancel.text;
+  o.done_text = o.done.text;
   if (has_cancel && !target_process) {
     throw UsageError(
         "--cancel needs a target process (-p PID, -t TID, --comm NAME or -- COMMAND), not -a");
@@ -263,6 +255,12 @@ void parse_metrics(const Raw& r, Options& o) {
     throw bad();  // IPv6 needs brackets
   }
   o.metrics_addr = a;
+}
+
+// 127.0.0.0/8, [::1] and "localhost"; an empty host means every address.
+bool metrics_is_loopback(const std::string& addr) {
+  const std::string host = addr.substr(0, addr.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
 void parse_socket(const Raw& r, Options& o) {
@@ -382,6 +380,26 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
   track(r.ringbuf_opt, daemon->add_option("--ringbuf-size", r.ringbuf,
                                           "Ring buffer size in MB, a power of two (default 16)")
                            ->type_name("MB"));
+  daemon->add_flag("--metrics-remote", o.metrics_remote,
+                   "Allow --metrics on an address other than loopback");
+  track(r.pidfile_opt, daemon->add_option("--pidfile", r.pidfile, "Write the daemon's PID to PATH")
+                           ->type_name("PATH"));
+  track(r.dump_on_exit_opt,
+        daemon->add_option("--dump-on-exit", r.dump_on_exit,
+                           "On SIGTERM/SIGINT write the final tables to FILE (in --format)")
+            ->type_name("FILE"));
+  track(r.format_opt, daemon->add_option("-f,--format", r.format,
+                                         "Format of --dump-on-exit and SIGUSR1 dumps: table, json, csv")
+                          ->type_name("FORMAT"));
+  track(r.log_opt, daemon->add_option("--log", r.log_file,
+                                      "Log to FILE instead of stderr (SIGHUP reopens it)")
+                       ->type_name("FILE"));
+  daemon->add_flag("--no-bpf-stats", r.no_bpf_stats,
+                   "Leave the kernel's BPF run-time statistics off (ctl status shows no costs)");
+  track(r.window_timeout_opt,
+        daemon->add_option("--window-timeout", r.window_timeout,
+                           "Default window timeout for attached targets (default 10s)")
+            ->type_name("DUR"));
   track(r.max_windows_opt,
         daemon->add_option("--max-windows", r.max_windows,
                            "Keep at most N samples in windows.list (default 100000)")
@@ -392,6 +410,9 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
   track(r.socket_opt, ctl->add_option("--socket", r.socket,
                                       "Control socket (default /run/irqlat.sock)")
                           ->type_name("PATH"));
+  track(r.ctl_timeout_opt, ctl->add_option("--timeout", r.ctl_timeout,
+                                           "Give up waiting for the daemon after DUR (default 5s)")
+                               ->type_name("DUR"));
   ctl->require_subcommand(0, 1);
   auto* attach = ctl->add_subcommand("attach", "Start tracing process PID");
   attach->add_option("pid", r.ctl_pid, "Process to attach to")->type_name("PID");
@@ -410,7 +431,10 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
                           ->type_name("FORMAT"));
   track(r.top_opt,
         dump->add_option("--top", r.top, "Itemize the N worst windows (default 5)")->type_name("N"));
+  dump->add_flag("--reset", o.ctl_reset, "Clear the tables after dumping them");
   auto* status = ctl->add_subcommand("status", "Show what the daemon traces");
+  track(r.format_opt, status->add_option("-f,--format", r.format, "Output format: table, json")
+                          ->type_name("FORMAT"));
   auto* reset = ctl->add_subcommand("reset", "Clear the daemon's tables");
   for (auto* s : {attach, detach, dump, status, reset}) s->fallthrough();
   add_verbose(ctl, o);
@@ -487,9 +511,27 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
       parse_metrics(r, o);
       parse_ringbuf(r, o);
       parse_presentation(r, o);
+      if (given(r.window_timeout_opt))
+        o.window_timeout_ns = parse_duration_opt("--window-timeout", r.window_timeout);
+      o.bpf_stats = !r.no_bpf_stats;
+      for (auto [opt, val, out, what] :
+           {std::tuple{&r.pidfile_opt, &r.pidfile, &o.pidfile, "--pidfile"},
+            std::tuple{&r.dump_on_exit_opt, &r.dump_on_exit, &o.dump_on_exit, "--dump-on-exit"},
+            std::tuple{&r.log_opt, &r.log_file, &o.log_file, "--log"}}) {
+        if (!given(*opt)) continue;
+        if (val->empty()) throw UsageError(fmt::format("invalid {} '': empty path", what));
+        *out = *val;
+      }
+      if (!o.metrics_addr.empty() && !o.metrics_remote && !metrics_is_loopback(o.metrics_addr))
+        throw UsageError(fmt::format(
+            "--metrics '{}' is not a loopback address: add --metrics-remote to serve other hosts",
+            o.metrics_addr));
       break;
     case Command::Ctl: {
       parse_socket(r, o);
+      if (given(r.ctl_timeout_opt)) {
+        o.ctl_timeout_ns = parse_duration_opt("--timeout", r.ctl_timeout);
+      }
       const CLI::App* verb = nullptr;
       for (const CLI::App* s : {attach, detach, dump, status, reset}) {
         if (ctl->got_subcommand(s)) verb = s;
@@ -506,6 +548,10 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
       }
       if (verb == attach) parse_windows(r, o, true);
       if (verb == dump) parse_presentation(r, o);
+      if (verb == status) {
+        parse_format(r, o);
+        if (o.format == OutputFormat::Csv) throw UsageError("ctl status: --format is table or json");
+      }
       break;
     }
     case Command::None:

@@ -80,6 +80,13 @@ struct Options {
 
   std::string socket_path = "/run/irqlat.sock";  // daemon, ctl: --socket
   std::string metrics_addr;                      // daemon: --metrics ADDR:PORT
+  bool metrics_remote = false;   // --metrics-remote: allow a non-loopback ADDR
+  std::string pidfile;           // --pidfile PATH
+  std::string dump_on_exit;      // --dump-on-exit FILE (in --format)
+  std::string log_file;          // --log FILE (SIGHUP reopens it); stderr if empty
+  bool bpf_stats = true;         // --no-bpf-stats: leave kernel BPF statistics off
+  uint64_t ctl_timeout_ns = 5'000'000'000ULL;  // ctl --timeout DUR
+  bool ctl_reset = false;        // ctl dump --reset
 
   // ctl: verb is attach, detach, dump, status or reset. ctl_pid is set for
   // attach/detach (and also in ctl_args[0] as text). attach's SPECs land in

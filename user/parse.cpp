@@ -419,4 +419,19 @@ std::string format_ns(uint64_t ns) {
   return fmt::format("{}ns", ns);  // not reached
 }
 
+void parse_window_pair(const std::string& cancel_text, const std::string& done_text,
+                       WindowSpec& cancel, WindowSpec& done) {
+  cancel = WindowSpec();
+  done = WindowSpec();
+  if (!cancel_text.empty()) cancel = parse_window_spec(cancel_text, false);
+  if (!done_text.empty()) done = parse_window_spec(done_text, true);
+  if (!done_text.empty() && cancel_text.empty()) throw UsageError("--done needs --cancel SPEC");
+  if (!cancel_text.empty() && done_text.empty()) {
+    if (cancel.kind != WindowSpec::Signal)
+      throw UsageError(fmt::format(
+          "--cancel '{}' needs --done SPEC (uprobe:..., usdt:... or exit)", cancel_text));
+    done = parse_window_spec("exit", true);
+  }
+}
+
 }  // namespace irqlat

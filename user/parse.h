@@ -58,6 +58,12 @@ struct WindowSpec {
 //   exit                       done only
 WindowSpec parse_window_spec(std::string_view text, bool is_done);
 
+// --cancel / --done as a pair (empty text: not given): --done needs
+// --cancel; a signal cancel alone gets done = exit; any other cancel needs
+// --done. Throws UsageError.
+void parse_window_pair(const std::string& cancel_text, const std::string& done_text,
+                       WindowSpec& cancel, WindowSpec& done);
+
 // Human units for tables, 3 significant digits: "850ns", "12.3us", "4.56ms",
 // "1.20s" (seconds keep growing: "1234s").
 std::string format_ns(uint64_t ns);

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "histogram.h"
 
 namespace irqlat {
 
@@ -21,6 +24,7 @@ struct HardirqRow {
   uint64_t max_ns = 0;
   uint64_t target_hits = 0;       // times it ran while a target was on CPU
   uint64_t target_stolen_ns = 0;  // net time taken from targets
+  Histogram hist;                 // handler durations (metrics buckets)
 };
 
 struct SoftirqRow {
@@ -37,6 +41,7 @@ struct SoftirqRow {
   uint64_t raise_wait_count = 0;
   uint64_t raise_wait_total_ns = 0;
   uint64_t raise_wait_max_ns = 0;
+  Histogram hist;  // handler durations (metrics buckets)
 };
 
 struct ThreadRow {
@@ -53,6 +58,8 @@ struct ThreadRow {
   uint64_t hardirq_ns = 0;    // hardirq + vector net time while on CPU
   uint64_t softirq_ns = 0;    // softirq net time while on CPU
   bool exited = false;
+  bool detached = false;  // daemon: no longer traced (ctl detach)
+  Histogram sched;  // wakeup -> on CPU latencies (metrics buckets)
 };
 
 struct NamedNs {
@@ -84,6 +91,13 @@ struct WindowRow {
   std::string reason;  // unfinished: "timeout", "exit", "superseded", "end of trace"
 };
 
+// One process's windows, cumulative (metrics): never capped like the lists.
+struct ProcessWindows {
+  uint64_t count = 0, unfinished = 0;
+  Histogram delay;
+  uint64_t running_ns = 0, runqueue_ns = 0, hardirq_ns = 0, softirq_ns = 0, blocked_ns = 0;
+};
+
 struct WindowSummary {
   uint64_t count = 0;       // finished samples
   uint64_t unfinished = 0;  // windows that never saw a done event
@@ -92,6 +106,7 @@ struct WindowSummary {
   std::vector<WindowRow> unfinished_list;
   uint64_t list_cap = 0;
   uint64_t orphan_done = 0;  // done events with no open window (ignored)
+  std::map<int, ProcessWindows> by_pid;
 };
 
 struct EventCounts {

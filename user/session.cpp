@@ -53,10 +53,13 @@ Session::Session(const Options& opts) : opts_(opts) {
   LoaderConfig cfg;
   cfg.all = opts_.all;
   cfg.cpus = opts_.cpus;
-  cfg.signal_mask = signal_mask_of(opts_.cancel);
+  // The daemon's targets each have their own signals, filtered per process
+  // in the collector; the kernel passes every signal sent to a target.
+  const bool daemon = opts_.command == Command::Daemon;
+  cfg.signal_mask = daemon ? ~0ULL : signal_mask_of(opts_.cancel);
   if (!opts_.comms.empty()) cfg.comm = opts_.comms.front();
   cfg.ringbuf_bytes = opts_.ringbuf_mb << 20;
-  cfg.markers = !markers_.empty();
+  cfg.markers = daemon || !markers_.empty();
   cfg.verbose = opts_.verbose;
   loader_ = std::make_unique<Loader>(cfg);
 
@@ -83,19 +86,23 @@ void Session::setup_windows(const Options& opts) {
     exe = process_exe(opts.pids.front());
   else if (!opts.tids.empty())
     exe = process_exe(tgid_of_thread(opts.tids.front()));
+  markers_ = resolve_markers(opts_.cancel, opts_.done, exe);
+  if (opts_.cancel_text.empty()) opts_.cancel_text = opts_.cancel.text;
+  if (opts_.done_text.empty()) opts_.done_text = opts_.done.text;
+}
 
-  if (!opts_.windows_enabled() && !exe.empty() && elf_has_usdt(exe, "irqlat", "cancel") &&
+std::vector<MarkerAttach> Session::resolve_markers(WindowSpec& cancel, WindowSpec& done,
+                                                   const std::string& exe) {
+  if (cancel.kind == WindowSpec::None && !exe.empty() && elf_has_usdt(exe, "irqlat", "cancel") &&
       elf_has_usdt(exe, "irqlat", "done")) {
-    opts_.cancel = parse_window_spec("usdt:irqlat:cancel", false);
-    opts_.done = parse_window_spec("usdt:irqlat:done", true);
-    opts_.cancel_text = opts_.cancel.text;
-    opts_.done_text = opts_.done.text;
+    cancel = parse_window_spec("usdt:irqlat:cancel", false);
+    done = parse_window_spec("usdt:irqlat:done", true);
   }
-
-  for (const WindowSpec* s : {&opts_.cancel, &opts_.done}) {
+  std::vector<MarkerAttach> out;
+  for (const WindowSpec* s : {&cancel, &done}) {
     if (s->kind != WindowSpec::Uprobe && s->kind != WindowSpec::Usdt) continue;
     MarkerAttach m;
-    m.which = s == &opts_.cancel ? MARK_CANCEL : MARK_DONE;
+    m.which = s == &cancel ? MARK_CANCEL : MARK_DONE;
     m.path = s->path.empty() ? exe : s->path;
     if (m.path.empty())
       throw UsageError("'" + s->text + "' names no binary and there is no target executable: "
@@ -116,8 +123,59 @@ void Session::setup_windows(const Options& opts) {
       throw UsageError(std::string("bad ") + (m.which == MARK_CANCEL ? "--cancel" : "--done") +
                        " '" + s->text + "': " + e.what());
     }
-    markers_.push_back(m);
+    out.push_back(m);
   }
+  return out;
+}
+
+AttachedProcess Session::attach_process(int pid, const std::string& cancel_text,
+                                        const std::string& done_text, uint64_t window_timeout_ns) {
+  require_process(pid);
+  AttachedProcess p;
+  p.pid = pid;
+  p.exe = process_exe(pid);
+  WindowSpec cancel, done;
+  parse_window_pair(cancel_text, done_text, cancel, done);
+  std::vector<MarkerAttach> markers = resolve_markers(cancel, done, p.exe);
+  p.cancel_text = cancel.text;
+  p.done_text = done.text;
+
+  // Kernel maps first (threads created from now on are added at fork), then
+  // the markers, limited to this process.
+  loader_->add_process(pid, TARGET_FOLLOW_THREADS);
+  try {
+    for (MarkerAttach& m : markers) {
+      m.pid = pid;
+      p.marker_handles.push_back(loader_->attach_marker(m));
+    }
+  } catch (...) {
+    for (int h : p.marker_handles) loader_->detach_marker(h);
+    loader_->remove_process(pid);
+    throw;
+  }
+  for (const ThreadName& t : process_threads(pid)) collector_->set_comm(t.tid, pid, t.comm);
+  if (cancel.kind != WindowSpec::None) {
+    WindowRule r;
+    r.enabled = true;
+    r.cancel_signals = signal_mask_of(cancel);
+    r.done_on_exit = done.kind == WindowSpec::Exit;
+    r.timeout_ns = window_timeout_ns;
+    collector_->set_window_rule(pid, r);
+  }
+  return p;
+}
+
+void Session::detach_process(const AttachedProcess& p) {
+  loader_->remove_process(p.pid);
+  for (int h : p.marker_handles) loader_->detach_marker(h);
+  pending_detach_.emplace_back(p.pid, monotonic_ns());
+}
+
+void Session::reset_all() {
+  collector_->reset_tables();
+  collector_->reset_windows();
+  loader_->reset_stats();
+  interval_start_ns_ = monotonic_ns();
 }
 
 void Session::start() {
@@ -173,6 +231,15 @@ void Session::pump(int timeout_ms) {
   const uint64_t watermark = t0 - kOrderMarginNs;
   last_watermark_ = watermark;
   reorder_.release_until(watermark, [this](const void* d, size_t n) { collector_->on_record(d, n); });
+  for (auto it = pending_detach_.begin(); it != pending_detach_.end();) {
+    if (it->second > watermark) {
+      ++it;
+      continue;
+    }
+    collector_->advance(it->second);
+    collector_->detach_process(it->first);
+    it = pending_detach_.erase(it);
+  }
   // Quiet targets still move time on: window timeouts fire, intervals close.
   collector_->advance(watermark);
   if (command_ && !command_status_) {
@@ -195,6 +262,8 @@ void Session::stop() {
   stopped_ = true;
   loader_->drain();
   reorder_.flush([this](const void* d, size_t n) { collector_->on_record(d, n); });
+  for (const auto& [pid, ts] : pending_detach_) collector_->detach_process(pid);
+  pending_detach_.clear();
   collector_->finish(end_ns_);
   if (command_ && !command_status_) {
     int st;

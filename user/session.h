@@ -22,6 +22,14 @@ namespace irqlat {
 
 uint64_t monotonic_ns();
 
+// A process attached at run time (daemon): what detach_target undoes.
+struct AttachedProcess {
+  int pid = 0;
+  std::string exe;
+  std::string cancel_text, done_text;  // empty: no windows
+  std::vector<int> marker_handles;
+};
+
 class Session {
  public:
   // Validates targets and window specs (UsageError), loads the programs
@@ -46,6 +54,22 @@ class Session {
 
   // True when every target the user named has exited (never for -a/--comm).
   bool targets_gone();
+
+  // Daemon: attaches a running process (all its threads, later ones too)
+  // with its own window specs, parsed from text ("" = none, or the default
+  // usdt:irqlat:* when the binary has them). Throws UsageError/LoaderError
+  // and then leaves nothing attached.
+  // window_timeout_ns 0: the session's --window-timeout.
+  AttachedProcess attach_process(int pid, const std::string& cancel, const std::string& done,
+                                 uint64_t window_timeout_ns = 0);
+  // Stops tracing it; its rows stay (marked detached) and an open window
+  // closes as unfinished "detached" once the records before now are in.
+  void detach_process(const AttachedProcess& p);
+  // Zeroes every table (ctl reset, dump --reset): thread counters, kernel
+  // interrupt aggregates and window samples. Open windows carry over.
+  void reset_all();
+  uint64_t received() const { return received_; }
+  Loader& loader() { return *loader_; }
   // Exit status of `-- COMMAND`, if it ran and exited.
   std::optional<int> command_status() const { return command_status_; }
 
@@ -67,6 +91,10 @@ class Session {
  private:
   void feed(const void* data, size_t size);
   void setup_windows(const Options& opts);
+  // Default usdt:irqlat:* specs for exe, then one MarkerAttach per
+  // uprobe/USDT spec, each checked against its binary (throws UsageError).
+  static std::vector<MarkerAttach> resolve_markers(WindowSpec& cancel, WindowSpec& done,
+                                                   const std::string& exe);
 
   Options opts_;
   std::unique_ptr<Loader> loader_;
@@ -83,6 +111,8 @@ class Session {
   uint64_t received_ = 0;
   uint64_t misses_at_start_ = 0;
   uint64_t last_watermark_ = 0;
+  // Detached processes whose rows retire once the watermark passes the time.
+  std::vector<std::pair<int, uint64_t>> pending_detach_;
   bool paused_ = false, stopped_ = false;
 };
 

@@ -109,12 +109,13 @@ void Timeline::index_remove(int pid, int tid) {
   if (v.empty()) by_pid_.erase(it);
 }
 
-void Timeline::retire(int tid, uint64_t now) {
+void Timeline::retire(int tid, uint64_t now, bool detached) {
   Thread* t = find(tid);
   if (!t) return;
   set_state(*t, ThreadState::Unknown, -1, now);  // books, leaves any runqueue
   ThreadRow row = make_row(*t, now);
-  row.exited = true;
+  row.exited = !detached;
+  row.detached = detached;
   exited_rows_.push_back(std::move(row));
   index_remove(t->pid, tid);
   threads_.erase(tid);
@@ -211,6 +212,16 @@ void Timeline::on_exit(const ev_task& e, uint64_t now) {
   }
 }
 
+void Timeline::detach_process(int pid, uint64_t now) {
+  const std::vector<int>* live = threads_of(pid);
+  if (!live) return;
+  const std::vector<int> tids = *live;  // retire() edits the index
+  for (int tid : tids) {
+    retire(tid, now, true);
+    dead_.insert(tid);  // records still in flight must not revive it
+  }
+}
+
 std::optional<IrqCharge> Timeline::on_irq(const ev_irq& e, uint64_t now) {
   if (ignored(static_cast<int>(e.h.tid))) {
     irq_ignored_++;
@@ -300,6 +311,7 @@ ThreadRow Timeline::make_row(const Thread& t, uint64_t now) {
   r.sched_p50_ns = t.sched.percentile(50);
   r.sched_p99_ns = t.sched.percentile(99);
   r.sched_max_ns = t.sched.max();
+  r.sched = t.sched;
   r.preemptions = t.preemptions;
   r.oncpu_ns = t.oncpu_ns;
   r.runqueue_ns = t.runqueue_ns;

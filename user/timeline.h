@@ -112,6 +112,9 @@ class Timeline {
   // Charges the interrupt to the thread if it is RUNNING on e.h.cpu; else
   // counts it in irq_ignored() (and an UNKNOWN thread is now known RUNNING).
   std::optional<IrqCharge> on_irq(const ev_irq& e, uint64_t now);
+  // The process is no longer traced (daemon detach): its live threads'
+  // rows move to the retired rows, marked detached.
+  void detach_process(int pid, uint64_t now);
   // A record the thread produced itself on `cpu` (uprobe/USDT mark): an
   // UNKNOWN thread is RUNNING there from now on.
   void on_self(int tid, int pid, int cpu, uint64_t now);
@@ -174,7 +177,7 @@ class Timeline {
   void set_state(Thread& t, ThreadState s, int cpu, uint64_t now);
   void set_holder(int cpu, int tid, std::string_view comm, uint64_t now);
   void note_holder_name(const Cpu& c);
-  void retire(int tid, uint64_t now);
+  void retire(int tid, uint64_t now, bool detached = false);
   void index_add(int pid, int tid);
   void index_remove(int pid, int tid);
   static ThreadRow make_row(const Thread& t, uint64_t now);

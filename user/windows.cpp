@@ -72,11 +72,12 @@ std::string Windows::irq_name(uint64_t key) const {
   }
 }
 
-void Windows::cancel(int pid, uint64_t ts, const Timeline& tl) {
+void Windows::cancel(int pid, uint64_t ts, const Timeline& tl, uint64_t timeout_ns) {
   if (open_.count(pid)) close(pid, ts, "superseded");
+  if (timeout_ns == 0) timeout_ns = timeout_ns_;
   Open w;
   w.start = ts;
-  w.deadline = ts > UINT64_MAX - timeout_ns_ ? UINT64_MAX : ts + timeout_ns_;
+  w.deadline = ts > UINT64_MAX - timeout_ns ? UINT64_MAX : ts + timeout_ns;
   if (const auto* tids = tl.threads_of(pid)) {
     for (int tid : *tids) {
       ThreadTotals snap;
@@ -106,6 +107,14 @@ void Windows::done(int pid, int tid, uint64_t ts, const Timeline& tl) {
   count_++;
   max_delay_ = std::max(max_delay_, delay);
   delay_hist_.add(delay);
+  ProcessWindows& pw = by_pid_[pid];
+  pw.count++;
+  pw.delay.add(delay);
+  pw.running_ns += sample.row.running_ns;
+  pw.runqueue_ns += sample.row.runqueue_ns;
+  pw.hardirq_ns += sample.row.hardirq_ns;
+  pw.softirq_ns += sample.row.softirq_ns;
+  pw.blocked_ns += sample.row.blocked_ns;
   if (delays_.size() < kExactDelays) delays_.push_back(delay);
   keep_bounded(samples_, list_cap_, std::move(sample),
                [](const Sample& a, const Sample& b) { return worse(a.row, b.row); });
@@ -174,8 +183,8 @@ void Windows::on_irq(const IrqCharge& c) {
   snap.irq_ns.add(c.key, before);
 }
 
-void Windows::process_exit(int pid, uint64_t ts) {
-  if (open_.count(pid)) close(pid, ts, "exit");
+void Windows::close_process(int pid, uint64_t ts, const char* reason) {
+  if (open_.count(pid)) close(pid, ts, reason);
 }
 
 void Windows::close(int pid, uint64_t end, const char* reason) {
@@ -183,6 +192,7 @@ void Windows::close(int pid, uint64_t end, const char* reason) {
   if (it == open_.end()) return;
   if (it->second.samples == 0) {
     unfinished_++;
+    by_pid_[pid].unfinished++;
     WindowRow r;
     r.pid = pid;
     r.start_ns = it->second.start;
@@ -246,6 +256,7 @@ WindowSummary Windows::summary() const {
   for (const Sample& sample : samples_) s.list.push_back(named(sample));
   std::sort(s.list.begin(), s.list.end(), by_start);
   s.unfinished_list = unfinished_rows_;
+  s.by_pid = by_pid_;
   std::sort(s.unfinished_list.begin(), s.unfinished_list.end(), earlier);
   return s;
 }
@@ -254,6 +265,7 @@ void Windows::reset() {
   count_ = unfinished_ = orphan_done_ = 0;
   delays_.clear();
   delay_hist_.clear();
+  by_pid_.clear();
   max_delay_ = 0;
   samples_.clear();
   unfinished_rows_.clear();

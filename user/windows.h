@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -41,12 +42,15 @@ class Windows {
   // Names are applied when summary() is built, so they may come late.
   void set_irq_name(int irq, std::string name);
 
-  // Opens a window for pid at ts, superseding an open one.
-  void cancel(int pid, uint64_t ts, const Timeline& tl);
+  // Opens a window for pid at ts, superseding an open one. timeout_ns 0:
+  // the constructor's.
+  void cancel(int pid, uint64_t ts, const Timeline& tl, uint64_t timeout_ns = 0);
   // One sample for the open window of pid, or counted as orphan_done.
   void done(int pid, int tid, uint64_t ts, const Timeline& tl);
   // The process is gone: its window closes ("exit").
-  void process_exit(int pid, uint64_t ts);
+  void process_exit(int pid, uint64_t ts) { close_process(pid, ts, "exit"); }
+  // Closes pid's open window, if any, for another reason ("detached").
+  void close_process(int pid, uint64_t ts, const char* reason);
   // An interrupt was charged to a thread: if it began before the cancel of
   // the thread's open window, the part before the cancel is not the window's.
   void on_irq(const IrqCharge& c);
@@ -102,6 +106,7 @@ class Windows {
   // The list_cap_ largest-delay samples (heap), and the earliest unfinished.
   std::vector<Sample> samples_;
   std::vector<WindowRow> unfinished_rows_;
+  std::map<int, ProcessWindows> by_pid_;
 };
 
 }  // namespace irqlat

@@ -175,7 +175,25 @@ TEST_CASE("report, daemon and ctl", "[options]") {
   CHECK(o.command == Command::Daemon);
   CHECK(o.socket_path == "/tmp/s.sock");
   CHECK(o.metrics_addr == "127.0.0.1:9100");
-  CHECK(parse({"daemon", "--metrics", ":9100"}).metrics_addr == ":9100");
+  CHECK_THROWS_WITH(parse({"daemon", "--metrics", ":9100"}), Contains("--metrics-remote"));
+  CHECK_THROWS_WITH(parse({"daemon", "--metrics", "10.0.0.1:9100"}), Contains("not a loopback"));
+  CHECK(parse({"daemon", "--metrics", ":9100", "--metrics-remote"}).metrics_addr == ":9100");
+  CHECK(parse({"daemon", "--metrics", "localhost:9100"}).metrics_addr == "localhost:9100");
+  o = parse({"daemon", "--pidfile", "/run/x.pid", "--dump-on-exit", "/tmp/d.json", "-f", "json",
+             "--log", "/var/log/irqlat.log", "--no-bpf-stats", "--window-timeout", "2s"});
+  CHECK(o.pidfile == "/run/x.pid");
+  CHECK(o.dump_on_exit == "/tmp/d.json");
+  CHECK(o.format == OutputFormat::Json);
+  CHECK(o.log_file == "/var/log/irqlat.log");
+  CHECK_FALSE(o.bpf_stats);
+  CHECK(o.window_timeout_ns == 2'000'000'000ULL);
+  CHECK(parse({"daemon"}).bpf_stats);
+  CHECK_THROWS_WITH(parse({"daemon", "--pidfile", ""}), Contains("empty path"));
+  CHECK(parse({"ctl", "dump", "--reset"}).ctl_reset);
+  CHECK(parse({"ctl", "--timeout", "2s", "status"}).ctl_timeout_ns == 2'000'000'000ULL);
+  CHECK(parse({"ctl", "status", "-f", "json"}).format == OutputFormat::Json);
+  CHECK_THROWS_WITH(parse({"ctl", "status", "-f", "csv"}), Contains("table or json"));
+  CHECK_THROWS_WITH(parse({"ctl", "--timeout", "0", "status"}), Contains("--timeout: invalid duration"));
   CHECK(parse({"daemon", "--metrics", "[::1]:9100"}).metrics_addr == "[::1]:9100");
   CHECK_THROWS_WITH(parse({"daemon", "--metrics", "9100x"}), Contains("invalid --metrics"));
   CHECK_THROWS_WITH(parse({"daemon", "--metrics", "h:70000"}), Contains("invalid --metrics"));

@@ -11,14 +11,15 @@ ARCH_INC   := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
               -D__TARGET_ARCH_x86 -I. -Ibpf -I$(ARCH_INC)
 CXXFLAGS   ?= -O2 -g
-CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -I. -Iuser -Iloader -Iinclude -I$(BUILD)
-LDLIBS     := -lbpf -lelf -lz -lfmt -lpthread
+CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -I. -Iuser -Iloader -Iinclude -I$(BUILD) $(HTTPLIB_CFLAGS)
+HTTPLIB_CFLAGS := $(shell pkg-config --cflags cpp-httplib 2>/dev/null)
+LDLIBS     := -lbpf -lelf -lz -lfmt -lpthread $(shell pkg-config --libs cpp-httplib 2>/dev/null || echo -lcpp-httplib)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
                 libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev catch2 \
                 systemtap-sdt-dev golang-go python3 python3-pytest linux-perf \
-                stress-ng rt-tests bpftrace util-linux iproute2 libclang-rt-dev
+                stress-ng rt-tests bpftrace util-linux iproute2 libclang-rt-dev prometheus
 
 USER_SRCS   := $(filter-out user/main.cpp,$(wildcard user/*.cpp)) $(wildcard loader/*.cpp)
 USER_OBJS   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(USER_SRCS))
@@ -28,7 +29,7 @@ SAN_OBJS    := $(patsubst %.cpp,$(BUILD)/san/%.o,$(USER_SRCS) $(UNIT_SRCS))
 EXAMPLES    := $(BUILD)/cancel_loop $(BUILD)/gocancel
 TARGETS_BIN := $(patsubst tests/targets/%.cpp,$(BUILD)/targets/%,$(wildcard tests/targets/*.cpp))
 
-.PHONY: all deps test unit integration demo bench clean
+.PHONY: all deps test unit integration demo bench clean install uninstall
 all: $(BUILD)/irqlat $(EXAMPLES) $(TARGETS_BIN)
 
 deps:
@@ -140,3 +141,23 @@ fuzz: $(BUILD)/fuzz/recording_fuzz
 $(BUILD)/irqlat-asan: $(BUILD)/san/user/main.o $(patsubst %.cpp,$(BUILD)/san/%.o,$(USER_SRCS))
 	$(CXX) $(CXXFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 test: $(BUILD)/irqlat-asan
+
+# `make install` / `make uninstall` (GNU conventions: PREFIX, DESTDIR): the
+# binary (root tool: sbin), the man page and the systemd unit, whose
+# ExecStart is rewritten to the installed binary. Builds $(BUILD)/irqlat if
+# needed, never runs `make deps`.
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+
+install: $(BUILD)/irqlat dist/irqlat.8 dist/irqlat.service
+	$(INSTALL) -D -m 0755 $(BUILD)/irqlat $(DESTDIR)$(SBINDIR)/irqlat
+	$(INSTALL) -D -m 0644 dist/irqlat.8 $(DESTDIR)$(MANDIR)/man8/irqlat.8
+	$(INSTALL) -D -m 0644 dist/irqlat.service $(DESTDIR)$(UNITDIR)/irqlat.service
+	sed -i 's|@SBINDIR@|$(SBINDIR)|g' $(DESTDIR)$(UNITDIR)/irqlat.service
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/irqlat $(DESTDIR)$(MANDIR)/man8/irqlat.8 \
+	  $(DESTDIR)$(UNITDIR)/irqlat.service

@@ -36,7 +36,7 @@ struct DaemonStatus {
   uint64_t dropped = 0;        // ring-buffer reservations that failed
   uint64_t late = 0;           // records older than what was already released
   uint64_t missed = 0;         // BPF program runs the kernel skipped
-  uint64_t kernel_irq_events = 0;  // interrupts aggregated in the kernel
+  uint64_t kernel_irq_events = 0;  // interrupts aggregated in the kernel (metrics only)
   uint64_t rss_bytes = 0;
   double cpu_user_s = 0, cpu_system_s = 0;  // the daemon's own CPU time
   bool bpf_stats = false;  // kernel BPF run-time statistics are on

@@ -12,6 +12,8 @@
 #include "user/options.h"
 #include "user/record_cmd.h"
 #include "user/report_cmd.h"
+#include "user/daemon_cmd.h"
+#include "user/ctl_cmd.h"
 #include "user/trace_cmd.h"
 
 using namespace irqlat;
@@ -35,8 +37,12 @@ int main(int argc, char** argv) {
         return run_record(opts, std::vector<std::string>(argv, argv + argc));
       case Command::Report:
         return run_report(opts);
+      case Command::Daemon:
+        return run_daemon(opts);
+      case Command::Ctl:
+        return run_ctl(opts);
       default:
-        fprintf(stderr, "irqlat: '%s' is not implemented yet\n", command_name(opts.command));
+        fprintf(stderr, "irqlat: no command given\n");
         return 2;
     }
   } catch (const UsageError& e) {

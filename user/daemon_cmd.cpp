@@ -1,0 +1,186 @@
+// See daemon_cmd.h. One thread runs everything that touches state: the ring
+// buffer, the control socket, metrics renders and signals all wake one
+// epoll_wait, so a request never races the collector.
+#include "user/daemon_cmd.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+#include "user/control_server.h"
+#include "user/daemon.h"
+#include "user/log.h"
+#include "user/metrics_server.h"
+#include "user/privileges.h"
+
+namespace irqlat {
+namespace {
+
+// The ring buffer wakes us only when 1/4 full (BPF_RB_NO_WAKEUP): drain at
+// least this often so tables and windows stay current.
+constexpr int kDrainMs = 100;
+
+std::runtime_error sys_error(const std::string& what) {
+  return std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+// Opened (not truncated) at startup, so a bad path fails before anything is
+// loaded and the write at exit needs no privilege.
+int open_output(const std::string& path, const char* what) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw UsageError(std::string("cannot write ") + what + " '" + path + "': " + std::strerror(errno));
+  return fd;
+}
+
+void write_all(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw sys_error("write");
+    off += static_cast<size_t>(n);
+  }
+}
+
+void replace_contents(int fd, const std::string& s) {
+  if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) throw sys_error("truncate");
+  write_all(fd, s);
+}
+
+void watch(int epfd, int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) throw sys_error("epoll_ctl");
+}
+
+}  // namespace
+
+int run_daemon(const Options& opts) {
+  log_open(opts.log_file, opts.verbose > 0 ? LogLevel::Debug : LogLevel::Info);
+  const int pid_fd = opts.pidfile.empty() ? -1 : open_output(opts.pidfile, "--pidfile");
+  const int dump_fd = opts.dump_on_exit.empty() ? -1 : open_output(opts.dump_on_exit, "--dump-on-exit");
+
+  // Blocked before any thread exists, so every thread inherits the mask and
+  // only the signalfd sees them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&sigs, s);
+  sigprocmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  const int sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sig_fd < 0) throw sys_error("signalfd");
+
+  auto daemon_ptr = std::make_unique<Daemon>(opts);  // loads the programs
+  Daemon& daemon = *daemon_ptr;
+  ControlServer control(opts.socket_path, [&](const std::string& line) { return daemon.handle(line); });
+  daemon.set_control(&control);
+  std::unique_ptr<MetricsServer> metrics;
+  if (!opts.metrics_addr.empty()) metrics = std::make_unique<MetricsServer>(opts.metrics_addr);
+  daemon.start();
+  if (pid_fd >= 0) replace_contents(pid_fd, std::to_string(getpid()) + "\n");
+  try {
+    const auto kept = drop_unneeded_capabilities();
+    std::string names;
+    for (const auto& n : kept) names += (names.empty() ? "" : " ") + n;
+    logf(LogLevel::Debug, "capabilities kept: {}", names);
+  } catch (const std::exception& e) {
+    logf(LogLevel::Warn, "{}", e.what());
+  }
+
+  const int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) throw sys_error("epoll_create1");
+  watch(epfd, sig_fd);
+  watch(epfd, control.fd());
+  watch(epfd, daemon.ring_fd());
+  if (metrics) watch(epfd, metrics->fd());
+
+  std::fprintf(stderr, "irqlat: tracing nothing yet: daemon pid %d, control socket %s%s\n", getpid(),
+               opts.socket_path.c_str(),
+               opts.metrics_addr.empty() ? "" : (", metrics on " + opts.metrics_addr).c_str());
+  std::fflush(stderr);
+
+  uint64_t last_drain = monotonic_ns();
+  int stop_signal = 0;
+  while (!stop_signal) {
+    epoll_event evs[8];
+    const int n = epoll_wait(epfd, evs, 8, kDrainMs);
+    if (n < 0 && errno != EINTR) throw sys_error("epoll_wait");
+    bool ring_ready = false, control_ready = false, metrics_ready = false;
+    for (int i = 0; i < n; i++) {
+      const int fd = evs[i].data.fd;
+      if (fd == sig_fd) {
+        signalfd_siginfo si;
+        while (read(sig_fd, &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si))) {
+          if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            stop_signal = static_cast<int>(si.ssi_signo);
+          } else if (si.ssi_signo == SIGHUP) {
+            log_reopen();
+          } else if (si.ssi_signo == SIGUSR1) {
+            daemon.tick(0);
+            const std::string tables = daemon.dump(OutputFormat::Table, opts.top);
+            std::fputs(tables.c_str(), log_stream());
+            std::fflush(log_stream());
+          }
+        }
+      } else if (fd == control.fd()) {
+        control_ready = true;
+      } else if (metrics && fd == metrics->fd()) {
+        metrics_ready = true;
+      } else {
+        ring_ready = true;
+      }
+    }
+    if (stop_signal) break;
+    uint64_t now = monotonic_ns();
+    // Records first, so a request or scrape sees everything up to now.
+    if (ring_ready || control_ready || metrics_ready || now - last_drain >= kDrainMs * 1'000'000ULL) {
+      daemon.tick(0);
+      last_drain = now = monotonic_ns();
+    }
+    control.service(now);
+    if (metrics_ready) {
+      metrics->serve_pending([&] {
+        daemon.count_scrape();
+        return daemon.metrics();
+      });
+    }
+  }
+
+  // Stop: the counted interval closes at once; then the final dump (only if
+  // asked: it needs the records still in the ring), then everything goes.
+  const uint64_t t0 = monotonic_ns();
+  daemon.stop(dump_fd >= 0);
+  if (metrics) metrics->shutdown();
+  control.close_all();  // socket file removed
+  if (dump_fd >= 0) {
+    try {
+      replace_contents(dump_fd, daemon.dump(opts.format, opts.top));
+    } catch (const std::exception& e) {
+      logf(LogLevel::Error, "cannot write --dump-on-exit '{}': {}", opts.dump_on_exit, e.what());
+    }
+    close(dump_fd);
+  }
+  if (pid_fd >= 0) {
+    unlink(opts.pidfile.c_str());
+    close(pid_fd);
+  }
+  logf(LogLevel::Info, "stopping on {} with {} target(s) attached", strsignal(stop_signal),
+       daemon.attached_count());
+  std::fprintf(stderr, "irqlat: stopped tracing\n");
+  daemon_ptr.reset();  // detaches every program: closing links is most of the stop
+  logf(LogLevel::Info, "stopped in {:.1f} ms", (monotonic_ns() - t0) / 1e6);
+  std::fflush(nullptr);
+  // Not a return: HTTP worker threads may still be blocked on slow clients,
+  // and nothing is left to clean up that the kernel does not.
+  _exit(0);
+}
+
+}  // namespace irqlat

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -61,10 +62,22 @@ void watch(int epfd, int fd) {
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) throw sys_error("epoll_ctl");
 }
 
+// Up to max_clients control clients plus the BPF objects' own descriptors:
+// the usual soft limit of 1024 is too low.
+void raise_fd_limit(rlim_t want) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+  rl.rlim_cur = std::min(want, rl.rlim_max);
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+    logf(LogLevel::Warn, "open file limit is {}: fewer than {} control clients fit", rl.rlim_cur,
+         ControlLimits().max_clients);
+}
+
 }  // namespace
 
 int run_daemon(const Options& opts) {
   log_open(opts.log_file, opts.verbose > 0 ? LogLevel::Debug : LogLevel::Info);
+  raise_fd_limit(ControlLimits().max_clients + 256);
   const int pid_fd = opts.pidfile.empty() ? -1 : open_output(opts.pidfile, "--pidfile");
   const int dump_fd = opts.dump_on_exit.empty() ? -1 : open_output(opts.dump_on_exit, "--dump-on-exit");
 
@@ -80,7 +93,10 @@ int run_daemon(const Options& opts) {
 
   auto daemon_ptr = std::make_unique<Daemon>(opts);  // loads the programs
   Daemon& daemon = *daemon_ptr;
-  ControlServer control(opts.socket_path, [&](const std::string& line) { return daemon.handle(line); });
+  ControlLimits limits;
+  limits.idle_ns = opts.client_timeout_ns;
+  ControlServer control(
+      opts.socket_path, [&](const std::string& line) { return daemon.handle(line); }, limits);
   daemon.set_control(&control);
   std::unique_ptr<MetricsServer> metrics;
   if (!opts.metrics_addr.empty()) metrics = std::make_unique<MetricsServer>(opts.metrics_addr);

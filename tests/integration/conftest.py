@@ -152,3 +152,48 @@ def require_root():
         pytest.skip("integration tests need root")
     if not os.path.exists(IRQLAT):
         pytest.fail("irqlat is not built: " + IRQLAT)
+
+
+def check_spec_json(doc):
+    """Every key and type SPEC section 6 requires (extra keys are allowed)."""
+    def has(obj, key, *types):
+        assert key in obj, ("missing key", key, sorted(obj))
+        assert isinstance(obj[key], types) and not isinstance(obj[key], bool), (key, obj[key])
+    ints = (int,)
+    assert doc["version"] == 1
+    for k in ("cpus", "start_ns", "end_ns"):
+        assert isinstance(doc[k], int) and not isinstance(doc[k], bool), k
+    assert isinstance(doc["kernel"], str)
+    for k in ("received", "dropped"):
+        assert isinstance(doc["events"][k], int), k
+    for row in doc["hardirqs"]:
+        assert row["irq"] is None or isinstance(row["irq"], int)
+        assert row["cpu"] is None or isinstance(row["cpu"], int)
+        assert isinstance(row["name"], str)
+        for k in ("count", "total_ns", "p50_ns", "p99_ns", "max_ns", "target_hits", "target_stolen_ns"):
+            has(row, k, *ints)
+    for row in doc["softirqs"]:
+        assert isinstance(row["vector"], str)
+        assert row["cpu"] is None or isinstance(row["cpu"], int)
+        for k in ("count", "total_ns", "p50_ns", "p99_ns", "max_ns", "target_stolen_ns"):
+            has(row, k, *ints)
+    for row in doc["threads"]:
+        assert isinstance(row["comm"], str)
+        for k in ("pid", "tid", "wakeups", "sched_p50_ns", "sched_p99_ns", "sched_max_ns", "oncpu_ns",
+                  "runqueue_ns", "hardirq_ns", "softirq_ns"):
+            has(row, k, *ints)
+    w = doc["windows"]
+    for k in ("count", "unfinished", "p50_ns", "p90_ns", "p99_ns", "max_ns"):
+        has(w, k, *ints)
+    for s in w["list"]:
+        for k in ("pid", "tid", "start_ns", "end_ns", "delay_ns", "running_ns", "runqueue_ns", "hardirq_ns",
+                  "softirq_ns", "blocked_ns"):
+            has(s, k, *ints)
+        for i in s["irqs"]:
+            assert isinstance(i["name"], str) and isinstance(i["ns"], int)
+        for v in s["softirq_vectors"]:
+            assert isinstance(v["vector"], str) and isinstance(v["ns"], int)
+        for p in s["preempted_by"]:
+            assert isinstance(p["comm"], str) and isinstance(p["pid"], int) and isinstance(p["ns"], int)
+    starts = [s["start_ns"] for s in w["list"]]
+    assert starts == sorted(starts)

@@ -1,0 +1,457 @@
+"""irqlat daemon and irqlat ctl (issue #5): targets attached and detached at
+run time, dumps that follow SPEC section 6, windows equal to what `trace`
+sees and to the target's own stamps, /metrics checked by promtool, hostile
+clients, signals, PID reuse. Oracles: the targets' own counters and stamps,
+a second tracer (`irqlat trace`) on the same run, promtool."""
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+from conftest import IRQLAT, Tracer, check_spec_json, example, json_lines, run_irqlat, target
+from test_windows import check_sum_invariant, match_windows
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    def __init__(self, extra=(), metrics=True):
+        self.dir = tempfile.mkdtemp(prefix="irqlat-d")
+        self.sock = os.path.join(self.dir, "irqlat.sock")
+        self.pidfile = os.path.join(self.dir, "irqlat.pid")
+        self.port = free_port() if metrics else None
+        args = ["daemon", "--socket", self.sock, "--pidfile", self.pidfile] + list(extra)
+        if metrics:
+            args += ["--metrics", "127.0.0.1:%d" % self.port]
+        self.tracer = Tracer(args)
+
+    def ctl(self, *args, check=True, timeout=30):
+        res = run_irqlat(["ctl", "--socket", self.sock] + list(args), timeout=timeout)
+        if check:
+            assert res.returncode == 0, (args, res.returncode, res.stdout, res.stderr)
+        return res
+
+    def dump(self):
+        return json.loads(self.ctl("dump", "-f", "json").stdout)
+
+    def status(self):
+        return json.loads(self.ctl("status", "-f", "json").stdout)
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.sock)
+        return s
+
+    def request(self, payload):
+        """Sends raw bytes on a fresh connection; returns the parsed reply."""
+        with self.connect() as s:
+            s.sendall(payload)
+            return json.loads(read_line(s))
+
+    def metrics(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.port, timeout=10) as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"].startswith("text/plain")
+            return r.read().decode()
+
+    def stop(self, sig=signal.SIGTERM):
+        self.tracer.stop(sig)
+        return self.tracer.wait(30)
+
+    def close(self):
+        if self.tracer.proc.poll() is None:
+            self.tracer.proc.kill()
+            self.tracer.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def read_line(s):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode()
+
+
+def closed(s):
+    """The daemon closed its end (EOF, or a reset because input was left unread)."""
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.fixture
+def daemon():
+    d = Daemon()
+    yield d
+    d.close()
+
+
+def rows_of(doc, pid):
+    return [t for t in doc["threads"] if t["pid"] == pid]
+
+
+def start_sleeper(seconds, go):
+    return subprocess.Popen([target("sleeper"), "--seconds", str(seconds), "--sleep-us", "2000",
+                             "--wait-file", go], stdout=subprocess.PIPE, text=True)
+
+
+def test_attach_two_detach_one_dump_follows_spec(daemon):
+    go = os.path.join(daemon.dir, "go")
+    a, b = start_sleeper(2, go), start_sleeper(4, go)
+    try:
+        assert "attached pid %d" % a.pid in daemon.ctl("attach", str(a.pid)).stdout
+        daemon.ctl("attach", str(b.pid))
+        open(go, "w").close()
+        time.sleep(1.0)
+        assert "detached pid %d" % b.pid in daemon.ctl("detach", str(b.pid)).stdout
+        b_rows = rows_of(daemon.dump(), b.pid)
+        assert b_rows and all(r["detached"] for r in b_rows), b_rows
+        a_own = json.loads(a.communicate(timeout=10)[0])
+        time.sleep(0.6)  # the exit check runs every 250 ms
+        doc = daemon.dump()
+        check_spec_json(doc)
+        # B is no longer traced: its rows are kept, frozen, while it still runs.
+        assert b.poll() is None
+        assert rows_of(doc, b.pid) == b_rows
+        # A ran to its end while attached: every loop iteration's wakeup was
+        # seen, and no more than the process's own voluntary switches.
+        (a_row,) = rows_of(doc, a.pid)
+        print("A: tool wakeups %d, own iterations %d, own nvcsw %d" % (a_row["wakeups"], a_own["iterations"],
+                                                                       a_own["nvcsw"]))
+        assert a_own["iterations"] <= a_row["wakeups"] <= a_own["nvcsw"] + 1
+        assert a_row["exited"] and not a_row["detached"]
+        states = {(t["pid"], t["state"]) for t in daemon.status()["targets"]}
+        assert states == {(a.pid, "exited"), (b.pid, "detached")}
+        # Detaching twice, or a PID never attached, is an error reply.
+        res = daemon.ctl("detach", str(b.pid), check=False)
+        assert res.returncode == 1 and "is not attached" in res.stderr
+    finally:
+        for p in (a, b):
+            p.kill()
+            p.wait()
+
+
+def test_windows_equal_trace_and_own_stamps(daemon):
+    """The same cancel_loop run, seen by the daemon and by `irqlat trace -p`
+    at once: both give the same windows, and both match the program's own
+    CLOCK_MONOTONIC stamps."""
+    go = os.path.join(daemon.dir, "go")
+    prog = subprocess.Popen([example("cancel_loop"), "--threads", "2", "--rounds", "4", "--mode", "sleep",
+                             "--run-ms", "100", "--wait-file", go], stdout=subprocess.PIPE, text=True)
+    try:
+        out = daemon.ctl("attach", str(prog.pid)).stdout
+        assert "usdt:irqlat:cancel" in out  # the default markers of a binary that has them
+        tr = Tracer(["trace", "-p", str(prog.pid), "-f", "json"])
+        open(go, "w").close()
+        lines = json_lines(prog.communicate(timeout=60)[0])
+        traced = tr.json()
+        time.sleep(0.3)
+        doc = daemon.dump()
+    finally:
+        prog.kill()
+        prog.wait()
+    check_spec_json(doc)
+    mine = [w for w in doc["windows"]["list"] if w["pid"] == prog.pid]
+    doc["windows"]["list"] = mine
+    doc["windows"]["count"] = len(mine)
+    errors = match_windows(doc, lines, 8)
+    match_windows(traced, lines, 8)
+    assert len(mine) == len(traced["windows"]["list"]) == len(errors)
+    for d, t in zip(mine, traced["windows"]["list"]):
+        # Two tracers stamp the same marker hits: microseconds apart at most.
+        assert d["tid"] == t["tid"]
+        assert abs(d["start_ns"] - t["start_ns"]) < 50_000 and abs(d["end_ns"] - t["end_ns"]) < 50_000, (d, t)
+
+
+def test_signal_window_through_daemon(daemon):
+    prog = subprocess.Popen([target("sigterm_cleanup"), "--cleanup", "sleep", "--cleanup-ms", "20"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        ready = json.loads(prog.stdout.readline())
+        out = daemon.ctl("attach", str(ready["pid"]), "--cancel", "signal:TERM").stdout
+        assert "signal:TERM -> exit" in out
+        prog.send_signal(signal.SIGTERM)
+        own = {l["event"]: l["ts"] for l in json_lines(prog.communicate(timeout=10)[0])}
+    finally:
+        prog.kill()
+        prog.wait()
+    time.sleep(0.3)
+    doc = daemon.dump()
+    check_sum_invariant(doc)
+    ws = [w for w in doc["windows"]["list"] if w["pid"] == prog.pid]
+    assert len(ws) == 1, doc["windows"]
+    w = ws[0]
+    assert w["start_ns"] <= own["sigterm"] and w["end_ns"] >= own["exit"]
+    assert w["delay_ns"] - (own["exit"] - own["sigterm"]) < 5_000_000
+    assert w["blocked_ns"] >= 0.5 * w["delay_ns"]
+
+
+def parse_metrics(text):
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$', line)
+        assert m, line
+        samples[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return samples
+
+
+def test_metrics_pass_promtool_and_buckets_are_cumulative(daemon):
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: make deps installs the prometheus package"
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "2"], stdout=subprocess.PIPE, text=True)
+    try:
+        daemon.ctl("attach", str(prog.pid))
+        subprocess.run(["dd", "if=/dev/zero", "of=/var/tmp/irqlat-m", "bs=4k", "count=500", "oflag=direct"],
+                       check=True, capture_output=True)
+        os.unlink("/var/tmp/irqlat-m")
+        time.sleep(0.5)
+        text = daemon.metrics()
+    finally:
+        prog.kill()
+        prog.wait()
+    res = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert res.returncode == 0 and not res.stdout.strip() and not res.stderr.strip(), (res.stdout, res.stderr)
+    samples = parse_metrics(text)
+    for name in ("irqlat_hardirq_duration_seconds", "irqlat_softirq_duration_seconds",
+                 "irqlat_target_sched_latency_seconds"):
+        series = {}
+        for (n, labels), v in samples.items():
+            if n == name + "_bucket":
+                le = re.search(r'le="([^"]+)"', labels).group(1)
+                key = re.sub(r',?le="[^"]+"', "", labels)
+                series.setdefault(key, []).append((float("inf") if le == "+Inf" else float(le), v))
+        assert series, name
+        for key, buckets in series.items():
+            buckets.sort()
+            counts = [v for _, v in buckets]
+            assert counts == sorted(counts), (name, key, buckets)
+            assert buckets[-1][0] == float("inf")
+            assert buckets[-1][1] == samples[(name + "_count", key)], (name, key)
+    assert any(n == "irqlat_target_sched_latency_seconds_count" and 'pid="%d"' % prog.pid in l and v > 100
+               for (n, l), v in samples.items())
+    assert samples[("irqlat_events_received_total", "")] > 0
+    assert samples[("irqlat_events_dropped_total", "")] == 0
+
+
+def test_malformed_clients_get_errors_and_daemon_keeps_serving():
+    d = Daemon(extra=["--client-timeout", "1s"], metrics=False)
+    try:
+        rss0 = d.status()["memory"]["rss_bytes"]
+        cases = [
+            (b"{not json\n", "bad JSON"),
+            (b'["status"]\n', "JSON object"),
+            (b'{"cmd":"explode"}\n', "unknown cmd"),
+            (b'{"cmd":"attach"}\n', "needs \"pid\""),
+            (b'{"cmd":"attach","pid":-4}\n', "'pid' must be"),
+            (b'{"cmd":"attach","pid":"12"}\n', "'pid' must be"),
+            (b'{"cmd":"detach","pid":1,"x":1}\n', "unknown key"),
+            (b'{"cmd":"dump","format":"xml"}\n', "'format' must be"),
+            (b'{"cmd":"attach","pid":4000000}\n', "does not exist"),
+            (b'{"cmd":"attach","pid":1,"cancel":"bogus:x"}\n', "bad --cancel"),
+            (os.urandom(3000).replace(b"\n", b"x") + b"\n", ""),
+            (b"\xff\xfe\x00\x01garbage\n", "bad JSON"),
+        ]
+        for payload, message in cases:
+            reply = d.request(payload)
+            assert reply["ok"] is False and message in reply["error"], (payload[:40], reply)
+        # A huge line: an error reply, then the connection is closed.
+        with d.connect() as s:
+            try:
+                s.sendall(b"x" * (200 * 1024))
+            except BrokenPipeError:
+                pass
+            reply = json.loads(read_line(s))
+            assert reply["ok"] is False and "longer than" in reply["error"]
+            assert closed(s)
+        # A client that never sends is closed after --client-timeout.
+        with d.connect() as s:
+            t0 = time.monotonic()
+            reply = read_line(s)
+            assert "idle" in reply and time.monotonic() - t0 < 5
+            assert closed(s)
+        # Several requests on one connection, pipelined: one reply each, in order.
+        with d.connect() as s:
+            s.sendall(b'{"cmd":"status"}\n{"cmd":"nope"}\n{"cmd":"status"}\n')
+            f = s.makefile("rb")
+            replies = [json.loads(f.readline()) for _ in range(3)]
+            assert [r["ok"] for r in replies] == [True, False, True]
+        # 1000 clients at once, all connected before any sends: every one
+        # gets its reply.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+        clients = [d.connect() for _ in range(1000)]
+        for s in clients:
+            s.sendall(b'{"cmd":"status"}\n')
+        ok = sum(json.loads(read_line(s))["ok"] for s in clients)
+        for s in clients:
+            s.close()
+        assert ok == 1000
+        st = d.status()
+        assert st["control"]["errors"] >= len(cases)
+        # Bounded memory: the huge line and 1000 clients left nothing behind.
+        print("daemon RSS %.1f -> %.1f MiB" % (rss0 / 2**20, st["memory"]["rss_bytes"] / 2**20))
+        assert st["memory"]["rss_bytes"] < rss0 + 16 * 2**20
+        assert d.stop() == 0
+    finally:
+        d.close()
+
+
+def test_socket_is_root_only(daemon):
+    mode = os.stat(daemon.sock)
+    assert stat.S_ISSOCK(mode.st_mode) and stat.S_IMODE(mode.st_mode) == 0o600 and mode.st_uid == 0
+    res = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                          IRQLAT, "ctl", "--socket", daemon.sock, "status"], capture_output=True, text=True,
+                         timeout=10)
+    assert res.returncode == 1
+    assert len(res.stderr.strip().splitlines()) == 1 and "Permission denied" in res.stderr, res.stderr
+
+
+def test_stop_signals_dump_on_exit_and_cleanup():
+    out_dir = tempfile.mkdtemp(prefix="irqlat-e")
+    dump_file = os.path.join(out_dir, "final.json")
+    log_file = os.path.join(out_dir, "irqlat.log")
+    d = Daemon(extra=["--dump-on-exit", dump_file, "-f", "json", "--log", log_file], metrics=False)
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        with open(d.pidfile) as f:
+            assert int(f.read()) == d.tracer.proc.pid
+        d.ctl("attach", str(prog.pid))
+        time.sleep(0.5)
+        # SIGHUP reopens the log: after a rotation the new file gets the lines.
+        os.rename(log_file, log_file + ".1")
+        d.tracer.proc.send_signal(signal.SIGHUP)
+        # SIGUSR1: a table dump to the log.
+        d.tracer.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            text = open(log_file).read() if os.path.exists(log_file) else ""
+            if "TARGET THREADS" in text:
+                break
+            time.sleep(0.1)
+        assert "log reopened" in text and "TARGET THREADS" in text and "sleeper" in text, text
+        assert "attached pid %d" % prog.pid in open(log_file + ".1").read()
+        assert d.stop() == 0
+        assert not os.path.exists(d.sock) and not os.path.exists(d.pidfile)
+        with open(dump_file) as f:
+            doc = json.load(f)
+        check_spec_json(doc)
+        (row,) = rows_of(doc, prog.pid)
+        assert row["wakeups"] > 100
+        assert "stopped in" in open(log_file).read()
+    finally:
+        prog.kill()
+        prog.wait()
+        d.close()
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def fork_with_pid(pid):
+    """A process with exactly this PID, via ns_last_pid (root); None if
+    another fork took it first."""
+    for _ in range(50):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        p = subprocess.Popen([target("sleeper"), "--seconds", "5"], stdout=subprocess.DEVNULL)
+        if p.pid == pid:
+            return p
+        p.kill()
+        p.wait()
+    return None
+
+
+def test_exited_target_is_kept_and_reused_pid_is_not_traced(daemon):
+    first = subprocess.Popen([target("sleeper"), "--seconds", "0.5"], stdout=subprocess.PIPE, text=True)
+    pid = first.pid
+    daemon.ctl("attach", str(pid))
+    first.communicate(timeout=10)
+    time.sleep(0.6)
+    assert [t["state"] for t in daemon.status()["targets"]] == ["exited"]
+    rows = rows_of(daemon.dump(), pid)
+    assert rows and all(r["exited"] for r in rows)
+    second = fork_with_pid(pid)
+    if second is None:
+        pytest.fail("could not get pid %d again through ns_last_pid" % pid)
+    try:
+        time.sleep(0.5)
+        # Same PID, new process: not a target until attached again.
+        assert rows_of(daemon.dump(), pid) == rows
+        daemon.ctl("attach", str(pid))
+        targets = daemon.status()["targets"]
+        assert [t["state"] for t in targets] == ["exited", "attached"]
+        assert targets[0]["start_time"] != targets[1]["start_time"]
+        time.sleep(0.5)
+        live = [r for r in rows_of(daemon.dump(), pid) if not r["exited"]]
+        assert live and live[0]["wakeups"] > 50
+        res = daemon.ctl("attach", str(pid), check=False)
+        assert res.returncode == 1 and "already attached" in res.stderr
+    finally:
+        second.kill()
+        second.wait()
+
+
+def test_reset_clears_tables_and_forgets_gone_targets(daemon):
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    gone = subprocess.Popen(["sleep", "0.2"])
+    try:
+        daemon.ctl("attach", str(prog.pid))
+        daemon.ctl("attach", str(gone.pid))
+        gone.wait()
+        time.sleep(0.6)
+        before = rows_of(daemon.dump(), prog.pid)[0]["wakeups"]
+        dumped = json.loads(daemon.ctl("dump", "-f", "json", "--reset").stdout)
+        assert rows_of(dumped, prog.pid)[0]["wakeups"] >= before
+        after = rows_of(daemon.dump(), prog.pid)[0]["wakeups"]
+        assert after < before, (before, after)
+        assert [t["pid"] for t in daemon.status()["targets"]] == [prog.pid]
+        assert daemon.ctl("reset").stdout.strip() == "tables reset"
+    finally:
+        prog.kill()
+        prog.wait()
+
+
+def test_daemon_and_ctl_bad_input():
+    d = Daemon(metrics=False)
+    try:
+        # A second daemon on the same socket is refused and leaves it alone.
+        res = run_irqlat(["daemon", "--socket", d.sock], timeout=30)
+        assert res.returncode == 1 and "another irqlat daemon is listening" in res.stderr
+        assert d.status()["pid"] == d.tracer.proc.pid
+        for args, message in ((["attach", "4000000"], "does not exist"),
+                              (["attach", str(os.getpid()), "--cancel", "usdt:irqlat:nope",
+                                "--done", "usdt:irqlat:done"], "bad --cancel"),
+                              (["detach", "1"], "not attached")):
+            res = d.ctl(*args, check=False)
+            assert res.returncode == 1 and message in res.stderr, (args, res.stderr)
+            assert len(res.stderr.strip().splitlines()) == 1
+    finally:
+        d.stop()
+        d.close()
+    res = run_irqlat(["ctl", "--socket", "/nonexistent/irqlat.sock", "status"])
+    assert res.returncode == 1 and "cannot connect" in res.stderr and "is `irqlat daemon` running" in res.stderr
+    res = run_irqlat(["daemon", "--socket", "/nonexistent/dir/irqlat.sock"])
+    assert res.returncode == 1 and "cannot create control socket" in res.stderr
+    res = run_irqlat(["daemon", "--pidfile", "/nonexistent/dir/x.pid"])
+    assert res.returncode == 2 and "cannot write --pidfile" in res.stderr
+    res = run_irqlat(["ctl", "attach", "abc"])
+    assert res.returncode == 2

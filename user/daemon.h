@@ -32,6 +32,9 @@ class Daemon {
   // and closes open windows (for a last dump).
   void stop(bool final);
 
+  // Detaches every program (the daemon is exiting).
+  void detach() { session_->loader().detach(); }
+
   // One control request line -> one reply line ('\n' included).
   std::string handle(const std::string& line);
 

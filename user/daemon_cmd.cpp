@@ -78,6 +78,10 @@ void raise_fd_limit(rlim_t want) {
 int run_daemon(const Options& opts) {
   log_open(opts.log_file, opts.verbose > 0 ? LogLevel::Debug : LogLevel::Info);
   raise_fd_limit(ControlLimits().max_clients + 256);
+  // Before any thread exists (threads inherit it) and before capabilities
+  // are dropped (a negative nice needs CAP_SYS_NICE).
+  if (setpriority(PRIO_PROCESS, 0, opts.nice) != 0)
+    logf(LogLevel::Warn, "cannot set nice {}: {}", opts.nice, std::strerror(errno));
   const int pid_fd = opts.pidfile.empty() ? -1 : open_output(opts.pidfile, "--pidfile");
   const int dump_fd = opts.dump_on_exit.empty() ? -1 : open_output(opts.dump_on_exit, "--dump-on-exit");
 
@@ -173,7 +177,11 @@ int run_daemon(const Options& opts) {
   // Stop: the counted interval closes at once; then the final dump (only if
   // asked: it needs the records still in the ring), then everything goes.
   const uint64_t t0 = monotonic_ns();
+  auto phase = [&](const char* what) {
+    logf(LogLevel::Debug, "stop: {} at {:.2f} ms", what, (monotonic_ns() - t0) / 1e6);
+  };
   daemon.stop(dump_fd >= 0);
+  phase("interval closed");
   if (metrics) metrics->shutdown();
   control.close_all();  // socket file removed
   if (dump_fd >= 0) {
@@ -183,6 +191,7 @@ int run_daemon(const Options& opts) {
       logf(LogLevel::Error, "cannot write --dump-on-exit '{}': {}", opts.dump_on_exit, e.what());
     }
     close(dump_fd);
+    phase("final dump written");
   }
   if (pid_fd >= 0) {
     unlink(opts.pidfile.c_str());
@@ -191,11 +200,13 @@ int run_daemon(const Options& opts) {
   logf(LogLevel::Info, "stopping on {} with {} target(s) attached", strsignal(stop_signal),
        daemon.attached_count());
   std::fprintf(stderr, "irqlat: stopped tracing\n");
-  daemon_ptr.reset();  // detaches every program: closing links is most of the stop
+  daemon.detach();  // closing the links is most of the stop
+  phase("programs detached");
   logf(LogLevel::Info, "stopped in {:.1f} ms", (monotonic_ns() - t0) / 1e6);
   std::fflush(nullptr);
   // Not a return: HTTP worker threads may still be blocked on slow clients,
-  // and nothing is left to clean up that the kernel does not.
+  // and what is left (memory, map and program fds) the kernel frees faster
+  // than destructors would.
   _exit(0);
 }
 

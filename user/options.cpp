@@ -50,13 +50,13 @@ constexpr const char* kTargetHelp =
 struct Raw {
   std::vector<std::string> pids, tids, comms;
   std::string duration, interval, cpus, cancel, done, window_timeout, format, top, max_windows,
-      ringbuf, input, socket, metrics, ctl_pid, pidfile, dump_on_exit, log_file, ctl_timeout, client_timeout;
+      ringbuf, input, socket, metrics, ctl_pid, pidfile, dump_on_exit, log_file, ctl_timeout, client_timeout, nice;
   // Every CLI11 Option bound to each value (one per subcommand that has it).
   using Opts = std::vector<CLI::Option*>;
   bool no_bpf_stats = false;
   Opts duration_opt, interval_opt, cpus_opt, cancel_opt, done_opt, window_timeout_opt, format_opt,
       top_opt, max_windows_opt, ringbuf_opt, socket_opt, metrics_opt, pidfile_opt,
-      dump_on_exit_opt, log_opt, ctl_timeout_opt, client_timeout_opt;
+      dump_on_exit_opt, log_opt, ctl_timeout_opt, client_timeout_opt, nice_opt;
 };
 
 bool given(const Raw::Opts& opts) {
@@ -396,6 +396,10 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
                        ->type_name("FILE"));
   daemon->add_flag("--no-bpf-stats", r.no_bpf_stats,
                    "Leave the kernel's BPF run-time statistics off (ctl status shows no costs)");
+  track(r.nice_opt, daemon->add_option("--nice", r.nice,
+                                       "Scheduling priority, -20..19 (default -10, like auditd's "
+                                       "priority boost: the daemon must keep up with the load it watches)")
+                        ->type_name("N"));
   track(r.client_timeout_opt,
         daemon->add_option("--client-timeout", r.client_timeout,
                            "Close control clients that send no complete request for DUR (default 10s)")
@@ -518,6 +522,13 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
       if (given(r.window_timeout_opt))
         o.window_timeout_ns = parse_duration_opt("--window-timeout", r.window_timeout);
       o.bpf_stats = !r.no_bpf_stats;
+      if (given(r.nice_opt)) {
+        const bool neg = !r.nice.empty() && r.nice[0] == '-';
+        int v = 0;
+        if (!to_uint(neg ? r.nice.substr(1) : r.nice, v) || v > 20 || (!neg && v > 19))
+          throw UsageError(fmt::format("invalid --nice '{}': expected an integer in -20..19", r.nice));
+        o.nice = neg ? -v : v;
+      }
       if (given(r.client_timeout_opt))
         o.client_timeout_ns = parse_duration_opt("--client-timeout", r.client_timeout);
       for (auto [opt, val, out, what] :

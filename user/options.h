@@ -86,6 +86,7 @@ struct Options {
   std::string log_file;          // --log FILE (SIGHUP reopens it); stderr if empty
   bool bpf_stats = true;         // --no-bpf-stats: leave kernel BPF statistics off
   uint64_t client_timeout_ns = 10'000'000'000ULL;  // --client-timeout DUR
+  int nice = -10;  // daemon --nice N: it must drain the ring buffer under the load it observes
   uint64_t ctl_timeout_ns = 5'000'000'000ULL;  // ctl --timeout DUR
   bool ctl_reset = false;        // ctl dump --reset
 

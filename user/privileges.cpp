@@ -51,12 +51,14 @@ unsigned long long effective_capabilities() {
 }
 
 std::vector<std::string> drop_unneeded_capabilities() {
-  // The bounding set first: it needs CAP_SETPCAP, which goes below.
+  // The bounding set first: it needs CAP_SETPCAP, which goes below. If it
+  // cannot shrink (no CAP_SETPCAP), the sets below still do.
+  std::string bounding_error;
   for (int cap = 0; cap <= 63; cap++) {
     if (kept(cap)) continue;
     if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;  // absent or unknown
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-      throw std::runtime_error(std::string("cannot drop capabilities: ") + std::strerror(errno));
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL && bounding_error.empty())
+      bounding_error = std::strerror(errno);
   }
   __user_cap_data_struct data[2]{};
   get_caps(data);
@@ -71,6 +73,8 @@ std::vector<std::string> drop_unneeded_capabilities() {
   if (syscall(SYS_capset, &hdr, data) != 0)
     throw std::runtime_error(std::string("cannot drop capabilities: ") + std::strerror(errno));
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (!bounding_error.empty())
+    throw std::runtime_error("capabilities dropped, but not from the bounding set: " + bounding_error);
   std::vector<std::string> names;
   for (const Kept& k : kKept)
     if (data[k.cap / 32].effective & (1u << (k.cap % 32))) names.push_back(k.name);

@@ -97,6 +97,18 @@ struct {
 	__type(value, __u32); /* TARGET_* flags */
 } target_tgids SEC(".maps");
 
+/* Bit tid is set whenever tid is in target_tids (set after the insert,
+ * cleared with the delete), so events of other tasks, most events, cost one
+ * inlined array load instead of a hash lookup. User space sets and clears
+ * bits through an mmap with atomic ops, like the BPF side. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, IRQLAT_TID_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} target_bits SEC(".maps");
+
 /* Per CPU: how many target threads wait on its runqueue. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -159,8 +171,26 @@ static __always_inline bool is_target(__u32 tid, __u32 tgid, struct target_val *
 		return false;
 	if (targ_all)
 		return tgid != self_tgid;
+	__u32 w = tid / 64;
+	__u64 *word = bpf_map_lookup_elem(&target_bits, &w);
+
+	if (!word || !(*word & (1ULL << (tid % 64))))
+		return false;
 	*tv = bpf_map_lookup_elem(&target_tids, &tid);
 	return *tv != NULL;
+}
+
+static __always_inline void set_target_bit(__u32 tid, bool on)
+{
+	__u32 w = tid / 64;
+	__u64 *word = bpf_map_lookup_elem(&target_bits, &w);
+
+	if (!word)
+		return;
+	if (on)
+		__sync_fetch_and_or(word, 1ULL << (tid % 64));
+	else
+		__sync_fetch_and_and(word, ~(1ULL << (tid % 64)));
 }
 
 static __always_inline void waiting_add(int cpu, int delta)
@@ -349,6 +379,7 @@ static __always_inline void add_target(__u32 tid, __u32 pid, __u32 flags)
 	struct target_val tv = { .pid = pid, .flags = flags, .wait_cpu = -1 };
 
 	bpf_map_update_elem(&target_tids, &tid, &tv, BPF_NOEXIST);
+	set_target_bit(tid, true);
 }
 
 /* New threads of followed processes, and children when asked, are targets. */
@@ -432,6 +463,7 @@ static __always_inline int on_exit(unsigned long long *ctx, const bool btf)
 	wait_done(tv);
 	/* Forget the tid (and tgid): a reused PID is not a target. */
 	bpf_map_delete_elem(&target_tids, &tid);
+	set_target_bit(tid, false);
 	if (group_dead)
 		bpf_map_delete_elem(&target_tgids, &pid);
 	return 0;

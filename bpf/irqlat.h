@@ -128,6 +128,10 @@ struct kstats {
 	__u64 irq_overflow; /* entries deeper than IRQLAT_MAX_DEPTH */
 };
 
+/* target_bits: one bit per possible tid (PID_MAX_LIMIT on 64-bit). */
+#define IRQLAT_TID_LIMIT 4194304
+#define IRQLAT_TID_WORDS (IRQLAT_TID_LIMIT / 64)
+
 /* Target flags in the target_tids / target_tgids maps. */
 #define TARGET_FOLLOW_THREADS 1u  /* new threads of this process are targets */
 #define TARGET_FOLLOW_CHILDREN 2u /* forked child processes are targets too */

@@ -25,6 +25,8 @@
 namespace irqlat {
 namespace {
 
+constexpr size_t kTargetBitsLen = IRQLAT_TID_WORDS * sizeof(uint64_t);
+
 bool g_libbpf_verbose = false;
 
 // libbpf's own messages only with -vv: its warnings become our one-line errors.
@@ -181,12 +183,28 @@ void Loader::open_and_load(const LoaderConfig& cfg, bool use_tp_btf) {
     stats_mem_ = nullptr;
     throw LoaderError("cannot map the interrupt statistics: " + errno_text(errno));
   }
+  void* bits = mmap(nullptr, kTargetBitsLen, PROT_READ | PROT_WRITE, MAP_SHARED,
+                    bpf_map__fd(skel_->maps.target_bits), 0);
+  if (bits == MAP_FAILED) throw LoaderError("cannot map the target bitmap: " + errno_text(errno));
+  target_bits_ = static_cast<uint64_t*>(bits);
+}
+
+// The BPF side updates other bits of the same words concurrently: atomic
+// read-modify-write, like its own __sync_fetch_and_or/and.
+void Loader::set_target_bit(uint32_t tid, bool on) {
+  if (!target_bits_ || tid >= IRQLAT_TID_LIMIT) return;
+  const uint64_t bit = 1ULL << (tid % 64);
+  if (on)
+    __atomic_fetch_or(&target_bits_[tid / 64], bit, __ATOMIC_SEQ_CST);
+  else
+    __atomic_fetch_and(&target_bits_[tid / 64], ~bit, __ATOMIC_SEQ_CST);
 }
 
 Loader::~Loader() {
   detach();
   if (rb_) ring_buffer__free(rb_);
   if (stats_mem_) munmap(stats_mem_, stats_len_);
+  if (target_bits_) munmap(target_bits_, kTargetBitsLen);
   if (skel_) irqlat_bpf__destroy(skel_);
 }
 
@@ -263,6 +281,7 @@ void Loader::add_thread(int tid, int pid) {
   v.wait_cpu = -1;
   uint32_t key = tid;
   bpf_map__update_elem(skel_->maps.target_tids, &key, sizeof(key), &v, sizeof(v), BPF_NOEXIST);
+  set_target_bit(key, true);  // after the insert: a set bit always finds the entry
 }
 
 void Loader::add_process(int pid, uint32_t flags) {
@@ -308,7 +327,10 @@ void Loader::remove_process(int pid) {
     cur = next;
     prev = &cur;
   }
-  for (uint32_t t : doomed) bpf_map__delete_elem(skel_->maps.target_tids, &t, sizeof(t), 0);
+  for (uint32_t t : doomed) {
+    bpf_map__delete_elem(skel_->maps.target_tids, &t, sizeof(t), 0);
+    set_target_bit(t, false);
+  }
 }
 
 void Loader::set_sink(Sink sink) { sink_ = std::move(sink); }

@@ -97,6 +97,7 @@ class Loader {
  private:
   void open_and_load(const LoaderConfig& cfg, bool use_tp_btf);
   static int on_sample(void* ctx, void* data, size_t size);
+  void set_target_bit(uint32_t tid, bool on);
 
   irqlat_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
@@ -106,6 +107,7 @@ class Loader {
   std::vector<std::string> attached_;
   Sink sink_;
   void* stats_mem_ = nullptr;
+  uint64_t* target_bits_ = nullptr;  // mmap of the target_bits map
   size_t stats_len_ = 0;
   int nr_cpus_ = 0;
   uint32_t max_irq_ = 0;

@@ -57,7 +57,7 @@ struct cpu_state {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20); /* resized by the loader */
+	__uint(max_entries, 8 << 20); /* resized by the loader */
 } events SEC(".maps");
 
 struct {
@@ -472,13 +472,14 @@ IRQLAT_TRACEPOINT(sched_process_exit, on_exit)
 
 /* ----------------------------------------------------------- interrupts */
 
-static __always_inline void irq_enter(__u32 kind, __u32 id)
+/* Pushes a frame stamped now; returns the stamp (0 if nothing was pushed). */
+static __always_inline __u64 irq_enter(struct cpu_state *cs, __u32 kind, __u32 id)
 {
-	struct cpu_state *cs = my_cpu();
+	__u64 now;
 	__u32 d;
 
 	if (!cs)
-		return;
+		return 0;
 	d = cs->depth;
 	/*
 	 * Hard interrupts run with interrupts off and softirqs never nest, so
@@ -504,13 +505,15 @@ static __always_inline void irq_enter(__u32 kind, __u32 id)
 		cs->lost_depth++;
 		if (ks)
 			ks->irq_overflow++;
-		return;
+		return 0;
 	}
-	cs->frames[d].ts = bpf_ktime_get_ns();
+	now = bpf_ktime_get_ns();
+	cs->frames[d].ts = now;
 	cs->frames[d].child_ns = 0;
 	cs->frames[d].id = id;
 	cs->frames[d].kind = kind;
 	cs->depth = d + 1;
+	return now;
 }
 
 static __always_inline __u32 slot_of(__u32 kind, __u32 id)
@@ -589,7 +592,7 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 
 static __always_inline int on_irq_entry(unsigned long long *ctx, const bool btf)
 {
-	irq_enter(IRQ_KIND_HARDIRQ, (__u32)ctx[0]);
+	irq_enter(my_cpu(), IRQ_KIND_HARDIRQ, (__u32)ctx[0]);
 	return 0;
 }
 IRQLAT_TRACEPOINT(irq_handler_entry, on_irq_entry)
@@ -616,13 +619,16 @@ static __always_inline int on_softirq_entry(unsigned long long *ctx, const bool 
 {
 	__u32 vec = (__u32)ctx[0];
 	struct cpu_state *cs = my_cpu();
+	/* One clock read serves the frame and the raise -> entry wait. */
+	__u64 now = irq_enter(cs, IRQ_KIND_SOFTIRQ, vec);
 
-	irq_enter(IRQ_KIND_SOFTIRQ, vec);
 	if (!cs || vec >= IRQLAT_NR_SOFTIRQS || cs->raise_ts[vec & 15] == 0)
 		return 0;
+	if (!now)
+		now = bpf_ktime_get_ns();
 
 	/* raise -> entry: how long the softirq waited to run. */
-	__u64 wait = bpf_ktime_get_ns() - cs->raise_ts[vec & 15];
+	__u64 wait = now - cs->raise_ts[vec & 15];
 	__u32 cpu = bpf_get_smp_processor_id();
 	__u32 key = IRQLAT_SLOT_SOFTIRQ(vec) * nr_cpus + cpu;
 	struct irq_stat *st = bpf_map_lookup_elem(&irq_stats, &key);
@@ -650,7 +656,7 @@ IRQLAT_TRACEPOINT(softirq_exit, on_softirq_exit)
 #define IRQLAT_VECTOR(tp, vec)                                                     \
 	static __always_inline int on_##tp##_entry(unsigned long long *ctx, const bool btf) \
 	{                                                                          \
-		irq_enter(IRQ_KIND_VECTOR, vec);                                   \
+		irq_enter(my_cpu(), IRQ_KIND_VECTOR, vec);                         \
 		return 0;                                                          \
 	}                                                                          \
 	static __always_inline int on_##tp##_exit(unsigned long long *ctx, const bool btf)  \

@@ -26,6 +26,8 @@ namespace irqlat {
 namespace {
 
 constexpr size_t kTargetBitsLen = IRQLAT_TID_WORDS * sizeof(uint64_t);
+// Records between two checks of the abort predicate while draining.
+constexpr unsigned kAbortCheckEvery = 256;
 
 bool g_libbpf_verbose = false;
 
@@ -338,11 +340,21 @@ void Loader::set_sink(Sink sink) { sink_ = std::move(sink); }
 int Loader::on_sample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<Loader*>(ctx);
   if (self->sink_) self->sink_(data, size);
+  // The record is already taken; a negative return makes libbpf stop here.
+  if (self->abort_ && ++self->since_abort_check_ >= kAbortCheckEvery) {
+    self->since_abort_check_ = 0;
+    if (self->abort_()) {
+      self->aborted_ = true;
+      return -EINTR;
+    }
+  }
   return 0;
 }
 
 int Loader::poll(int timeout_ms) {
+  aborted_ = false;
   int n = ring_buffer__poll(rb_, timeout_ms);
+  if (aborted_) return 0;
   if (n < 0 && n != -EINTR) return n;
   // Producers submit without wakeups, so a timeout still has data to drain.
   int m = ring_buffer__consume(rb_);

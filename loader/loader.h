@@ -28,7 +28,7 @@ struct LoaderConfig {
   std::vector<int> cpus;           // -C (empty: all)
   uint64_t signal_mask = 0;        // bit n: signal n is a cancel event
   std::string comm;                // --comm NAME
-  uint32_t ringbuf_bytes = 16u << 20;
+  uint32_t ringbuf_bytes = 8u << 20;
   bool markers = false;            // load the uprobe/USDT marker programs
   int verbose = 0;  // 1: our diagnostics, 2: libbpf's too
 };
@@ -79,6 +79,10 @@ class Loader {
 
   // Ring buffer: sink receives every record; returns records consumed.
   void set_sink(Sink sink);
+  // Checked every few hundred records while poll() drains: when it returns
+  // true, poll() returns at once and leaves the rest in the ring (a stop
+  // must not wait behind a long backlog).
+  void set_abort(std::function<bool()> abort) { abort_ = std::move(abort); }
   int poll(int timeout_ms);  // waits for a forced wakeup, then drains
   int drain();               // drains without waiting
   int epoll_fd() const;
@@ -106,6 +110,9 @@ class Loader {
   int next_marker_ = 1;
   std::vector<std::string> attached_;
   Sink sink_;
+  std::function<bool()> abort_;
+  unsigned since_abort_check_ = 0;
+  bool aborted_ = false;
   void* stats_mem_ = nullptr;
   uint64_t* target_bits_ = nullptr;  // mmap of the target_bits map
   size_t stats_len_ = 0;

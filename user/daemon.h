@@ -43,6 +43,7 @@ class Daemon {
   DaemonStatus status() const;
 
   void set_control(const ControlServer* server) { control_ = server; }
+  void set_abort(std::function<bool()> abort) { session_->loader().set_abort(std::move(abort)); }
   void count_scrape() { scrapes_++; }
   int ring_fd() const;  // readable when the ring buffer has a forced wakeup
   size_t attached_count() const;

@@ -25,8 +25,9 @@ namespace irqlat {
 namespace {
 
 // The ring buffer wakes us only when 1/4 full (BPF_RB_NO_WAKEUP): drain at
-// least this often so tables and windows stay current.
-constexpr int kDrainMs = 100;
+// least this often, so tables stay current and a signal never waits behind
+// a long backlog.
+constexpr int kDrainMs = kPumpMs;
 
 std::runtime_error sys_error(const std::string& what) {
   return std::runtime_error(what + ": " + std::strerror(errno));
@@ -121,6 +122,13 @@ int run_daemon(const Options& opts) {
   watch(epfd, control.fd());
   watch(epfd, daemon.ring_fd());
   if (metrics) watch(epfd, metrics->fd());
+
+  // A stop request cuts a drain short (sigpending: the signals are blocked
+  // and wait for the signalfd).
+  daemon.set_abort([] {
+    sigset_t pending;
+    return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
+  });
 
   std::fprintf(stderr, "irqlat: tracing nothing yet: daemon pid %d, control socket %s%s\n", getpid(),
                opts.socket_path.c_str(),

@@ -115,7 +115,7 @@ void add_collection(CLI::App* sub, Raw& r) {
                         "A window without a done event after DUR is unfinished (default 10s)")
             ->type_name("DUR"));
   track(r.ringbuf_opt, sub->add_option("--ringbuf-size", r.ringbuf,
-                                       "Ring buffer size in MB, a power of two (default 16)")
+                                       "Ring buffer size in MB, a power of two (default 8)")
                            ->type_name("MB"));
 }
 
@@ -378,7 +378,7 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
                                           "Serve Prometheus metrics on ADDR:PORT")
                            ->type_name("ADDR:PORT"));
   track(r.ringbuf_opt, daemon->add_option("--ringbuf-size", r.ringbuf,
-                                          "Ring buffer size in MB, a power of two (default 16)")
+                                          "Ring buffer size in MB, a power of two (default 8)")
                            ->type_name("MB"));
   daemon->add_flag("--metrics-remote", o.metrics_remote,
                    "Allow --metrics on an address other than loopback");

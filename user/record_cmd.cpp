@@ -146,8 +146,8 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
   while (!stop_requested()) {
     uint64_t now = monotonic_ns();
     const uint64_t wake = std::min(deadline, next_stats);
-    int timeout_ms = 100;
-    if (wake != UINT64_MAX && wake > now) timeout_ms = std::min<uint64_t>(100, (wake - now) / 1'000'000 + 1);
+    int timeout_ms = kPumpMs;
+    if (wake != UINT64_MAX && wake > now) timeout_ms = std::min<uint64_t>(kPumpMs, (wake - now) / 1'000'000 + 1);
     session.pump(wake <= now ? 0 : timeout_ms);
     writer.add_watermark(session.last_watermark());
     now = monotonic_ns();

@@ -22,6 +22,11 @@ namespace irqlat {
 
 uint64_t monotonic_ns();
 
+// How often trace/record drain the ring buffer (BPF_RB_NO_WAKEUP only wakes
+// them at 1/4 full). Short, so the backlog a stop must still process, and
+// with it the stop time, stays small under load.
+constexpr int kPumpMs = 20;
+
 // A process attached at run time (daemon): what detach_target undoes.
 struct AttachedProcess {
   int pid = 0;

@@ -40,8 +40,8 @@ int run_trace(const Options& opts) {
   while (!stop_requested()) {
     uint64_t now = monotonic_ns();
     uint64_t wake = std::min(deadline, next_interval);
-    int timeout_ms = 100;
-    if (wake != UINT64_MAX && wake > now) timeout_ms = std::min<uint64_t>(100, (wake - now) / 1'000'000 + 1);
+    int timeout_ms = kPumpMs;
+    if (wake != UINT64_MAX && wake > now) timeout_ms = std::min<uint64_t>(kPumpMs, (wake - now) / 1'000'000 + 1);
     session.pump(wake <= now ? 0 : timeout_ms);
     now = monotonic_ns();
     if (now >= deadline) break;

@@ -59,7 +59,7 @@ TEST_CASE("defaults", "[options]") {
   CHECK(o.output.empty());
   CHECK(o.top == 5);
   CHECK(o.window_list_cap == 100000);
-  CHECK(o.ringbuf_mb == 16);
+  CHECK(o.ringbuf_mb == 8);
   CHECK(o.socket_path == "/run/irqlat.sock");
   CHECK(o.verbose == 0);
   CHECK(o.cancel.kind == WindowSpec::None);

@@ -74,6 +74,13 @@ struct {
 	__type(value, struct kstats);
 } kstats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct irqlat_batch);
+} batches SEC(".maps");
+
 /* slot * nr_cpus + cpu -> stats; sized by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -131,10 +138,90 @@ static __always_inline struct cpu_state *my_cpu(void)
 	return bpf_map_lookup_elem(&cpu_state, &zero);
 }
 
-static __always_inline void *reserve(__u32 size)
+static __always_inline struct irqlat_batch *my_batch(void)
 {
-	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+	__u32 zero = 0;
 
+	return bpf_map_lookup_elem(&batches, &zero);
+}
+
+/* Where a record being written goes: this CPU's batch, or (when a program
+ * it interrupted holds the batch) straight into the ring buffer. */
+struct rec_slot {
+	struct irqlat_batch *b;
+	__u32 size;
+};
+
+static __always_inline __u64 ring_flags(void)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	return avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* One ring record for the whole batch; the caller holds b->busy. */
+static __always_inline void flush(struct irqlat_batch *b)
+{
+	__u32 len = b->len;
+
+	if (len == 0 || len > IRQLAT_BATCH_BYTES)
+		return;
+	struct kstats *ks = my_kstats();
+	long err = bpf_ringbuf_output(&events, b->data, len, ring_flags());
+
+	if (ks) {
+		if (err)
+			ks->drops += b->count;
+		else
+			ks->records += b->count;
+	}
+	b->len = 0;
+	b->count = 0;
+}
+
+/* Flushes a batch older than IRQLAT_BATCH_AGE_NS (or any, if force) unless
+ * a program this one interrupted is appending to it. */
+static __always_inline void flush_if_due(__u64 now, bool force)
+{
+	struct irqlat_batch *b = my_batch();
+
+	if (!b || b->busy || b->len == 0)
+		return;
+	if (!force && now - b->first_ts < IRQLAT_BATCH_AGE_NS)
+		return;
+	b->busy = 1;
+	barrier();
+	flush(b);
+	barrier();
+	b->busy = 0;
+}
+
+static __always_inline void *reserve(__u32 size, struct rec_slot *s)
+{
+	struct irqlat_batch *b = my_batch();
+	void *rec;
+
+	s->b = NULL;
+	s->size = size;
+	/* Programs nest only by interruption, and an interrupting program runs
+	 * to its end before the interrupted one resumes: claiming busy before
+	 * reading len makes the batch safe without atomics. */
+	if (b && !b->busy) {
+		b->busy = 1;
+		barrier();
+		__u32 len = b->len;
+
+		if (len > IRQLAT_BATCH_BYTES - size) {
+			flush(b);
+			len = 0;
+		}
+		if (len <= IRQLAT_BATCH_BYTES - size) {
+			s->b = b;
+			return b->data + len;
+		}
+		b->busy = 0;
+	}
+	rec = bpf_ringbuf_reserve(&events, size, 0);
 	if (!rec) {
 		struct kstats *ks = my_kstats();
 
@@ -144,14 +231,28 @@ static __always_inline void *reserve(__u32 size)
 	return rec;
 }
 
-static __always_inline void submit(void *rec)
+static __always_inline void submit(void *rec, struct rec_slot *s)
 {
-	struct kstats *ks = my_kstats();
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	struct irqlat_batch *b = s->b;
 
-	if (ks)
-		ks->records++;
-	bpf_ringbuf_submit(rec, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	if (!b) {
+		struct kstats *ks = my_kstats();
+
+		if (ks)
+			ks->records++;
+		bpf_ringbuf_submit(rec, ring_flags());
+		return;
+	}
+	__u64 ts = ((struct ev_hdr *)rec)->ts;
+
+	if (b->len == 0)
+		b->first_ts = ts;
+	b->len += s->size;
+	b->count++;
+	if (ts - b->first_ts >= IRQLAT_BATCH_AGE_NS || b->len > IRQLAT_BATCH_BYTES - 64)
+		flush(b);
+	barrier();
+	b->busy = 0;
 }
 
 static __always_inline void fill_hdr(struct ev_hdr *h, __u64 ts, __u32 tid, __u8 type)
@@ -247,8 +348,13 @@ static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
 		cs->cur_pid = nt ? next_pid : 0;
 	}
 	nwait = targ_all ? NULL : bpf_map_lookup_elem(&waiting, &cpu);
-	if (!pt && !nt && !(nwait && *nwait))
+	if (!pt && !nt && !(nwait && *nwait)) {
+		/* Going idle: nothing may run here for long, so no later event
+		 * would flush the batch. */
+		if (next_tid == 0)
+			flush_if_due(0, true);
 		return 0;
+	}
 
 	/* The tracepoint's prev_state hides preemptions; a preempted or
 	 * yielding task is still runnable whatever its __state says. */
@@ -258,7 +364,9 @@ static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
 	if (nt)
 		wait_done(ntv);
 
-	e = reserve(sizeof(*e));
+	struct rec_slot slot;
+
+	e = reserve(sizeof(*e), &slot);
 	if (!e)
 		return 0;
 	fill_hdr(&e->h, bpf_ktime_get_ns(), prev_tid, EV_SWITCH);
@@ -269,8 +377,13 @@ static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
 	e->prev_target = pt;
 	e->next_target = nt;
 	e->pad = 0;
-	bpf_probe_read_kernel(e->next_comm, sizeof(e->next_comm), &next->comm);
-	submit(e);
+	if (btf)  /* a trusted BTF pointer: plain loads, no helper call */
+		__builtin_memcpy(e->next_comm, next->comm, sizeof(e->next_comm));
+	else
+		bpf_probe_read_kernel(e->next_comm, sizeof(e->next_comm), &next->comm);
+	submit(e, &slot);
+	if (next_tid == 0)
+		flush_if_due(0, true);
 	return 0;
 }
 IRQLAT_TRACEPOINT(sched_switch, on_switch)
@@ -284,7 +397,9 @@ static __always_inline int emit_wake(struct task_struct *p, __u8 type, const boo
 
 	if (!is_target(tid, pid, &tv))
 		return 0;
-	e = reserve(sizeof(*e));
+	struct rec_slot slot;
+
+	e = reserve(sizeof(*e), &slot);
 	if (!e)
 		return 0;
 	id = bpf_get_current_pid_tgid();
@@ -293,7 +408,7 @@ static __always_inline int emit_wake(struct task_struct *p, __u8 type, const boo
 	e->target_cpu = task_cpu_of(p, btf);
 	e->waker_tid = (__u32)id;
 	e->waker_pid = id >> 32;
-	submit(e);
+	submit(e, &slot);
 	return 0;
 }
 
@@ -344,7 +459,9 @@ static __always_inline int on_migrate(unsigned long long *ctx, const bool btf)
 		return 0;
 	if (tv && tv->wait_cpu >= 0)
 		wait_on(tv, dest);
-	e = reserve(sizeof(*e));
+	struct rec_slot slot;
+
+	e = reserve(sizeof(*e), &slot);
 	if (!e)
 		return 0;
 	fill_hdr(&e->h, bpf_ktime_get_ns(), tid, EV_MIGRATE);
@@ -352,7 +469,7 @@ static __always_inline int on_migrate(unsigned long long *ctx, const bool btf)
 	e->orig_cpu = task_cpu_of(p, btf);
 	e->dest_cpu = dest;
 	e->pad = 0;
-	submit(e);
+	submit(e, &slot);
 	return 0;
 }
 IRQLAT_TRACEPOINT(sched_migrate_task, on_migrate)
@@ -360,7 +477,8 @@ IRQLAT_TRACEPOINT(sched_migrate_task, on_migrate)
 static __always_inline void emit_task(__u8 type, __u8 flags, __u32 tid, __u32 pid,
 				      __u32 parent_tid, __u32 parent_pid, const char *comm)
 {
-	struct ev_task *e = reserve(sizeof(*e));
+	struct rec_slot slot;
+	struct ev_task *e = reserve(sizeof(*e), &slot);
 
 	if (!e)
 		return;
@@ -371,7 +489,7 @@ static __always_inline void emit_task(__u8 type, __u8 flags, __u32 tid, __u32 pi
 	e->parent_pid = parent_pid;
 	e->pad = 0;
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), comm);
-	submit(e);
+	submit(e, &slot);
 }
 
 static __always_inline void add_target(__u32 tid, __u32 pid, __u32 flags)
@@ -557,6 +675,9 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 	if (d >= 2)
 		cs->frames[d - 2].child_ns += dur;
 
+	/* Interrupts (the timer tick at least) keep batches from going stale
+	 * on a CPU that runs a target without scheduler events. */
+	flush_if_due(now, false);
 	cpu = bpf_get_smp_processor_id();
 	if (filter_cpus && !cpu_allowed[cpu & (IRQLAT_MAX_CPUS - 1)])
 		return;
@@ -575,7 +696,8 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 		}
 	}
 	if (cs->cur_tid) {
-		struct ev_irq *e = reserve(sizeof(*e));
+		struct rec_slot slot;
+		struct ev_irq *e = reserve(sizeof(*e), &slot);
 
 		if (!e)
 			return;
@@ -586,7 +708,7 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 		e->net_ns = net;
 		e->kind = kind;
 		__builtin_memset(e->pad, 0, sizeof(e->pad));
-		submit(e);
+		submit(e, &slot);
 	}
 }
 
@@ -696,7 +818,9 @@ static __always_inline int on_signal(unsigned long long *ctx, const bool btf)
 	pid = RD(btf, p, tgid);
 	if (!is_target(tid, pid, &tv))
 		return 0;
-	e = reserve(sizeof(*e));
+	struct rec_slot slot;
+
+	e = reserve(sizeof(*e), &slot);
 	if (!e)
 		return 0;
 	id = bpf_get_current_pid_tgid();
@@ -705,7 +829,7 @@ static __always_inline int on_signal(unsigned long long *ctx, const bool btf)
 	e->sig = sig;
 	e->sender_tid = (__u32)id;
 	e->sender_pid = id >> 32;
-	submit(e);
+	submit(e, &slot);
 	return 0;
 }
 IRQLAT_TRACEPOINT(signal_generate, on_signal)
@@ -722,14 +846,16 @@ static __always_inline int mark(__u32 which, __u64 arg)
 
 	if (!tracing_on || !is_target(tid, pid, &tv))
 		return 0;
-	e = reserve(sizeof(*e));
+	struct rec_slot slot;
+
+	e = reserve(sizeof(*e), &slot);
 	if (!e)
 		return 0;
 	fill_hdr(&e->h, now, tid, EV_MARK);
 	e->pid = pid;
 	e->which = which;
 	e->arg = arg;
-	submit(e);
+	submit(e, &slot);
 	return 0;
 }
 

@@ -122,10 +122,30 @@ struct irq_stat {
 
 /* Per-CPU counters of the kernel side (PERCPU_ARRAY, one entry). */
 struct kstats {
-	__u64 records;      /* ring-buffer records submitted */
+	__u64 records;      /* records that reached the ring buffer (batched ones when flushed) */
 	__u64 drops;        /* ring-buffer reservations that failed */
 	__u64 irq_unmatched;/* interrupt exits without a matching entry */
 	__u64 irq_overflow; /* entries deeper than IRQLAT_MAX_DEPTH */
+};
+
+/*
+ * Records are batched per CPU (struct irqlat_batch, a PERCPU_ARRAY) and
+ * reach the ring buffer several at a time: one ring record is a
+ * concatenation of ev_* records, each sized by its type. A batch is flushed
+ * when nearly full, when its oldest record is IRQLAT_BATCH_AGE_NS old (checked
+ * on every record and interrupt on that CPU), and when the CPU goes idle, so
+ * a record reaches user space within about one timer tick.
+ */
+#define IRQLAT_BATCH_BYTES 2048
+#define IRQLAT_BATCH_AGE_NS 1000000ULL
+
+struct irqlat_batch {
+	__u64 first_ts; /* timestamp of the oldest record in data */
+	__u32 len;      /* bytes used in data */
+	__u32 count;    /* records in data */
+	__u32 busy;     /* a program on this CPU is appending; nested ones go direct */
+	__u32 pad;
+	__u8 data[IRQLAT_BATCH_BYTES];
 };
 
 /* target_bits: one bit per possible tid (PID_MAX_LIMIT on 64-bit). */
@@ -236,5 +256,23 @@ struct ev_mark {
 	__u32 which; /* enum irqlat_mark */
 	__u64 arg;   /* USDT argument 0 (the marker id), 0 for uprobes */
 };
+
+/* Size of a record of this type; 0 for an unknown type. */
+static inline __u32 irqlat_record_size(__u8 type)
+{
+	switch (type) {
+	case EV_SWITCH: return sizeof(struct ev_switch);
+	case EV_WAKING:
+	case EV_WAKEUP_NEW: return sizeof(struct ev_wake);
+	case EV_MIGRATE: return sizeof(struct ev_migrate);
+	case EV_FORK:
+	case EV_EXIT:
+	case EV_EXEC: return sizeof(struct ev_task);
+	case EV_IRQ: return sizeof(struct ev_irq);
+	case EV_SIGNAL: return sizeof(struct ev_signal);
+	case EV_MARK: return sizeof(struct ev_mark);
+	}
+	return 0;
+}
 
 #endif /* IRQLAT_H */

@@ -337,9 +337,28 @@ void Loader::remove_process(int pid) {
 
 void Loader::set_sink(Sink sink) { sink_ = std::move(sink); }
 
+// One ring record holds one or more ev_* records (a per-CPU batch), each
+// sized by its type. A record that cannot be sized goes to the sink as it is
+// (the collector counts it as malformed) and ends the batch.
+void Loader::unpack(const void* data, size_t size) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  size_t off = 0;
+  while (off < size) {
+    size_t n = size - off;
+    if (n >= sizeof(ev_hdr)) {
+      ev_hdr h;
+      std::memcpy(&h, p + off, sizeof(h));
+      const uint32_t rec = irqlat_record_size(h.type);
+      if (rec != 0 && rec <= n) n = rec;
+    }
+    if (sink_) sink_(p + off, n);
+    off += n;
+  }
+}
+
 int Loader::on_sample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<Loader*>(ctx);
-  if (self->sink_) self->sink_(data, size);
+  self->unpack(data, size);
   // The record is already taken; a negative return makes libbpf stop here.
   if (self->abort_ && ++self->since_abort_check_ >= kAbortCheckEvery) {
     self->since_abort_check_ = 0;
@@ -361,7 +380,23 @@ int Loader::poll(int timeout_ms) {
   return (n > 0 ? n : 0) + (m > 0 ? m : 0);
 }
 
-int Loader::drain() { return ring_buffer__consume(rb_); }
+int Loader::drain() {
+  const int n = ring_buffer__consume(rb_);
+  // Then what the per-CPU batches still hold (call with tracing off).
+  std::vector<irqlat_batch> per_cpu(nr_cpus_);
+  const uint32_t zero = 0;
+  if (bpf_map__lookup_elem(skel_->maps.batches, &zero, sizeof(zero), per_cpu.data(),
+                           per_cpu.size() * sizeof(irqlat_batch), 0) == 0) {
+    for (irqlat_batch& b : per_cpu) {
+      if (b.len > 0 && b.len <= IRQLAT_BATCH_BYTES) unpack(b.data, b.len);
+      b.len = b.count = 0;
+    }
+    // Emptied, so a later drain does not deliver them twice.
+    bpf_map__update_elem(skel_->maps.batches, &zero, sizeof(zero), per_cpu.data(),
+                         per_cpu.size() * sizeof(irqlat_batch), 0);
+  }
+  return n;
+}
 
 int Loader::epoll_fd() const { return ring_buffer__epoll_fd(rb_); }
 

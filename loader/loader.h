@@ -84,7 +84,9 @@ class Loader {
   // must not wait behind a long backlog).
   void set_abort(std::function<bool()> abort) { abort_ = std::move(abort); }
   int poll(int timeout_ms);  // waits for a forced wakeup, then drains
-  int drain();               // drains without waiting
+  // Drains without waiting, then empties the per-CPU batches (only once
+  // tracing is off: the programs may be appending to them).
+  int drain();
   int epoll_fd() const;
 
   // Kernel-side aggregates.
@@ -102,6 +104,7 @@ class Loader {
   void open_and_load(const LoaderConfig& cfg, bool use_tp_btf);
   static int on_sample(void* ctx, void* data, size_t size);
   void set_target_bit(uint32_t tid, bool on);
+  void unpack(const void* data, size_t size);
 
   irqlat_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;

@@ -123,6 +123,7 @@ def test_attach_two_detach_one_dump_follows_spec(daemon):
         open(go, "w").close()
         time.sleep(1.0)
         assert "detached pid %d" % b.pid in daemon.ctl("detach", str(b.pid)).stdout
+        time.sleep(0.1)  # rows retire once the records before the detach are in (ms)
         b_rows = rows_of(daemon.dump(), b.pid)
         assert b_rows and all(r["detached"] for r in b_rows), b_rows
         a_own = json.loads(a.communicate(timeout=10)[0])

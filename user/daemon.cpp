@@ -109,18 +109,6 @@ void Daemon::end_target(Target& t, const char* state) {
   logf(LogLevel::Info, "pid {} ({}) {}", t.info.pid, t.info.comm, state);
 }
 
-json Daemon::target_json(const DaemonTarget& t) {
-  return json{{"pid", t.pid},
-              {"comm", t.comm},
-              {"exe", t.exe},
-              {"state", t.state},
-              {"start_time", t.start_time},
-              {"cancel", t.cancel_spec},
-              {"done", t.done_spec},
-              {"attached_ns", t.attached_ns},
-              {"ended_ns", t.ended_ns}};
-}
-
 json Daemon::attach(const ControlRequest& r) {
   if (Target* old = attached_target(r.pid)) {
     if (process_start_time(r.pid) == old->info.start_time)

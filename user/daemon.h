@@ -58,7 +58,6 @@ class Daemon {
   void reset();
   Target* attached_target(int pid);
   void end_target(Target& t, const char* state);
-  static nlohmann::json target_json(const DaemonTarget& t);
 
   Options opts_;
   std::unique_ptr<Session> session_;

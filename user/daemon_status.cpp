@@ -3,19 +3,22 @@
 
 namespace irqlat {
 
+nlohmann::json target_json(const DaemonTarget& t) {
+  return {{"pid", t.pid},
+          {"comm", t.comm},
+          {"exe", t.exe},
+          {"state", t.state},
+          {"start_time", t.start_time},
+          {"cancel", t.cancel_spec},
+          {"done", t.done_spec},
+          {"attached_ns", t.attached_ns},
+          {"ended_ns", t.ended_ns}};
+}
+
 nlohmann::json status_json(const DaemonStatus& s) {
   using nlohmann::json;
   json targets = json::array();
-  for (const DaemonTarget& t : s.targets)
-    targets.push_back({{"pid", t.pid},
-                       {"comm", t.comm},
-                       {"exe", t.exe},
-                       {"state", t.state},
-                       {"start_time", t.start_time},
-                       {"cancel", t.cancel_spec},
-                       {"done", t.done_spec},
-                       {"attached_ns", t.attached_ns},
-                       {"ended_ns", t.ended_ns}});
+  for (const DaemonTarget& t : s.targets) targets.push_back(target_json(t));
   json programs = json::array();
   for (const ProgStats& p : s.programs)
     programs.push_back({{"name", p.name},

@@ -48,6 +48,10 @@ struct DaemonStatus {
   uint64_t scrapes = 0;       // /metrics requests served
 };
 
+// One target as the control protocol shows it (attach/detach replies, dump,
+// status).
+nlohmann::json target_json(const DaemonTarget& t);
+
 // The "status" object of the control protocol (docs/daemon.md).
 nlohmann::json status_json(const DaemonStatus& s);
 

@@ -106,6 +106,7 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
 
   Session session(opts);
   install_stop_handlers();
+  session.set_abort(stop_requested);
   session.start();
 
   // Before any pump: the collector knows only the threads found in /proc.
@@ -166,6 +167,7 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
     if (session.targets_gone()) break;
   }
   session.pause();
+  boost_for_stop();
   fprintf(stderr, "irqlat: stopped tracing\n");
   session.stop();
 

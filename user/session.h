@@ -56,6 +56,11 @@ class Session {
   // closes open windows.
   void pause();
   void stop();
+  // A pump's drain stops early when this returns true (a stop request):
+  // the rest is drained by stop().
+  void set_abort(std::function<bool()> abort) { loader_->set_abort(std::move(abort)); }
+  // Detaches every program (the command is done; the destructor would too).
+  void detach() { loader_->detach(); }
 
   // True when every target the user named has exited (never for -a/--comm).
   bool targets_gone();

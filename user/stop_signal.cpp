@@ -2,6 +2,7 @@
 #include "user/stop_signal.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 namespace irqlat {
 namespace {
@@ -22,5 +23,7 @@ void install_stop_handlers() {
 }
 
 bool stop_requested() { return g_stop != 0; }
+
+void boost_for_stop() { (void)setpriority(PRIO_PROCESS, 0, -10); }
 
 }  // namespace irqlat

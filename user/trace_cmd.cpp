@@ -30,6 +30,7 @@ int run_trace(const Options& opts) {
 
   Session session(opts);
   install_stop_handlers();
+  session.set_abort(stop_requested);
   session.start();
   fprintf(stderr, "irqlat: tracing %s; Ctrl-C to stop\n", session.describe_targets().c_str());
   session.release_command();
@@ -55,9 +56,21 @@ int run_trace(const Options& opts) {
     if (session.targets_gone()) break;
   }
   session.pause();
+  boost_for_stop();
+  const uint64_t t0 = monotonic_ns();
+  auto phase = [&](const char* what) {
+    if (opts.verbose) fprintf(stderr, "irqlat: stop: %s at %.2f ms\n", what, (monotonic_ns() - t0) / 1e6);
+  };
   fprintf(stderr, "irqlat: stopped tracing\n");
   session.stop();
-  print_report(out, session.report(), opts);
+  phase("records drained");
+  const Report report = session.report();
+  phase("tables built");
+  print_report(out, report, opts);
+  out.flush();
+  phase("tables printed");
+  session.detach();
+  phase("programs detached");
   return 0;
 }
 

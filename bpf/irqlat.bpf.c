@@ -32,6 +32,11 @@ const volatile __u8 cpu_allowed[IRQLAT_MAX_CPUS] = {};
 const volatile __u64 signal_mask = 0;      /* bit n: signal n opens a window */
 const volatile __u64 wakeup_bytes = 1 << 20;
 const volatile bool has_comm = false;      /* --comm: processes that exec it */
+/* Stream every target's scheduler events (windows or `record`); otherwise
+ * only targets flagged TARGET_STREAM are streamed, the rest accounted here. */
+const volatile bool stream_all = false;
+const volatile bool may_stream = true;     /* some target may be streamed */
+const volatile bool use_task_storage = true; /* tp_btf mode; raw_tp uses acct_by_tid */
 const volatile char targ_comm[IRQLAT_COMM_LEN] = {};
 
 /* Set by user space once everything is attached and cleared when it stops,
@@ -115,6 +120,36 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } target_bits SEC(".maps");
+
+/* Kernel-accounted threads. tp_btf: task storage (no hash lookup per event,
+ * freed with the task); raw_tp programs have no BTF task pointer, so they
+ * use a tid hash instead. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_acct);
+} acct_store SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct thread_acct);
+} acct_by_tid SEC(".maps");
+
+/* Final accounts of exited threads, collected and deleted by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct exited_key);
+	__type(value, struct thread_acct);
+} exited_accts SEC(".maps");
+
+/* A zeroed account: the initial value of acct_by_tid entries. */
+const struct thread_acct acct_zero = {};
 
 /* Per CPU: how many target threads wait on its runqueue. */
 struct {
@@ -281,6 +316,197 @@ static __always_inline bool is_target(__u32 tid, __u32 tgid, struct target_val *
 	return *tv != NULL;
 }
 
+/* A target_tids entry of a streamed thread (NULL: -a mode, no entries). */
+static __always_inline bool streamed(struct target_val *tv)
+{
+	return stream_all || (tv && (tv->flags & TARGET_STREAM));
+}
+
+/* A target (is_target) that is accounted in the kernel. */
+static __always_inline bool accounted(struct target_val *tv)
+{
+	if (stream_all)
+		return false;
+	return targ_all || (tv && !(tv->flags & TARGET_STREAM));
+}
+
+static __always_inline bool target_bit(__u32 tid)
+{
+	__u32 w = tid / 64;
+	__u64 *word = bpf_map_lookup_elem(&target_bits, &w);
+
+	return word && (*word & (1ULL << (tid % 64)));
+}
+
+/* ------------------------------------------------- kernel accounting */
+
+enum target_kind { T_NONE = 0, T_STREAM, T_ACCT };
+
+static __always_inline void acct_failed(void)
+{
+	struct kstats *ks = my_kstats();
+
+	if (ks)
+		ks->acct_failed++;
+}
+
+/* The account of a kernel-accounted thread, or NULL. */
+static __always_inline struct thread_acct *acct_lookup(struct task_struct *t, __u32 tid,
+							 const bool btf)
+{
+	if (btf)
+		return bpf_task_storage_get(&acct_store, t, 0, 0);
+	return bpf_map_lookup_elem(&acct_by_tid, &tid);
+}
+
+/* A new account, UNKNOWN until its first event says more. */
+static __always_inline struct thread_acct *acct_create(struct task_struct *t, __u32 tid,
+							 __u32 tgid, __u32 flags,
+							 const bool btf)
+{
+	struct thread_acct *a;
+
+	if (btf) {
+		a = bpf_task_storage_get(&acct_store, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	} else {
+		bpf_map_update_elem(&acct_by_tid, &tid, &acct_zero, BPF_NOEXIST);
+		a = bpf_map_lookup_elem(&acct_by_tid, &tid);
+	}
+	if (!a) {
+		acct_failed();
+		return NULL;
+	}
+	if (a->created_ns == 0) {
+		a->tid = tid;
+		a->pid = tgid;
+		a->flags = flags;
+		a->created_ns = a->since = bpf_ktime_get_ns();
+	}
+	return a;
+}
+
+/*
+ * What a task is to us: not a target, a streamed target (tv set when it has
+ * a target_tids entry), or a kernel-accounted one (acct set). Non-targets,
+ * most tasks, cost one array load; accounted targets one task-storage load.
+ */
+static __always_inline int classify(struct task_struct *t, __u32 tid, __u32 tgid,
+				    struct target_val **tv, struct thread_acct **acct,
+				    const bool btf)
+{
+	*tv = NULL;
+	*acct = NULL;
+	if (tid == 0)
+		return T_NONE;
+	if (targ_all) {
+		if (tgid == self_tgid)
+			return T_NONE;
+		if (stream_all)
+			return T_STREAM;
+		*acct = acct_lookup(t, tid, btf);
+		if (!*acct)
+			*acct = acct_create(t, tid, tgid, 0, btf);
+		return *acct ? T_ACCT : T_NONE;
+	}
+	if (!target_bit(tid))
+		return T_NONE;
+	if (!stream_all) {
+		*acct = acct_lookup(t, tid, btf);
+		if (*acct)
+			return T_ACCT;
+	}
+	*tv = bpf_map_lookup_elem(&target_tids, &tid);
+	if (!*tv)
+		return T_NONE;
+	if (stream_all || ((*tv)->flags & TARGET_STREAM))
+		return T_STREAM;
+	*acct = acct_create(t, tid, tgid, (*tv)->flags, btf);
+	return *acct ? T_ACCT : T_NONE;
+}
+
+/* Books the time since a->since to the current state. */
+static __always_inline void acct_book(struct thread_acct *a, __u64 now)
+{
+	if (now <= a->since)
+		return;
+	if (a->state == TS_RUNNING)
+		a->oncpu_ns += now - a->since;
+	else if (a->state == TS_RUNNABLE)
+		a->runqueue_ns += now - a->since;
+	a->since = now;
+}
+
+static __always_inline void acct_switch_out(struct thread_acct *a, bool runnable, __u64 now)
+{
+	if (a->state == TS_DEAD)
+		return;
+	acct_book(a, now);
+	if (runnable) {
+		a->preemptions++;
+		a->state = TS_RUNNABLE;
+	} else {
+		a->state = TS_BLOCKED;
+	}
+	a->woken = 0; /* a preempted thread's wait is runqueue time, not a wakeup latency */
+}
+
+static __always_inline void acct_switch_in(struct thread_acct *a, __u64 now)
+{
+	if (a->state == TS_DEAD)
+		return;
+	acct_book(a, now);
+	if (a->state == TS_RUNNABLE && a->woken) {
+		__u64 lat = now - a->wake_ts;
+		__u32 b = irqlat_hist_bucket(lat);
+
+		if (b >= IRQLAT_HIST_BUCKETS)
+			b = IRQLAT_HIST_BUCKETS - 1;
+		a->hist[b]++;
+		a->sched_count++;
+		a->sched_total_ns += lat;
+		if (lat > a->sched_max_ns)
+			a->sched_max_ns = lat;
+	}
+	a->state = TS_RUNNING;
+	a->run_start = now;
+	a->woken = 0;
+}
+
+/* sched_waking: BLOCKED -> RUNNABLE is a wakeup; a thread never seen
+ * blocking is RUNNABLE from now without a latency sample. */
+static __always_inline void acct_waking(struct thread_acct *a, __u64 now)
+{
+	if (a->state == TS_BLOCKED) {
+		acct_book(a, now);
+		a->wakeups++;
+		a->state = TS_RUNNABLE;
+		a->woken = 1;
+		a->wake_ts = now;
+	} else if (a->state == TS_UNKNOWN) {
+		acct_book(a, now);
+		a->state = TS_RUNNABLE;
+	}
+}
+
+/* The current task's account when it is a kernel-accounted target. */
+static __always_inline struct thread_acct *acct_current(const bool btf)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+
+	if (tid == 0)
+		return NULL;
+	if (targ_all) {
+		if ((id >> 32) == self_tgid)
+			return NULL;
+	} else if (!target_bit(tid)) {
+		return NULL;
+	}
+	if (btf)
+		return bpf_task_storage_get(&acct_store, bpf_get_current_task_btf(), 0, 0);
+	return bpf_map_lookup_elem(&acct_by_tid, &tid);
+}
+
 static __always_inline void set_target_bit(__u32 tid, bool on)
 {
 	__u32 w = tid / 64;
@@ -336,29 +562,47 @@ static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
 	__u32 prev_tid = RD(btf, prev, pid), next_tid = RD(btf, next, pid);
 	__u32 prev_pid = RD(btf, prev, tgid), next_pid = RD(btf, next, tgid);
 	struct target_val *ptv, *ntv;
-	bool pt = is_target(prev_tid, prev_pid, &ptv);
-	bool nt = is_target(next_tid, next_pid, &ntv);
-	struct cpu_state *cs = my_cpu();
-	bool prev_runnable;
+	struct thread_acct *pa, *na;
+	bool pt = classify(prev, prev_tid, prev_pid, &ptv, &pa, btf) == T_STREAM;
+	bool nt = classify(next, next_tid, next_pid, &ntv, &na, btf) == T_STREAM;
+	/* The tracepoint's prev_state hides preemptions; a preempted or
+	 * yielding task is still runnable whatever its __state says. */
+	bool prev_runnable = false;
 	struct ev_switch *e;
-	__u32 *nwait;
+	__u32 *nwait = NULL;
 
-	if (cs) {
-		cs->cur_tid = nt ? next_tid : 0;
-		cs->cur_pid = nt ? next_pid : 0;
+	__u64 now = 0;
+
+	/* (Separate tests: the verifier refuses `pa || na` merged into an OR.) */
+	if (pa) {
+		now = bpf_ktime_get_ns();
+		prev_runnable = preempt || task_state(prev, btf) == 0;
+		acct_switch_out(pa, prev_runnable, now);
 	}
-	nwait = targ_all ? NULL : bpf_map_lookup_elem(&waiting, &cpu);
+	if (na) {
+		if (!now)
+			now = bpf_ktime_get_ns();
+		acct_switch_in(na, now);
+	}
+	if (may_stream) {
+		struct cpu_state *cs = my_cpu();
+
+		if (cs) {
+			cs->cur_tid = nt ? next_tid : 0;
+			cs->cur_pid = nt ? next_pid : 0;
+		}
+		nwait = targ_all ? NULL : bpf_map_lookup_elem(&waiting, &cpu);
+	}
 	if (!pt && !nt && !(nwait && *nwait)) {
 		/* Going idle: nothing may run here for long, so no later event
 		 * would flush the batch. */
-		if (next_tid == 0)
+		if (may_stream && next_tid == 0)
 			flush_if_due(0, true);
 		return 0;
 	}
 
-	/* The tracepoint's prev_state hides preemptions; a preempted or
-	 * yielding task is still runnable whatever its __state says. */
-	prev_runnable = preempt || task_state(prev, btf) == 0;
+	if (!pa)
+		prev_runnable = preempt || task_state(prev, btf) == 0;
 	if (pt && prev_runnable)
 		wait_on(ptv, cpu);
 	if (nt)
@@ -392,10 +636,23 @@ static __always_inline int emit_wake(struct task_struct *p, __u8 type, const boo
 {
 	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
 	struct target_val *tv;
+	struct thread_acct *a;
 	struct ev_wake *e;
 	__u64 id;
+	int kind = classify(p, tid, pid, &tv, &a, btf);
 
-	if (!is_target(tid, pid, &tv))
+	if (a) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (type == EV_WAKING) {
+			acct_waking(a, now);
+		} else if (a->state == TS_UNKNOWN || a->state == TS_BLOCKED) {
+			acct_book(a, now);
+			a->state = TS_RUNNABLE;
+		}
+		return 0;
+	}
+	if (kind != T_STREAM)
 		return 0;
 	struct rec_slot slot;
 
@@ -424,7 +681,7 @@ static __always_inline int on_wakeup_new(unsigned long long *ctx, const bool btf
 	struct task_struct *p = (void *)ctx[0];
 	struct target_val *tv;
 
-	if (is_target(RD(btf, p, pid), RD(btf, p, tgid), &tv))
+	if (may_stream && is_target(RD(btf, p, pid), RD(btf, p, tgid), &tv) && streamed(tv))
 		wait_on(tv, task_cpu_of(p, btf));
 	return emit_wake(p, EV_WAKEUP_NEW, btf);
 }
@@ -437,9 +694,9 @@ static __always_inline int on_wakeup(unsigned long long *ctx, const bool btf)
 	struct task_struct *p = (void *)ctx[0];
 	struct target_val *tv;
 
-	if (targ_all)
+	if (targ_all || !may_stream)
 		return 0;
-	if (!is_target(RD(btf, p, pid), RD(btf, p, tgid), &tv))
+	if (!is_target(RD(btf, p, pid), RD(btf, p, tgid), &tv) || !streamed(tv))
 		return 0;
 	if (RD(btf, p, on_cpu) == 0)
 		wait_on(tv, task_cpu_of(p, btf));
@@ -453,9 +710,10 @@ static __always_inline int on_migrate(unsigned long long *ctx, const bool btf)
 	int dest = (int)ctx[1];
 	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
 	struct target_val *tv;
+	struct thread_acct *a;
 	struct ev_migrate *e;
 
-	if (!is_target(tid, pid, &tv))
+	if (!may_stream || classify(p, tid, pid, &tv, &a, btf) != T_STREAM)
 		return 0;
 	if (tv && tv->wait_cpu >= 0)
 		wait_on(tv, dest);
@@ -507,27 +765,34 @@ static __always_inline int on_fork(unsigned long long *ctx, const bool btf)
 	__u32 ptid = RD(btf, parent, pid), ppid = RD(btf, parent, tgid);
 	__u32 ctid = RD(btf, child, pid), cpid = RD(btf, child, tgid);
 	struct target_val *ptv;
-	__u32 *pflags;
+	__u32 *pflags, flags;
 
+	/* raw_tp: an account left by an exited thread with this tid is stale. */
+	if (!btf && !stream_all)
+		bpf_map_delete_elem(&acct_by_tid, &ctid);
 	if (targ_all) {
 		if (cpid != self_tgid)
-			emit_task(EV_FORK, 0, ctid, cpid, ptid, ppid, child->comm);
+			emit_task(EV_FORK, stream_all ? 0 : EV_F_KACCT, ctid, cpid, ptid, ppid,
+				  child->comm);
 		return 0;
 	}
 	if (cpid == ppid) {
 		pflags = bpf_map_lookup_elem(&target_tgids, &ppid);
 		if (!pflags || !(*pflags & TARGET_FOLLOW_THREADS))
 			return 0;
-		add_target(ctid, cpid, *pflags);
+		flags = *pflags;
 	} else {
 		if (!is_target(ptid, ppid, &ptv) || !ptv || !(ptv->flags & TARGET_FOLLOW_CHILDREN))
 			return 0;
-		__u32 flags = ptv->flags;
-
+		flags = ptv->flags;
 		bpf_map_update_elem(&target_tgids, &cpid, &flags, BPF_ANY);
-		add_target(ctid, cpid, flags);
 	}
-	emit_task(EV_FORK, 0, ctid, cpid, ptid, ppid, child->comm);
+	add_target(ctid, cpid, flags);
+	bool acct = !stream_all && !(flags & TARGET_STREAM);
+
+	if (acct)
+		acct_create(child, ctid, cpid, flags, btf);
+	emit_task(EV_FORK, acct ? EV_F_KACCT : 0, ctid, cpid, ptid, ppid, child->comm);
 	return 0;
 }
 IRQLAT_TRACEPOINT(sched_process_fork, on_fork)
@@ -559,7 +824,7 @@ static __always_inline int on_exec(unsigned long long *ctx, const bool btf)
 		add_target(tid, pid, flags);
 	}
 	if (is_target(tid, pid, &tv))
-		emit_task(EV_EXEC, 0, tid, pid, 0, 0, p->comm);
+		emit_task(EV_EXEC, accounted(tv) ? EV_F_KACCT : 0, tid, pid, 0, 0, p->comm);
 	return 0;
 }
 IRQLAT_TRACEPOINT(sched_process_exec, on_exec)
@@ -575,7 +840,24 @@ static __always_inline int on_exit(unsigned long long *ctx, const bool btf)
 		return 0;
 	/* signal->live is already decremented: 0 means the last thread. */
 	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
-	emit_task(EV_EXIT, group_dead ? EV_F_GROUP_DEAD : 0, tid, pid, 0, 0, p->comm);
+	bool acct = accounted(tv);
+
+	if (acct) {
+		struct thread_acct *a = acct_lookup(p, tid, btf);
+
+		if (a && a->state != TS_DEAD) {
+			__u64 now = bpf_ktime_get_ns();
+			struct exited_key k = { .tid = tid, .pid = pid, .exit_ns = now };
+
+			acct_book(a, now);
+			a->state = TS_DEAD; /* its final switch-out is not its time */
+			bpf_probe_read_kernel_str(a->comm, sizeof(a->comm), p->comm);
+			if (bpf_map_update_elem(&exited_accts, &k, a, BPF_NOEXIST))
+				acct_failed();
+		}
+	}
+	emit_task(EV_EXIT, (group_dead ? EV_F_GROUP_DEAD : 0) | (acct ? EV_F_KACCT : 0), tid, pid,
+		  0, 0, p->comm);
 	if (targ_all)
 		return 0;
 	wait_done(tv);
@@ -644,7 +926,8 @@ static __always_inline __u32 slot_of(__u32 kind, __u32 id)
 }
 
 /* Pops the frame, charges self time, streams it when a target was hit. */
-static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *action)
+static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *action,
+				     const bool btf)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct cpu_state *cs = my_cpu();
@@ -695,7 +978,25 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 			bpf_probe_read_kernel_str(st->name, sizeof(st->name), name);
 		}
 	}
-	if (cs->cur_tid) {
+	if (!stream_all) {
+		/* The interrupted task, if it is a kernel-accounted target. */
+		struct thread_acct *a = acct_current(btf);
+
+		if (a && a->state == TS_RUNNING) {
+			__u64 from = now - dur > a->run_start ? now - dur : a->run_start;
+			__u64 ns = now - from < net ? now - from : net;
+
+			if (kind == IRQ_KIND_SOFTIRQ)
+				a->softirq_ns += ns;
+			else
+				a->hardirq_ns += ns;
+			if (st) {
+				st->target_hits++;
+				st->target_stolen_ns += ns;
+			}
+		}
+	}
+	if (may_stream && cs->cur_tid) {
 		struct rec_slot slot;
 		struct ev_irq *e = reserve(sizeof(*e), &slot);
 
@@ -721,7 +1022,7 @@ IRQLAT_TRACEPOINT(irq_handler_entry, on_irq_entry)
 
 static __always_inline int on_irq_exit(unsigned long long *ctx, const bool btf)
 {
-	irq_exit(IRQ_KIND_HARDIRQ, (__u32)ctx[0], (struct irqaction *)ctx[1]);
+	irq_exit(IRQ_KIND_HARDIRQ, (__u32)ctx[0], (struct irqaction *)ctx[1], btf);
 	return 0;
 }
 IRQLAT_TRACEPOINT(irq_handler_exit, on_irq_exit)
@@ -768,7 +1069,7 @@ IRQLAT_TRACEPOINT(softirq_entry, on_softirq_entry)
 
 static __always_inline int on_softirq_exit(unsigned long long *ctx, const bool btf)
 {
-	irq_exit(IRQ_KIND_SOFTIRQ, (__u32)ctx[0], NULL);
+	irq_exit(IRQ_KIND_SOFTIRQ, (__u32)ctx[0], NULL, btf);
 	return 0;
 }
 IRQLAT_TRACEPOINT(softirq_exit, on_softirq_exit)
@@ -783,7 +1084,7 @@ IRQLAT_TRACEPOINT(softirq_exit, on_softirq_exit)
 	}                                                                          \
 	static __always_inline int on_##tp##_exit(unsigned long long *ctx, const bool btf)  \
 	{                                                                          \
-		irq_exit(IRQ_KIND_VECTOR, vec, NULL);                              \
+		irq_exit(IRQ_KIND_VECTOR, vec, NULL, btf);                         \
 		return 0;                                                          \
 	}                                                                          \
 	IRQLAT_TRACEPOINT(tp##_entry, on_##tp##_entry)                             \
@@ -825,6 +1126,7 @@ static __always_inline int on_signal(unsigned long long *ctx, const bool btf)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	fill_hdr(&e->h, bpf_ktime_get_ns(), tid, EV_SIGNAL);
+	e->h.flags = accounted(tv) ? EV_F_KACCT : 0;
 	e->pid = pid;
 	e->sig = sig;
 	e->sender_tid = (__u32)id;
@@ -881,4 +1183,43 @@ SEC("usdt")
 int BPF_USDT(usdt_done, long id)
 {
 	return mark(MARK_DONE, id);
+}
+
+/* ------------------------------------------- reading the thread accounts */
+
+/*
+ * Writes the account of every live kernel-accounted thread (its comm
+ * refreshed) to the iterator's output, one struct thread_acct each. Accounts
+ * of threads that are no longer targets (detached, or exited) are deleted
+ * once read, so a detached process re-attached later starts afresh.
+ */
+SEC("iter/task")
+int dump_threads(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct thread_acct *a;
+	__u32 tid;
+	bool gone;
+
+	if (!t)
+		return 0;
+	tid = t->pid;
+	if (use_task_storage)
+		a = bpf_task_storage_get(&acct_store, t, 0, 0);
+	else
+		a = bpf_map_lookup_elem(&acct_by_tid, &tid);
+	if (!a || a->tid != tid)
+		return 0;
+	gone = a->state == TS_DEAD || (!targ_all && !target_bit(tid));
+	if (a->state != TS_DEAD) {
+		__builtin_memcpy(a->comm, t->comm, sizeof(a->comm));
+		bpf_seq_write(ctx->meta->seq, a, sizeof(*a));
+	}
+	if (gone) {
+		if (use_task_storage)
+			bpf_task_storage_delete(&acct_store, t);
+		else
+			bpf_map_delete_elem(&acct_by_tid, &tid);
+	}
+	return 0;
 }

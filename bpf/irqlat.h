@@ -116,6 +116,8 @@ struct irq_stat {
 	__u64 raise_count;    /* softirq slots: raise->entry waits measured */
 	__u64 raise_wait_ns;  /* softirq slots: total raise->entry wait */
 	__u64 raise_wait_max; /* softirq slots: worst raise->entry wait */
+	__u64 target_hits;    /* ran while a kernel-accounted target was on CPU */
+	__u64 target_stolen_ns; /* self time taken from those targets */
 	char name[IRQLAT_IRQ_NAME_LEN]; /* device IRQs: irqaction->name */
 	__u32 hist[IRQLAT_HIST_BUCKETS];
 };
@@ -126,6 +128,7 @@ struct kstats {
 	__u64 drops;        /* ring-buffer reservations that failed */
 	__u64 irq_unmatched;/* interrupt exits without a matching entry */
 	__u64 irq_overflow; /* entries deeper than IRQLAT_MAX_DEPTH */
+	__u64 acct_failed;  /* thread accounts that could not be created or saved */
 };
 
 /*
@@ -155,6 +158,7 @@ struct irqlat_batch {
 /* Target flags in the target_tids / target_tgids maps. */
 #define TARGET_FOLLOW_THREADS 1u  /* new threads of this process are targets */
 #define TARGET_FOLLOW_CHILDREN 2u /* forked child processes are targets too */
+#define TARGET_STREAM 4u          /* stream its scheduler events (windows need them) */
 
 /* Per target thread, kept by the kernel side (value of target_tids). */
 struct target_val {
@@ -162,6 +166,55 @@ struct target_val {
 	__u32 flags;    /* TARGET_* inherited from its process */
 	__s32 wait_cpu; /* CPU whose runqueue it waits on, -1 if not waiting */
 	__u32 pad;
+};
+
+/*
+ * Scheduling state of a target thread. Threads whose events are not
+ * streamed (no cancellation windows need their timeline) are accounted here,
+ * in the kernel, with the same state machine as user/timeline.cpp: a record
+ * per scheduler event would cost several times an empty program.
+ */
+enum irqlat_tstate {
+	TS_UNKNOWN = 0, /* before its first event */
+	TS_RUNNING,
+	TS_RUNNABLE,
+	TS_BLOCKED,
+	TS_DEAD, /* exited: its final account is in exited_accts */
+};
+
+/* One kernel-accounted thread (task storage, or a tid hash in raw_tp mode).
+ * Counters are cumulative from its first event; `since` is the time booked
+ * up to, so a reader adds now - since to the current state. */
+struct thread_acct {
+	__u32 tid;
+	__u32 pid;
+	__u8 state;  /* enum irqlat_tstate */
+	__u8 woken;  /* RUNNABLE after a wakeup: wake_ts starts a latency sample */
+	__u16 pad;
+	__u32 flags; /* TARGET_* */
+	__u64 created_ns;
+	__u64 since;
+	__u64 run_start; /* RUNNING: when it went on CPU */
+	__u64 wake_ts;
+	__u64 wakeups;     /* sched_waking from BLOCKED */
+	__u64 preemptions; /* switched out still runnable */
+	__u64 oncpu_ns;
+	__u64 runqueue_ns;
+	__u64 hardirq_ns; /* hardirq + vector self time while RUNNING */
+	__u64 softirq_ns;
+	__u64 sched_count; /* wakeup -> on CPU samples */
+	__u64 sched_total_ns;
+	__u64 sched_max_ns;
+	char comm[IRQLAT_COMM_LEN];
+	__u32 hist[IRQLAT_HIST_BUCKETS]; /* wakeup -> on CPU latencies */
+};
+
+/* Key of exited_accts: an exited thread's final account, until user space
+ * collects it (tids are reused, so the exit time is part of the key). */
+struct exited_key {
+	__u32 tid;
+	__u32 pid;
+	__u64 exit_ns;
 };
 
 enum irqlat_ev_type {
@@ -178,6 +231,7 @@ enum irqlat_ev_type {
 };
 
 #define EV_F_GROUP_DEAD 1 /* EV_EXIT: the whole process is gone */
+#define EV_F_KACCT 2      /* ev_task/ev_signal: the thread is accounted in the kernel */
 
 struct ev_hdr {
 	__u64 ts;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */

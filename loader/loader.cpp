@@ -75,6 +75,18 @@ bool is_marker(const char* name) {
   return starts_with(name, "uprobe_") || starts_with(name, "usdt_");
 }
 
+// Tracepoints only streamed targets need: with every target accounted in
+// the kernel they are not attached at all (each attached program costs the
+// traced task its trampoline on every event).
+bool stream_only(const char* sec) {
+  const char* tp = std::strchr(sec, '/');
+  return tp && (std::strcmp(tp + 1, "sched_wakeup") == 0 ||
+                std::strcmp(tp + 1, "sched_migrate_task") == 0);
+}
+
+// Programs that are not tracepoints: attached on their own.
+bool is_iterator(const char* sec) { return starts_with(sec, "iter/"); }
+
 // The sched and irq programs are required; x86 vector ones are optional
 // (a kernel may lack e.g. threshold_apic).
 bool is_optional(const char* tp) {
@@ -142,6 +154,8 @@ void Loader::open_and_load(const LoaderConfig& cfg, bool use_tp_btf) {
     bool load = true;
     if (is_marker(name)) {
       load = cfg.markers;
+    } else if (!cfg.stream_all && !cfg.may_stream && stream_only(sec)) {
+      load = false;  // kernel accounting needs no records of these
     } else if (starts_with(sec, "tp_btf/")) {
       load = use_tp_btf;
       std::string tdef = std::string("btf_trace_") + (sec + 7);
@@ -161,6 +175,9 @@ void Loader::open_and_load(const LoaderConfig& cfg, bool use_tp_btf) {
   ro->max_irq = max_irq_;
   ro->signal_mask = cfg.signal_mask;
   ro->wakeup_bytes = cfg.ringbuf_bytes / 4;
+  ro->stream_all = cfg.stream_all;
+  ro->may_stream = cfg.stream_all || cfg.may_stream;
+  ro->use_task_storage = use_tp_btf;
   if (!cfg.cpus.empty()) {
     ro->filter_cpus = true;
     for (int c : cfg.cpus)
@@ -185,6 +202,8 @@ void Loader::open_and_load(const LoaderConfig& cfg, bool use_tp_btf) {
     stats_mem_ = nullptr;
     throw LoaderError("cannot map the interrupt statistics: " + errno_text(errno));
   }
+  iter_link_ = bpf_program__attach_iter(skel_->progs.dump_threads, nullptr);
+  if (!iter_link_) throw LoaderError("cannot set up the thread iterator: " + errno_text(errno));
   void* bits = mmap(nullptr, kTargetBitsLen, PROT_READ | PROT_WRITE, MAP_SHARED,
                     bpf_map__fd(skel_->maps.target_bits), 0);
   if (bits == MAP_FAILED) throw LoaderError("cannot map the target bitmap: " + errno_text(errno));
@@ -204,6 +223,7 @@ void Loader::set_target_bit(uint32_t tid, bool on) {
 
 Loader::~Loader() {
   detach();
+  if (iter_link_) bpf_link__destroy(iter_link_);
   if (rb_) ring_buffer__free(rb_);
   if (stats_mem_) munmap(stats_mem_, stats_len_);
   if (target_bits_) munmap(target_bits_, kTargetBitsLen);
@@ -213,8 +233,9 @@ Loader::~Loader() {
 void Loader::attach() {
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
-    if (!bpf_program__autoload(prog) || is_marker(bpf_program__name(prog))) continue;
     const char* sec = bpf_program__section_name(prog);
+    if (!bpf_program__autoload(prog) || is_marker(bpf_program__name(prog)) || is_iterator(sec))
+      continue;
     const char* tp = std::strchr(sec, '/') ? std::strchr(sec, '/') + 1 : sec;
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
@@ -425,6 +446,7 @@ kstats Loader::kernel_counters() const {
     sum.drops += k.drops;
     sum.irq_unmatched += k.irq_unmatched;
     sum.irq_overflow += k.irq_overflow;
+    sum.acct_failed += k.acct_failed;
   }
   return sum;
 }
@@ -450,5 +472,44 @@ uint64_t Loader::recursion_misses() const {
 }
 
 std::vector<std::string> Loader::attached_programs() const { return attached_; }
+
+std::vector<thread_acct> Loader::read_thread_accts() const {
+  std::vector<thread_acct> out;
+  const int fd = bpf_iter_create(bpf_link__fd(iter_link_));
+  if (fd < 0) throw LoaderError("cannot read the thread accounts: " + errno_text(errno));
+  std::vector<char> buf;
+  char chunk[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    buf.insert(buf.end(), chunk, chunk + n);
+  }
+  close(fd);
+  out.resize(buf.size() / sizeof(thread_acct));
+  if (!out.empty()) std::memcpy(out.data(), buf.data(), out.size() * sizeof(thread_acct));
+  return out;
+}
+
+std::vector<thread_acct> Loader::take_exited_accts() {
+  std::vector<thread_acct> out;
+  bpf_map* m = skel_->maps.exited_accts;
+  exited_key key{};
+  thread_acct a;
+  // Deleting while walking restarts the walk: collect keys first.
+  std::vector<exited_key> keys;
+  const void* prev = nullptr;
+  exited_key cur{};
+  while (bpf_map__get_next_key(m, prev, &key, sizeof(key)) == 0) {
+    keys.push_back(key);
+    cur = key;
+    prev = &cur;
+  }
+  for (const exited_key& k : keys) {
+    if (bpf_map__lookup_elem(m, &k, sizeof(k), &a, sizeof(a), 0) == 0) out.push_back(a);
+    bpf_map__delete_elem(m, &k, sizeof(k), 0);
+  }
+  return out;
+}
 
 }  // namespace irqlat

@@ -30,6 +30,11 @@ struct LoaderConfig {
   std::string comm;                // --comm NAME
   uint32_t ringbuf_bytes = 8u << 20;
   bool markers = false;            // load the uprobe/USDT marker programs
+  // Scheduler events of every target are streamed (windows, `record`).
+  // Otherwise targets are accounted in the kernel unless added with
+  // TARGET_STREAM; may_stream false says none will be (trace without windows).
+  bool stream_all = false;
+  bool may_stream = true;
   int verbose = 0;  // 1: our diagnostics, 2: libbpf's too
 };
 
@@ -98,6 +103,13 @@ class Loader {
   std::vector<ProgStats> prog_stats() const;
   uint64_t recursion_misses() const;  // summed over programs
   std::vector<std::string> attached_programs() const;
+
+  // Kernel-accounted threads: every live one (struct thread_acct), read
+  // through the task iterator. Accounts of threads that stopped being
+  // targets are returned once more and then deleted in the kernel.
+  std::vector<thread_acct> read_thread_accts() const;
+  // Final accounts of threads that exited since the last call (each once).
+  std::vector<thread_acct> take_exited_accts();
   bool uses_tp_btf() const { return use_tp_btf_; }
 
  private:
@@ -109,6 +121,7 @@ class Loader {
   irqlat_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
   std::vector<bpf_link*> links_;
+  bpf_link* iter_link_ = nullptr;  // dump_threads
   std::map<int, bpf_link*> marker_links_;
   int next_marker_ = 1;
   std::vector<std::string> attached_;

@@ -1,6 +1,8 @@
 #include "collector.h"
 
+#include <algorithm>
 #include <cstring>
+#include <tuple>
 
 #include "bpf/irqlat.h"
 
@@ -25,8 +27,11 @@ Collector::Collector(CollectorConfig cfg)
   default_rule_.done_on_exit = cfg.done_on_exit;
 }
 
-void Collector::set_comm(int tid, int pid, std::string comm) {
-  timeline_.set_comm(tid, pid, std::move(comm), now_);
+void Collector::set_comm(int tid, int pid, std::string comm, bool kernel) {
+  if (kernel)
+    kthreads_.add_known(tid, pid, std::move(comm));
+  else
+    timeline_.set_comm(tid, pid, std::move(comm), now_);
 }
 
 void Collector::set_irq_name(int irq, std::string name) { windows_.set_irq_name(irq, std::move(name)); }
@@ -74,6 +79,9 @@ void Collector::on_record(const void* data, size_t size) {
     case EV_EXIT: {
       struct ev_task e;
       if (!(ok = load(data, size, e))) break;
+      // A kernel-accounted thread has no timeline here: its row comes from
+      // its account, and no window rule applies to its process.
+      if (h.flags & EV_F_KACCT) break;
       if (h.type == EV_FORK)
         timeline_.on_fork(e, now_);
       else if (h.type == EV_EXEC)
@@ -96,7 +104,8 @@ void Collector::on_record(const void* data, size_t size) {
     case EV_SIGNAL: {
       struct ev_signal e;
       if (!(ok = load(data, size, e))) break;
-      timeline_.touch(static_cast<int>(h.tid), static_cast<int>(e.pid), now_);
+      if (!(h.flags & EV_F_KACCT))
+        timeline_.touch(static_cast<int>(h.tid), static_cast<int>(e.pid), now_);
       const WindowRule& r = rule(static_cast<int>(e.pid));
       if (r.enabled && e.sig > 0 && e.sig < 64 && (r.cancel_signals & (1ULL << e.sig)))
         windows_.cancel(static_cast<int>(e.pid), now_, timeline_, r.timeout_ns);
@@ -150,6 +159,7 @@ void Collector::drop_window_rule(int pid, const char* reason) {
 void Collector::detach_process(int pid) {
   drop_window_rule(pid, "detached");
   timeline_.detach_process(pid, now_);
+  kthreads_.detach(pid, now_);
 }
 
 void Collector::advance(uint64_t ts) {
@@ -163,7 +173,16 @@ void Collector::finish(uint64_t end_ts) {
   if (windows_on()) windows_.finish(now_);
 }
 
-std::vector<ThreadRow> Collector::thread_rows() const { return timeline_.rows(now_); }
+std::vector<ThreadRow> Collector::thread_rows() const {
+  std::vector<ThreadRow> out = timeline_.rows(now_);
+  std::vector<ThreadRow> kernel = kthreads_.rows(now_);
+  if (kernel.empty()) return out;
+  out.insert(out.end(), std::make_move_iterator(kernel.begin()), std::make_move_iterator(kernel.end()));
+  std::sort(out.begin(), out.end(), [](const ThreadRow& a, const ThreadRow& b) {
+    return std::tie(a.pid, a.tid, a.exited) < std::tie(b.pid, b.tid, b.exited);
+  });
+  return out;
+}
 
 CollectorStats Collector::stats() const {
   CollectorStats s = stats_;
@@ -173,6 +192,7 @@ CollectorStats Collector::stats() const {
 
 void Collector::reset_tables() {
   timeline_.reset_tables(now_);
+  kthreads_.reset(now_);
   irq_stats_.clear();
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernel_threads.h"
 #include "report.h"
 #include "timeline.h"
 #include "windows.h"
@@ -62,8 +63,11 @@ class Collector {
   // "detached" and its threads' rows are kept, marked detached.
   void detach_process(int pid);
 
-  // A known target thread (from /proc at attach): it gets a row.
-  void set_comm(int tid, int pid, std::string comm);
+  // A known target thread (from /proc at attach): it gets a row. kernel:
+  // the thread is accounted in the kernel (kernel_threads()), not streamed.
+  void set_comm(int tid, int pid, std::string comm, bool kernel = false);
+  // Rows of the kernel-accounted targets; the session feeds their accounts.
+  KernelThreads& kernel_threads() { return kthreads_; }
   // Device IRQ name (irqaction->name) for window breakdowns.
   void set_irq_name(int irq, std::string name);
 
@@ -102,6 +106,7 @@ class Collector {
   WindowRule default_rule_;
   std::unordered_map<int, WindowRule> rules_;
   Timeline timeline_;
+  KernelThreads kthreads_;
   Windows windows_;
   std::map<IrqStatKey, TargetIrqStat> irq_stats_;
   CollectorStats stats_;

@@ -25,6 +25,8 @@ struct Acc {
     raise_count += s.raise_count;
     raise_total += s.raise_wait_ns;
     raise_max = std::max<uint64_t>(raise_max, s.raise_wait_max);
+    hits += s.target_hits;  // kernel-accounted targets; streamed ones come from the collector
+    stolen += s.target_stolen_ns;
     hist.merge(Histogram::from_buckets(s.hist, IRQLAT_HIST_BUCKETS, s.max_ns, s.total_ns));
   }
   void add(const Acc& o) {

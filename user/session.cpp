@@ -62,6 +62,12 @@ Session::Session(const Options& opts) : opts_(opts) {
   if (!opts_.comms.empty()) cfg.comm = opts_.comms.front();
   cfg.ringbuf_bytes = opts_.ringbuf_mb << 20;
   cfg.markers = daemon || !markers_.empty();
+  // Windows need the timelines of their processes, and `record` saves the
+  // event stream: both stream scheduler events. Otherwise the threads
+  // tables are accounted in the kernel (the daemon streams per process).
+  cfg.stream_all = opts_.command == Command::Record || (!daemon && opts_.windows_enabled());
+  cfg.may_stream = cfg.stream_all || daemon;
+  stream_all_ = cfg.stream_all;
   cfg.verbose = opts_.verbose;
   loader_ = std::make_unique<Loader>(cfg);
 
@@ -143,8 +149,9 @@ AttachedProcess Session::attach_process(int pid, const std::string& cancel_text,
   p.done_text = done.text;
 
   // Kernel maps first (threads created from now on are added at fork), then
-  // the markers, limited to this process.
-  loader_->add_process(pid, TARGET_FOLLOW_THREADS);
+  // the markers, limited to this process. A process with windows streams.
+  const bool stream = cancel.kind != WindowSpec::None;
+  loader_->add_process(pid, TARGET_FOLLOW_THREADS | (stream ? TARGET_STREAM : 0));
   try {
     for (MarkerAttach& m : markers) {
       m.pid = pid;
@@ -155,7 +162,7 @@ AttachedProcess Session::attach_process(int pid, const std::string& cancel_text,
     loader_->remove_process(pid);
     throw;
   }
-  for (const ThreadName& t : process_threads(pid)) collector_->set_comm(t.tid, pid, t.comm);
+  for (const ThreadName& t : process_threads(pid)) collector_->set_comm(t.tid, pid, t.comm, !stream);
   if (cancel.kind != WindowSpec::None) {
     WindowRule r;
     r.enabled = true;
@@ -169,11 +176,15 @@ AttachedProcess Session::attach_process(int pid, const std::string& cancel_text,
 
 void Session::detach_process(const AttachedProcess& p) {
   loader_->remove_process(p.pid);
+  // The last read of its kernel accounts (the kernel deletes them after it).
+  refresh_kernel_threads();
+  collector_->kernel_threads().detach(p.pid, monotonic_ns());
   for (int h : p.marker_handles) loader_->detach_marker(h);
   pending_detach_.emplace_back(p.pid, monotonic_ns());
 }
 
 void Session::reset_all() {
+  refresh_kernel_threads();
   collector_->reset_tables();
   collector_->reset_windows();
   loader_->reset_stats();
@@ -189,7 +200,8 @@ void Session::start() {
   std::string text;
   auto add_process = [&](int pid, uint32_t flags) {
     loader_->add_process(pid, flags);
-    for (const ThreadName& t : process_threads(pid)) collector_->set_comm(t.tid, pid, t.comm);
+    for (const ThreadName& t : process_threads(pid))
+      collector_->set_comm(t.tid, pid, t.comm, !stream_all_);
   };
   if (!opts_.command_argv.empty()) {
     command_ = std::make_unique<LaunchedCommand>(opts_.command_argv);
@@ -204,6 +216,8 @@ void Session::start() {
   for (int tid : opts_.tids) {
     int pid = tgid_of_thread(tid);
     loader_->add_thread(tid, pid);
+    for (const ThreadName& t : process_threads(pid))
+      if (t.tid == tid) collector_->set_comm(tid, pid, t.comm, !stream_all_);
     text += (text.empty() ? "tid " : ", tid ") + std::to_string(tid);
   }
   for (const std::string& comm : opts_.comms) {
@@ -244,6 +258,11 @@ void Session::pump(int timeout_ms) {
   }
   // Quiet targets still move time on: window timeouts fire, intervals close.
   collector_->advance(watermark);
+  // Exited threads' final accounts wait in a bounded kernel map: collect them.
+  if (t0 >= next_exited_harvest_) {
+    for (const thread_acct& a : loader_->take_exited_accts()) collector_->kernel_threads().add_exited(a);
+    next_exited_harvest_ = t0 + kExitedHarvestNs;
+  }
   if (command_ && !command_status_) {
     int st;
     if (command_->reap(&st))
@@ -267,6 +286,7 @@ void Session::stop() {
   for (const auto& [pid, ts] : pending_detach_) collector_->detach_process(pid);
   pending_detach_.clear();
   collector_->finish(end_ns_);
+  refresh_kernel_threads();
   if (command_ && !command_status_) {
     int st;
     if (command_->reap(&st))
@@ -293,7 +313,7 @@ ReportInputs Session::report_inputs() const {
   in.received = received_;
   in.counters = loader_->kernel_counters();
   in.late = reorder_.late();
-  in.missed = loader_->recursion_misses() - misses_at_start_;
+  in.missed = loader_->recursion_misses() - misses_at_start_ + in.counters.acct_failed;
   in.windows_enabled = opts_.windows_enabled();
   in.cancel_spec = opts_.cancel_text.empty() ? opts_.cancel.text : opts_.cancel_text;
   in.done_spec = opts_.done_text.empty() ? opts_.done.text : opts_.done_text;
@@ -308,11 +328,20 @@ KernelIrqStats Session::kernel_irq_stats() const {
   return ks;
 }
 
+void Session::refresh_kernel_threads() {
+  if (stream_all_) return;
+  KernelThreads& kt = collector_->kernel_threads();
+  kt.set_live(loader_->read_thread_accts());
+  for (const thread_acct& a : loader_->take_exited_accts()) kt.add_exited(a);
+}
+
 Report Session::report() {
+  if (!stopped_) refresh_kernel_threads();  // stop() read the final accounts
   return build_report(report_inputs(), kernel_irq_stats(), *collector_);
 }
 
 void Session::reset_interval() {
+  refresh_kernel_threads();
   collector_->reset_tables();
   loader_->reset_stats();
   interval_start_ns_ = monotonic_ns();

@@ -100,6 +100,8 @@ class Session {
 
  private:
   void feed(const void* data, size_t size);
+  // Reads the kernel-accounted threads' accounts into the collector.
+  void refresh_kernel_threads();
   void setup_windows(const Options& opts);
   // Default usdt:irqlat:* specs for exe, then one MarkerAttach per
   // uprobe/USDT spec, each checked against its binary (throws UsageError).
@@ -124,6 +126,9 @@ class Session {
   // Detached processes whose rows retire once the watermark passes the time.
   std::vector<std::pair<int, uint64_t>> pending_detach_;
   bool paused_ = false, stopped_ = false;
+  bool stream_all_ = false;  // no target is accounted in the kernel
+  static constexpr uint64_t kExitedHarvestNs = 1'000'000'000;
+  uint64_t next_exited_harvest_ = 0;
 };
 
 }  // namespace irqlat

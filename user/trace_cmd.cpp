@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "user/output.h"
 #include "user/session.h"
@@ -64,12 +65,16 @@ int run_trace(const Options& opts) {
   fprintf(stderr, "irqlat: stopped tracing\n");
   session.stop();
   phase("records drained");
+  // Tracing is off and drained: nothing the programs do counts any more.
+  // Detaching them (a kernel text patch per tracepoint) overlaps with
+  // building and printing the tables instead of following them.
+  std::thread detacher([&session] { session.detach(); });
   const Report report = session.report();
   phase("tables built");
   print_report(out, report, opts);
   out.flush();
   phase("tables printed");
-  session.detach();
+  detacher.join();
   phase("programs detached");
   return 0;
 }

@@ -220,17 +220,21 @@ def parse_metrics(text):
 def test_metrics_pass_promtool_and_buckets_are_cumulative(daemon):
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: make deps installs the prometheus package"
+    # One target accounted in the kernel (no windows), one streamed (windows).
     prog = subprocess.Popen([target("sleeper"), "--seconds", "2"], stdout=subprocess.PIPE, text=True)
+    streamed = subprocess.Popen([target("sleeper"), "--seconds", "2"], stdout=subprocess.PIPE, text=True)
     try:
         daemon.ctl("attach", str(prog.pid))
+        daemon.ctl("attach", str(streamed.pid), "--cancel", "signal:TERM", "--done", "exit")
         subprocess.run(["dd", "if=/dev/zero", "of=/var/tmp/irqlat-m", "bs=4k", "count=500", "oflag=direct"],
                        check=True, capture_output=True)
         os.unlink("/var/tmp/irqlat-m")
         time.sleep(0.5)
         text = daemon.metrics()
     finally:
-        prog.kill()
-        prog.wait()
+        for p in (prog, streamed):
+            p.kill()
+            p.wait()
     res = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
     assert res.returncode == 0 and not res.stdout.strip() and not res.stderr.strip(), (res.stdout, res.stderr)
     samples = parse_metrics(text)
@@ -249,8 +253,9 @@ def test_metrics_pass_promtool_and_buckets_are_cumulative(daemon):
             assert counts == sorted(counts), (name, key, buckets)
             assert buckets[-1][0] == float("inf")
             assert buckets[-1][1] == samples[(name + "_count", key)], (name, key)
-    assert any(n == "irqlat_target_sched_latency_seconds_count" and 'pid="%d"' % prog.pid in l and v > 100
-               for (n, l), v in samples.items())
+    for p in (prog, streamed):
+        assert any(n == "irqlat_target_sched_latency_seconds_count" and 'pid="%d"' % p.pid in l and v > 100
+                   for (n, l), v in samples.items()), p.pid
     assert samples[("irqlat_events_received_total", "")] > 0
     assert samples[("irqlat_events_dropped_total", "")] == 0
 

@@ -103,10 +103,14 @@ int run_daemon(const Options& opts) {
   ControlServer control(
       opts.socket_path, [&](const std::string& line) { return daemon.handle(line); }, limits);
   daemon.set_control(&control);
+  // Bound now, with every privilege (a port below 1024 needs
+  // CAP_NET_BIND_SERVICE); its threads start only after the drop below.
   std::unique_ptr<MetricsServer> metrics;
   if (!opts.metrics_addr.empty()) metrics = std::make_unique<MetricsServer>(opts.metrics_addr);
   daemon.start();
   if (pid_fd >= 0) replace_contents(pid_fd, std::to_string(getpid()) + "\n");
+  // Capabilities and no_new_privs are per thread: the drop must come before
+  // any thread exists, so that every thread has the reduced sets.
   try {
     const auto kept = drop_unneeded_capabilities();
     std::string names;
@@ -115,6 +119,7 @@ int run_daemon(const Options& opts) {
   } catch (const std::exception& e) {
     logf(LogLevel::Warn, "{}", e.what());
   }
+  if (metrics) metrics->start();
 
   const int epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) throw sys_error("epoll_create1");

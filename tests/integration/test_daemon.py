@@ -328,6 +328,39 @@ def test_socket_is_root_only(daemon):
     assert len(res.stderr.strip().splitlines()) == 1 and "Permission denied" in res.stderr, res.stderr
 
 
+def proc_status(path):
+    fields = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
+
+
+def test_every_thread_has_the_reduced_capabilities(daemon):
+    """Capabilities and no_new_privs are per thread: the HTTP threads of
+    --metrics must not keep what the main thread dropped."""
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        daemon.ctl("attach", str(prog.pid))
+        daemon.metrics()  # the HTTP threads are up and have served
+        pid = daemon.tracer.proc.pid
+        main = proc_status("/proc/%d/status" % pid)
+        mine = proc_status("/proc/self/status")
+        assert int(main["CapEff"], 16) & ~int(mine["CapEff"], 16) == 0
+        assert main["CapEff"] != mine["CapEff"], "the daemon dropped nothing"
+        assert main["NoNewPrivs"] == "1"
+        tids = os.listdir("/proc/%d/task" % pid)
+        assert len(tids) > 1, "no HTTP threads"
+        for tid in tids:
+            st = proc_status("/proc/%d/task/%s/status" % (pid, tid))
+            for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs"):
+                assert st[key] == main[key], (tid, st.get("Name"), key, st[key], main[key])
+    finally:
+        prog.kill()
+        prog.wait()
+
+
 def test_stop_signals_dump_on_exit_and_cleanup():
     out_dir = tempfile.mkdtemp(prefix="irqlat-e")
     dump_file = os.path.join(out_dir, "final.json")

@@ -128,12 +128,15 @@ int run_daemon(const Options& opts) {
   watch(epfd, daemon.ring_fd());
   if (metrics) watch(epfd, metrics->fd());
 
-  // A stop request cuts a drain short (sigpending: the signals are blocked
-  // and wait for the signalfd).
-  daemon.set_abort([] {
+  // A stop request cuts a drain short, and control requests wait for the
+  // next loop (sigpending: the signals are blocked and wait for the
+  // signalfd).
+  const auto stop_pending = [] {
     sigset_t pending;
     return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
-  });
+  };
+  daemon.set_abort(stop_pending);
+  control.set_abort(stop_pending);
 
   std::fprintf(stderr, "irqlat: tracing nothing yet: daemon pid %d, control socket %s%s\n", getpid(),
                opts.socket_path.c_str(),
@@ -144,9 +147,10 @@ int run_daemon(const Options& opts) {
   int stop_signal = 0;
   while (!stop_signal) {
     epoll_event evs[8];
-    const int n = epoll_wait(epfd, evs, 8, kDrainMs);
+    // Requests already read wait for their turn: no sleeping then.
+    const int n = epoll_wait(epfd, evs, 8, control.backlog() ? 0 : kDrainMs);
     if (n < 0 && errno != EINTR) throw sys_error("epoll_wait");
-    bool ring_ready = false, control_ready = false, metrics_ready = false;
+    bool ring_ready = false, control_ready = control.backlog(), metrics_ready = false;
     for (int i = 0; i < n; i++) {
       const int fd = evs[i].data.fd;
       if (fd == sig_fd) {

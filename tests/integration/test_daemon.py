@@ -400,6 +400,64 @@ def test_stop_signals_dump_on_exit_and_cleanup():
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def test_stop_is_not_held_off_by_pipelining_clients():
+    """Clients that pipeline thousands of dumps (and read the replies) do not
+    delay SIGTERM: requests wait whenever a stop is pending. The old loop
+    answered every buffered request first: seconds."""
+    import threading
+    d = Daemon(metrics=False)
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    clients, readers = [], []
+    try:
+        d.ctl("attach", str(prog.pid))
+        time.sleep(0.3)
+        request = b'{"cmd":"dump","format":"json"}\n'
+        blob = request * (60 * 1024 // len(request))  # within one 64 KiB read-ahead
+        replies = []
+
+        def read_all(s):
+            n = 0
+            try:
+                while True:
+                    chunk = s.recv(1 << 16)
+                    if not chunk:
+                        break
+                    n += chunk.count(b"\n")
+            except OSError:
+                pass
+            replies.append(n)
+
+        for _ in range(20):
+            s = d.connect()
+            s.settimeout(30)
+            clients.append(s)
+            readers.append(threading.Thread(target=read_all, args=(s,), daemon=True))
+            readers[-1].start()
+        for s in clients:
+            s.sendall(blob)
+            s.sendall(blob)
+        time.sleep(0.5)  # the daemon is busy answering
+        t0 = time.monotonic()
+        d.tracer.proc.send_signal(signal.SIGTERM)
+        rc = d.tracer.wait(30)
+        took = time.monotonic() - t0
+        for t in readers:
+            t.join(10)
+        answered = sum(replies)
+        print("SIGTERM -> exit %.1f ms with 20 clients pipelining; %d dumps answered, %d asked"
+              % (took * 1e3, answered, 40 * (len(blob) // len(request))))
+        assert rc == 0
+        assert answered < 40 * (len(blob) // len(request)), "the clients were not still pipelining"
+        assert took < 1.0, took
+        assert not os.path.exists(d.sock) and not os.path.exists(d.pidfile)
+    finally:
+        for s in clients:
+            s.close()
+        prog.kill()
+        prog.wait()
+        d.close()
+
+
 def fork_with_pid(pid):
     """A process with exactly this PID, via ns_last_pid (root); None if
     another fork took it first."""

@@ -162,7 +162,7 @@ int run_daemon(const Options& opts) {
             log_reopen();
           } else if (si.ssi_signo == SIGUSR1) {
             daemon.tick(0);
-            const std::string tables = daemon.dump(OutputFormat::Table, opts.top);
+            const std::string tables = daemon.dump(opts.format, opts.top);
             std::fputs(tables.c_str(), log_stream());
             std::fflush(log_stream());
           }

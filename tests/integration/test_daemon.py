@@ -328,6 +328,17 @@ def test_socket_is_root_only(daemon):
     assert len(res.stderr.strip().splitlines()) == 1 and "Permission denied" in res.stderr, res.stderr
 
 
+def json_docs_in(text):
+    """The JSON documents in a log: each starts with '{' at a line start."""
+    decoder, docs = json.JSONDecoder(), []
+    for m in re.finditer(r"^\{", text, re.M):
+        try:
+            docs.append(decoder.raw_decode(text, m.start())[0])
+        except ValueError:
+            pass
+    return docs
+
+
 def proc_status(path):
     fields = {}
     with open(path) as f:
@@ -375,15 +386,18 @@ def test_stop_signals_dump_on_exit_and_cleanup():
         # SIGHUP reopens the log: after a rotation the new file gets the lines.
         os.rename(log_file, log_file + ".1")
         d.tracer.proc.send_signal(signal.SIGHUP)
-        # SIGUSR1: a table dump to the log.
+        # SIGUSR1: a dump to the log, in --format (json here).
         d.tracer.proc.send_signal(signal.SIGUSR1)
         deadline = time.time() + 5
         while time.time() < deadline:
             text = open(log_file).read() if os.path.exists(log_file) else ""
-            if "TARGET THREADS" in text:
+            if json_docs_in(text):
                 break
             time.sleep(0.1)
-        assert "log reopened" in text and "TARGET THREADS" in text and "sleeper" in text, text
+        assert "log reopened" in text and "TARGET THREADS" not in text, text
+        (usr1,) = json_docs_in(text)
+        check_spec_json(usr1)
+        assert rows_of(usr1, prog.pid), usr1["threads"]
         assert "attached pid %d" % prog.pid in open(log_file + ".1").read()
         assert d.stop() == 0
         assert not os.path.exists(d.sock) and not os.path.exists(d.pidfile)

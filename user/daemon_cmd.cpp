@@ -74,9 +74,7 @@ void raise_fd_limit(rlim_t want) {
          ControlLimits().max_clients);
 }
 
-}  // namespace
-
-int run_daemon(const Options& opts) {
+int serve(const Options& opts) {
   log_open(opts.log_file, opts.verbose > 0 ? LogLevel::Debug : LogLevel::Info);
   raise_fd_limit(ControlLimits().max_clients + 256);
   // Before any thread exists (threads inherit it) and before capabilities
@@ -216,7 +214,7 @@ int run_daemon(const Options& opts) {
   }
   logf(LogLevel::Info, "stopping on {} with {} target(s) attached", strsignal(stop_signal),
        daemon.attached_count());
-  std::fprintf(stderr, "irqlat: stopped tracing\n");
+  logf(LogLevel::Info, "stopped tracing");
   daemon.detach();  // closing the links is most of the stop
   phase("programs detached");
   logf(LogLevel::Info, "stopped in {:.1f} ms", (monotonic_ns() - t0) / 1e6);
@@ -225,6 +223,26 @@ int run_daemon(const Options& opts) {
   // and what is left (memory, map and program fds) the kernel frees faster
   // than destructors would.
   _exit(0);
+}
+
+}  // namespace
+
+int run_daemon(const Options& opts) {
+  // A failed start is logged with its level like every other daemon line
+  // (on stderr too when the log is a file: systemd and scripts see why).
+  auto fatal = [](const char* what) {
+    if (log_stream() != stderr) log_line(LogLevel::Error, what);
+    std::fprintf(stderr, "irqlat: error: %s\n", what);
+  };
+  try {
+    return serve(opts);
+  } catch (const UsageError& e) {
+    fatal(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fatal(e.what());
+    return 1;
+  }
 }
 
 }  // namespace irqlat

@@ -561,3 +561,23 @@ def test_daemon_and_ctl_bad_input():
     assert res.returncode == 2 and "cannot write --pidfile" in res.stderr
     res = run_irqlat(["ctl", "attach", "abc"])
     assert res.returncode == 2
+
+
+def test_long_line_with_newline_and_overflowing_number_get_clean_errors():
+    d = Daemon(metrics=False)
+    try:
+        # 65,600 bytes and then a newline: over the 64 KiB cap all the same.
+        line = b'{"cmd":"status","x":"' + b"y" * 65600 + b'"}\n'
+        with d.connect() as s:
+            s.sendall(line)
+            reply = json.loads(read_line(s))
+            assert reply["ok"] is False and "longer than 65536" in reply["error"], reply
+            assert closed(s)
+        for payload in (b'{"pid":1e400}\n', b'{"cmd":"attach","pid":1e400}\n'):
+            reply = d.request(payload)
+            assert reply["ok"] is False and "json.exception" not in reply["error"], reply
+            assert "out of range" in reply["error"], reply
+        assert d.status()["pid"] == d.tracer.proc.pid
+    finally:
+        d.stop()
+        d.close()

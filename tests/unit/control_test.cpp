@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "control_protocol.h"
 #include "control_server.h"
 
 using irqlat::ControlLimits;
@@ -181,4 +182,21 @@ TEST_CASE("control: pipelined requests and a last one without newline are all an
   service_until(server, [&] { return server.clients() == 0; });
   CHECK(server.clients() == 0);
   close(c);
+}
+
+TEST_CASE("control protocol: JSON library errors become one clean line", "[control]") {
+  for (const char* line : {R"({"pid":1e400})", R"({"cmd":"attach","pid":1e400})", R"({"cmd":"attach","pid":-1e999})",
+                           R"({"cmd":"status","x":1e400})", "{\"cmd\":\"st\xff\"}", "[1e400]"}) {
+    INFO(line);
+    try {
+      irqlat::parse_request(line);
+      FAIL("accepted");
+    } catch (const irqlat::ProtocolError& e) {
+      const std::string msg = e.what();
+      CHECK(msg.find("json.exception") == std::string::npos);
+      CHECK(msg.find('\n') == std::string::npos);
+      CHECK(!msg.empty());
+    }
+  }
+  CHECK_THROWS_WITH(irqlat::parse_request(R"({"cmd":"attach","pid":1e400})"), Contains("out of range"));
 }

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,8 +34,24 @@ std::runtime_error sys_error(const std::string& what) {
   return std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-// Opened (not truncated) at startup, so a bad path fails before anything is
-// loaded and the write at exit needs no privilege.
+// Checked before anything is loaded, so a bad path fails at once (usage
+// error), but nothing is created: a daemon that then fails to start (another
+// daemon on the socket, no BPF) leaves no empty file behind, and never
+// touches a running daemon's pidfile.
+void check_output(const std::string& path, const char* what) {
+  struct stat st;
+  const bool exists = stat(path.c_str(), &st) == 0;
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const char* problem = nullptr;
+  if (exists && S_ISDIR(st.st_mode)) problem = std::strerror(EISDIR);
+  else if (exists ? access(path.c_str(), W_OK) != 0 : access(dir.c_str(), W_OK | X_OK) != 0)
+    problem = std::strerror(errno);
+  if (problem) throw UsageError(std::string("cannot write ") + what + " '" + path + "': " + problem);
+}
+
+// Opened (not truncated) once startup has succeeded, before the capability
+// drop, so the write at exit needs no privilege.
 int open_output(const std::string& path, const char* what) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw UsageError(std::string("cannot write ") + what + " '" + path + "': " + std::strerror(errno));
@@ -81,8 +98,8 @@ int serve(const Options& opts) {
   // are dropped (a negative nice needs CAP_SYS_NICE).
   if (setpriority(PRIO_PROCESS, 0, opts.nice) != 0)
     logf(LogLevel::Warn, "cannot set nice {}: {}", opts.nice, std::strerror(errno));
-  const int pid_fd = opts.pidfile.empty() ? -1 : open_output(opts.pidfile, "--pidfile");
-  const int dump_fd = opts.dump_on_exit.empty() ? -1 : open_output(opts.dump_on_exit, "--dump-on-exit");
+  if (!opts.pidfile.empty()) check_output(opts.pidfile, "--pidfile");
+  if (!opts.dump_on_exit.empty()) check_output(opts.dump_on_exit, "--dump-on-exit");
 
   // Blocked before any thread exists, so every thread inherits the mask and
   // only the signalfd sees them.
@@ -106,7 +123,19 @@ int serve(const Options& opts) {
   std::unique_ptr<MetricsServer> metrics;
   if (!opts.metrics_addr.empty()) metrics = std::make_unique<MetricsServer>(opts.metrics_addr);
   daemon.start();
-  if (pid_fd >= 0) replace_contents(pid_fd, std::to_string(getpid()) + "\n");
+  // Started: only now the files (see check_output). Should this fail, the
+  // unwinding removes the socket and the files created so far.
+  int pid_fd = -1, dump_fd = -1;
+  try {
+    if (!opts.pidfile.empty()) {
+      pid_fd = open_output(opts.pidfile, "--pidfile");
+      replace_contents(pid_fd, std::to_string(getpid()) + "\n");
+    }
+    if (!opts.dump_on_exit.empty()) dump_fd = open_output(opts.dump_on_exit, "--dump-on-exit");
+  } catch (...) {
+    if (pid_fd >= 0) unlink(opts.pidfile.c_str());
+    throw;
+  }
   // Capabilities and no_new_privs are per thread: the drop must come before
   // any thread exists, so that every thread has the reduced sets.
   try {

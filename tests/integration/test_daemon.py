@@ -563,6 +563,35 @@ def test_daemon_and_ctl_bad_input():
     assert res.returncode == 2
 
 
+def test_failed_start_leaves_no_files_and_keeps_the_running_pidfile():
+    d = Daemon(metrics=False)
+    try:
+        pidfile2, dump2 = os.path.join(d.dir, "second.pid"), os.path.join(d.dir, "second.json")
+        res = run_irqlat(["daemon", "--socket", d.sock, "--pidfile", pidfile2, "--dump-on-exit", dump2],
+                         timeout=30)
+        assert res.returncode == 1 and "another irqlat daemon is listening" in res.stderr, res.stderr
+        assert not os.path.exists(pidfile2) and not os.path.exists(dump2)
+        # Every line has its level; the reason is one line.
+        lines = res.stderr.strip().splitlines()
+        assert all(re.match(r"irqlat: (error|warning|info|debug): ", l) for l in lines), lines
+        assert lines[-1].startswith("irqlat: error: another irqlat daemon is listening on ")
+        # The running daemon's own pidfile is left as it is.
+        res = run_irqlat(["daemon", "--socket", d.sock, "--pidfile", d.pidfile], timeout=30)
+        assert res.returncode == 1
+        with open(d.pidfile) as f:
+            assert f.read() == "%d\n" % d.tracer.proc.pid
+        assert d.status()["pid"] == d.tracer.proc.pid
+        assert d.stop() == 0
+        assert not os.path.exists(d.pidfile) and not os.path.exists(d.sock)
+        # The daemon's own log lines have levels; only the readiness line
+        # (scripts wait for "irqlat: tracing") and dumps have none.
+        for line in d.tracer.stderr_lines:
+            assert line.startswith("irqlat: tracing ") or re.match(r"irqlat: (error|warning|info|debug): ",
+                                                                    line), line
+    finally:
+        d.close()
+
+
 def test_long_line_with_newline_and_overflowing_number_get_clean_errors():
     d = Daemon(metrics=False)
     try:

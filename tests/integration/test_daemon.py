@@ -610,3 +610,179 @@ def test_long_line_with_newline_and_overflowing_number_get_clean_errors():
     finally:
         d.stop()
         d.close()
+
+
+def set_bpf_stats(value):
+    with open("/proc/sys/kernel/bpf_stats_enabled", "r+") as f:
+        old = f.read().strip()
+        f.seek(0)
+        f.write(value)
+    return old
+
+
+def test_status_fields_and_ctl_table_forms():
+    old_stats = set_bpf_stats("1")
+    d = Daemon(metrics=False)
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        d.ctl("attach", str(prog.pid))
+        first = d.status()
+        time.sleep(0.5)
+        subprocess.run(["dd", "if=/dev/zero", "of=/var/tmp/irqlat-s", "bs=4k", "count=300", "oflag=direct"],
+                       check=True, capture_output=True)
+        os.unlink("/var/tmp/irqlat-s")
+        time.sleep(0.2)
+        st = d.status()
+        assert st["pid"] == d.tracer.proc.pid
+        assert st["uptime_ns"] > first["uptime_ns"] + 400_000_000, (first["uptime_ns"], st["uptime_ns"])
+        assert st["events"]["received"] > first["events"]["received"] > 0
+        assert {"dropped", "late", "missed"} <= set(st["events"])
+        assert st["memory"]["rss_bytes"] > 0 and st["cpu"]["user_s"] + st["cpu"]["system_s"] > 0
+        assert st["bpf_stats"] is True
+        assert st["programs"]
+        for p in st["programs"]:
+            assert {"name", "run_cnt", "run_time_ns", "mean_ns", "recursion_misses"} <= set(p), p
+        ran = [p for p in st["programs"] if p["run_cnt"] > 0]
+        assert ran and all(p["mean_ns"] > 0 for p in ran), st["programs"]
+        assert [(t["pid"], t["state"]) for t in st["targets"]] == [(prog.pid, "attached")]
+        # The table form of the same status.
+        text = d.ctl("status").stdout
+        assert text.startswith("irqlat daemon pid %d (" % d.tracer.proc.pid), text
+        assert re.search(r"^events: \d+ received, \d+ dropped, \d+ late, \d+ missed$", text, re.M), text
+        assert re.search(r"^ +%d sleeper +attached *$" % prog.pid, text, re.M), text
+        table = text.split("\nBPF programs:\n")[1].split("\n\n")[0].splitlines()
+        assert table[0].split() == ["program", "runs", "mean"]
+        assert len(table) == len(st["programs"]) + 1
+        # Columns line up, whatever the length of the names.
+        assert len({len(l) for l in table}) == 1, table
+        for line, p in zip(table[1:], st["programs"]):
+            assert line.split()[0] == p["name"] and int(line.split()[1]) >= p["run_cnt"], (line, p)
+        # dump -f table and -f csv through the daemon.
+        text = d.ctl("dump", "-f", "table").stdout
+        assert "TARGET THREADS" in text and re.search(r"\b%d\b.*sleeper" % prog.pid, text), text
+        import csv
+        import io
+        sections, name = {}, None
+        for row in csv.reader(io.StringIO(d.ctl("dump", "-f", "csv").stdout)):
+            if row and row[0].startswith("# "):
+                name = row[0][2:]
+                sections[name] = []
+            elif row:
+                sections[name].append(row)
+        assert {"summary", "hardirqs", "softirqs", "threads", "windows"} <= set(sections), sections.keys()
+        header, *rows = sections["threads"]
+        rows = [dict(zip(header, r)) for r in rows]
+        mine = [r for r in rows if r["pid"] == str(prog.pid)]
+        assert mine and mine[0]["comm"] == "sleeper" and int(mine[0]["wakeups"]) > 50, mine
+    finally:
+        prog.kill()
+        prog.wait()
+        d.stop()
+        d.close()
+        set_bpf_stats(old_stats)
+
+
+def test_sigint_stops_cleanly_and_sigusr1_writes_a_table_by_default():
+    d = Daemon(metrics=False)
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        d.ctl("attach", str(prog.pid))
+        time.sleep(0.3)
+        d.tracer.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 5
+        while time.time() < deadline and not any("TARGET THREADS" in l for l in d.tracer.stderr_lines):
+            time.sleep(0.05)
+        assert any("TARGET THREADS" in l for l in d.tracer.stderr_lines), d.tracer.stderr_lines
+        assert d.stop(signal.SIGINT) == 0
+        assert not os.path.exists(d.sock) and not os.path.exists(d.pidfile)
+        assert any("stopping on Interrupt" in l for l in d.tracer.stderr_lines), d.tracer.stderr_lines
+    finally:
+        prog.kill()
+        prog.wait()
+        d.close()
+
+
+def listening_tcp_inodes():
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[3] == "0A":  # TCP_LISTEN
+                    inodes.add(fields[9])
+    return inodes
+
+
+def socket_inodes(pid):
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", link)
+        if m:
+            inodes.add(m.group(1))
+    return inodes
+
+
+def test_metrics_are_off_by_default():
+    d = Daemon(metrics=False)
+    try:
+        pid = d.tracer.proc.pid
+        mine = socket_inodes(pid)
+        assert mine, "the control socket, at least"
+        assert not mine & listening_tcp_inodes()
+        assert os.listdir("/proc/%d/task" % pid) == [str(pid)], "threads without --metrics"
+        # And with --metrics the same check sees the listener.
+        m = Daemon()
+        try:
+            assert socket_inodes(m.tracer.proc.pid) & listening_tcp_inodes()
+        finally:
+            m.stop()
+            m.close()
+    finally:
+        d.stop()
+        d.close()
+
+
+PEER_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+try:
+    s.sendall(b'{"cmd":"status"}\n')
+except OSError:
+    pass
+buf = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+except OSError:
+    pass
+sys.stdout.write(buf.decode(errors="replace"))
+"""
+
+
+def test_non_root_peer_is_refused_even_through_a_loosened_socket(daemon):
+    """SO_PEERCRED: with the socket file 0666 and its directory open, a
+    non-root client connects, and still gets an error reply and a close."""
+    os.chmod(daemon.dir, 0o755)
+    os.chmod(daemon.sock, 0o666)
+    res = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                          "/usr/bin/python3", "-c", PEER_CLIENT, daemon.sock], capture_output=True, text=True,
+                         timeout=20)
+    assert res.returncode == 0, res.stderr  # it did connect
+    lines = res.stdout.splitlines()
+    assert len(lines) <= 1, lines
+    if lines:
+        reply = json.loads(lines[0])
+        assert reply["ok"] is False and "root only" in reply["error"], reply
+        assert "status" not in reply
+    # The daemon keeps serving root.
+    assert daemon.status()["pid"] == daemon.tracer.proc.pid

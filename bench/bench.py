@@ -971,14 +971,21 @@ def section_stop(tmpdir, res):
                 elif c == "daemon":
                     argv = [STOP_TIME, "--seed", seed, "--delay-ms", "800,2000", "--", IRQLAT, "daemon",
                             "--socket", sock]
+                    attached = {}
                     attacher = threading.Thread(target=attach_when_listening,
-                                                args=(sock, mix.pipe_pids() + [watched.pid]), daemon=True)
+                                                args=(sock, mix.pipe_pids() + [watched.pid], attached),
+                                                daemon=True)
                     attacher.start()
                 else:
                     argv = [STOP_TIME, "--seed", seed, "--ready", FLOOR_READY, "--", FLOOR]
                 out, err = run_checked(argv, f"stop_time {c}", timeout=120)
                 if attacher:
                     attacher.join(10)
+                    # A stop of a daemon that was not attached is not the
+                    # figure we report: no figure then.
+                    if attacher.is_alive() or not attached.get("ok"):
+                        raise BenchError(f"daemon stop rep {r + 1}: ctl attach did not succeed before "
+                                         f"the stop: {attached.get('error', 'still running after 10 s')}")
                 d = json.loads(out.strip().splitlines()[-1])
                 if d["exit_status"] != 0:
                     raise BenchError(f"{c} exited with {d['exit_status']} after SIGTERM: {err[-400:]}")
@@ -994,14 +1001,25 @@ def section_stop(tmpdir, res):
     res["stop_profile"] = prof
 
 
-def attach_when_listening(sock, pids, timeout=5.0):
+def attach_when_listening(sock, pids, result, timeout=5.0):
     """Attaches the daemon at sock to pids as soon as it listens (before
-    stop_time's SIGTERM, which comes >= 800 ms after the ready line)."""
+    stop_time's SIGTERM, which comes >= 800 ms after the ready line). Sets
+    result["ok"] only when every `ctl attach` succeeded, else
+    result["error"]."""
     deadline = time.time() + timeout
     while not os.path.exists(sock) and time.time() < deadline:
         time.sleep(0.005)
     for pid in pids:
-        subprocess.run([IRQLAT, "ctl", "--socket", sock, "attach", str(pid)], capture_output=True, timeout=10)
+        try:
+            p = subprocess.run([IRQLAT, "ctl", "--socket", sock, "attach", str(pid)], capture_output=True,
+                               text=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            result["error"] = f"ctl attach {pid} timed out"
+            return
+        if p.returncode != 0:
+            result["error"] = f"ctl attach {pid} exited {p.returncode}: {p.stderr.strip()[-300:]}"
+            return
+    result["ok"] = True
 
 
 def stop_profile(reps):

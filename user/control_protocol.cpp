@@ -43,15 +43,29 @@ std::string get_string(const json& j, const char* key) {
   return v.get<std::string>();
 }
 
+ControlRequest parse_checked(const std::string& line);
+
 }  // namespace
 
 ControlRequest parse_request(const std::string& line) {
-  json j;
+  // Any exception of the JSON library becomes one clean line: its own texts
+  // ("[json.exception.out_of_range.406] number overflow parsing '1e400'")
+  // are not for operators, and may quote a whole request.
   try {
-    j = json::parse(line);
+    return parse_checked(line);
   } catch (const json::parse_error& e) {
     throw ProtocolError(fmt::format("bad JSON at byte {}: expected one object per line", e.byte));
+  } catch (const json::out_of_range&) {
+    throw ProtocolError("bad JSON: a number is out of range");
+  } catch (const json::exception&) {
+    throw ProtocolError("malformed request: expected one JSON object per line (see docs/daemon.md)");
   }
+}
+
+namespace {
+
+ControlRequest parse_checked(const std::string& line) {
+  json j = json::parse(line);
   if (!j.is_object()) throw ProtocolError("the request must be a JSON object");
   if (!j.contains("cmd") || !j["cmd"].is_string())
     throw ProtocolError("missing \"cmd\": expected attach, detach, dump, status or reset");
@@ -97,6 +111,8 @@ ControlRequest parse_request(const std::string& line) {
   }
   return r;
 }
+
+}  // namespace
 
 std::string request_line(const ControlRequest& r) {
   json j{{"cmd", verb_name(r.verb)}};

@@ -88,6 +88,7 @@ ControlServer::~ControlServer() { close_all(); }
 void ControlServer::close_all() {
   for (auto& [fd, c] : clients_) close(fd);
   clients_.clear();
+  ready_.clear();
   if (listen_fd_ >= 0) {
     close(listen_fd_);
     listen_fd_ = -1;
@@ -101,29 +102,44 @@ void ControlServer::close_all() {
 
 void ControlServer::service(uint64_t now_ns) {
   if (epfd_ < 0) return;
+  // I/O first: accepts, writes of pending replies, reads. Cheap and bounded
+  // (one batch of events); no request is answered here.
   epoll_event evs[64];
-  for (int round = 0; round < 16; round++) {  // bounded: the daemon has other work too
-    const int n = epoll_wait(epfd_, evs, 64, 0);
-    if (n <= 0) break;
-    for (int i = 0; i < n; i++) {
-      const int fd = evs[i].data.fd;
-      if (fd == listen_fd_) {
-        accept_all(now_ns);
-        continue;
-      }
-      auto it = clients_.find(fd);
-      if (it == clients_.end()) continue;
-      Client& c = it->second;
-      if (evs[i].events & EPOLLOUT) flush(fd, c);
-      if (!clients_.count(fd)) continue;
-      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(fd, c, now_ns);
+  const int n = epoll_wait(epfd_, evs, 64, 0);
+  for (int i = 0; i < n; i++) {
+    const int fd = evs[i].data.fd;
+    if (fd == listen_fd_) {
+      accept_some(now_ns);
+      continue;
     }
+    auto it = clients_.find(fd);
+    if (it == clients_.end()) continue;
+    Client& c = it->second;
+    const uint32_t e = evs[i].events;
+    if (!c.out.empty() && (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && !flush(fd, c)) continue;
+    // Read only when nothing waits to be answered or written: one request
+    // in flight per client, the rest stays in the kernel.
+    if (c.out.empty() && !c.queued && (e & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable(fd, c);
+    settle(fd, c);
+  }
+  // Then the requests, one per client in turn, within the budget, and never
+  // past a pending stop.
+  for (size_t budget = limits_.requests_per_service; budget > 0 && !ready_.empty(); budget--) {
+    if (aborted()) break;
+    const int fd = ready_.front();
+    ready_.pop_front();
+    auto it = clients_.find(fd);
+    if (it == clients_.end() || !it->second.queued) continue;
+    Client& c = it->second;
+    c.queued = false;
+    answer(fd, c, now_ns);
+    if (flush(fd, c)) settle(fd, c);  // back in line if it has more
   }
   if (now_ns - last_sweep_ns_ >= 1'000'000'000ULL) {  // idle clients, once a second
     last_sweep_ns_ = now_ns;
     std::vector<int> idle;
     for (const auto& [fd, c] : clients_)
-      if (now_ns - c.last_ns > limits_.idle_ns) idle.push_back(fd);
+      if (now_ns - c.last_ns > limits_.idle_ns && !c.queued && c.out.empty()) idle.push_back(fd);
     for (int fd : idle) {
       send_now(fd, reply_error("closed: no complete request within the idle timeout"));
       stats_.idle_closed++;
@@ -132,14 +148,15 @@ void ControlServer::service(uint64_t now_ns) {
   }
 }
 
-void ControlServer::accept_all(uint64_t now_ns) {
-  for (;;) {
+void ControlServer::accept_some(uint64_t now_ns) {
+  for (size_t i = 0; i < limits_.accepts_per_service; i++) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or out of fds (EMFILE): the backlog waits
     ucred cred{};
     socklen_t len = sizeof(cred);
     // The socket file is 0600; this also refuses a non-root process that
-    // was handed an open descriptor to it.
+    // was handed an open descriptor to it, or a socket whose mode was
+    // loosened.
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
       send_now(fd, reply_error("permission denied: the control socket is for root only"));
       close(fd);
@@ -165,7 +182,7 @@ void ControlServer::accept_all(uint64_t now_ns) {
   }
 }
 
-void ControlServer::on_readable(int fd, Client& c, uint64_t now_ns) {
+void ControlServer::on_readable(int fd, Client& c) {
   bool eof = false;
   char buf[4096];
   // Read no more than one line's worth ahead: the rest waits in the kernel.
@@ -182,56 +199,60 @@ void ControlServer::on_readable(int fd, Client& c, uint64_t now_ns) {
   }
   if (eof) {
     // A last request without '\n' still gets its answer.
-    if (!c.in.empty() && c.in.find('\n') == std::string::npos && c.in.size() <= limits_.max_line)
-      c.in.push_back('\n');
+    if (!c.in.empty() && c.in.back() != '\n' && c.in.size() <= limits_.max_line) c.in.push_back('\n');
     c.closing = true;
   }
-  const size_t before = stats_.requests;
-  process(fd, c);
-  if (stats_.requests != before) c.last_ns = now_ns;
-  if (clients_.count(fd)) flush(fd, c);
 }
 
-void ControlServer::process(int fd, Client& c) {
+bool ControlServer::has_request(const Client& c) const {
+  // A complete line, or more than a line's worth without one (refused).
+  return c.in.size() > limits_.max_line || c.in.find('\n') != std::string::npos;
+}
+
+void ControlServer::answer(int fd, Client& c, uint64_t now_ns) {
   (void)fd;
-  if (!c.out.empty()) return;  // one reply at a time
   const size_t nl = c.in.find('\n');
-  if (nl == std::string::npos) {
-    if (c.in.size() > limits_.max_line) {
-      stats_.too_long++;
-      c.out = reply_error(fmt::format("request longer than {} bytes", limits_.max_line));
-      c.in.clear();
-      c.closing = true;
-    }
+  // Every line is capped, whether or not its '\n' has been read.
+  if (nl == std::string::npos ? c.in.size() > limits_.max_line : nl > limits_.max_line) {
+    stats_.too_long++;
+    c.out = reply_error(fmt::format("request longer than {} bytes", limits_.max_line));
+    c.in.clear();
+    c.closing = true;
     return;
   }
+  if (nl == std::string::npos) return;
   std::string line = c.in.substr(0, nl);
   c.in.erase(0, nl + 1);
   if (!line.empty() && line.back() == '\r') line.pop_back();
   stats_.requests++;
+  c.last_ns = now_ns;
   c.out = handler_(line);
 }
 
-void ControlServer::flush(int fd, Client& c) {
-  for (;;) {
-    while (!c.out.empty()) {
-      const ssize_t n = send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        c.out.erase(0, static_cast<size_t>(n));
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        update_events(fd, c);  // wait until the client reads
-        return;
-      } else {
-        drop(fd);  // the client went away
-        return;
-      }
+bool ControlServer::flush(int fd, Client& c) {
+  while (!c.out.empty()) {
+    const ssize_t n = send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.out.erase(0, static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return true;  // settle() waits for EPOLLOUT
+    } else {
+      drop(fd);  // the client went away
+      return false;
     }
-    process(fd, c);  // a pipelined request already read
-    if (c.out.empty()) break;
   }
-  if (c.closing) {
+  return true;
+}
+
+void ControlServer::settle(int fd, Client& c) {
+  if (c.out.empty() && has_request(c)) {
+    if (!c.queued) {
+      c.queued = true;
+      ready_.push_back(fd);
+    }
+  } else if (c.out.empty() && c.closing) {
     drop(fd);
     return;
   }
@@ -240,12 +261,16 @@ void ControlServer::flush(int fd, Client& c) {
 
 void ControlServer::update_events(int fd, const Client& c) {
   epoll_event ev{};
-  ev.events = c.out.empty() ? EPOLLIN : EPOLLOUT;
+  // Writing a reply: wait until the client reads. Queued: nothing to wait
+  // for (hangups are reported anyway). Else: the next request.
+  ev.events = !c.out.empty() ? uint32_t{EPOLLOUT} : c.queued ? 0u : uint32_t{EPOLLIN};
   ev.data.fd = fd;
   epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev);
 }
 
 void ControlServer::drop(int fd) {
+  auto it = clients_.find(fd);
+  if (it != clients_.end() && it->second.queued) std::erase(ready_, fd);
   epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
   close(fd);
   clients_.erase(fd);

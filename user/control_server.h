@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -19,6 +20,11 @@ struct ControlLimits {
   size_t max_line = 64 * 1024;      // longer requests: error reply, then closed
   size_t max_clients = 1024;        // more: error reply, then closed
   uint64_t idle_ns = 10'000'000'000;  // no complete request for this long: closed
+  // Requests answered per service() call, one per client in turn: a client
+  // that pipelines many requests waits for the next call, so the daemon's
+  // loop (ring buffer, signals) runs in between and others get their turn.
+  size_t requests_per_service = 16;
+  size_t accepts_per_service = 64;  // the rest of the backlog waits a call
 };
 
 struct ControlStats {
@@ -38,10 +44,18 @@ class ControlServer {
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  int fd() const { return epfd_; }  // readable when service() has work
-  // Accepts, reads, answers and closes as much as can be done without
-  // blocking; also closes idle clients. now_ns: CLOCK_MONOTONIC.
+  int fd() const { return epfd_; }  // readable when service() has new work
+  // Accepts, reads, answers and closes what can be done without blocking,
+  // within the per-call budgets of ControlLimits; also closes idle clients.
+  // Stops early, before the next request, once abort() (set_abort) returns
+  // true. now_ns: CLOCK_MONOTONIC.
   void service(uint64_t now_ns);
+  // True while requests already read wait for a later service() call (fd()
+  // may not be readable for them: call service() again without waiting).
+  bool backlog() const { return !ready_.empty(); }
+  // Checked before each request is answered (the daemon: "is a stop signal
+  // pending?"), so that a stop never waits behind pipelined requests.
+  void set_abort(std::function<bool()> abort) { abort_ = std::move(abort); }
   // Closes every client and the listening socket, removes the file.
   void close_all();
 
@@ -53,12 +67,20 @@ class ControlServer {
   struct Client {
     std::string in, out;
     uint64_t last_ns = 0;
-    bool closing = false;  // close once `out` is written
+    bool closing = false;  // close once `out` is written and `in` answered
+    bool queued = false;   // in ready_
   };
-  void accept_all(uint64_t now_ns);
-  void on_readable(int fd, Client& c, uint64_t now_ns);
-  void flush(int fd, Client& c);
-  void process(int fd, Client& c);
+  bool aborted() const { return abort_ && abort_(); }
+  void accept_some(uint64_t now_ns);
+  void on_readable(int fd, Client& c);
+  // Sends what it can of `out`; false if the client was dropped.
+  bool flush(int fd, Client& c);
+  // After any change: queues the client if a request can be answered, closes
+  // it if it is done, else waits for the right epoll event.
+  void settle(int fd, Client& c);
+  // Answers the client's next complete line (or refuses a too-long one).
+  void answer(int fd, Client& c, uint64_t now_ns);
+  bool has_request(const Client& c) const;
   void update_events(int fd, const Client& c);
   void drop(int fd);
 
@@ -68,6 +90,8 @@ class ControlServer {
   int listen_fd_ = -1;
   int epfd_ = -1;
   std::unordered_map<int, Client> clients_;
+  std::deque<int> ready_;  // clients with a request to answer, in turn order
+  std::function<bool()> abort_;
   ControlStats stats_;
   uint64_t last_sweep_ns_ = 0;
 };

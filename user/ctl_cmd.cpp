@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -92,17 +93,28 @@ void print_status(const json& s) {
                            s["cpu"].value("user_s", 0.0), s["cpu"].value("system_s", 0.0));
   std::cout << "\ntargets:\n";
   if (s["targets"].empty()) std::cout << "  (none)\n";
+  size_t comm_w = 16;
+  for (const json& t : s["targets"]) comm_w = std::max(comm_w, t.value("comm", "").size());
   for (const json& t : s["targets"]) {
     std::string windows = t.value("cancel", "");
     if (!windows.empty()) windows = "  windows " + windows + " -> " + t.value("done", "");
-    std::cout << fmt::format("  {:>7} {:<16} {:<9}{}\n", t.value("pid", 0), t.value("comm", ""),
+    std::cout << fmt::format("  {:>7} {:<{}} {:<9}{}\n", t.value("pid", 0), t.value("comm", ""), comm_w,
                              t.value("state", ""), windows);
   }
   std::cout << "\nBPF programs" << (s.value("bpf_stats", false) ? "" : " (statistics off)") << ":\n";
-  std::cout << fmt::format("  {:<28} {:>14} {:>10}\n", "program", "runs", "mean");
+  // Columns as wide as their longest entry: program names have no fixed
+  // length.
+  size_t name_w = 7, runs_w = 4, mean_w = 4;
+  for (const json& p : s["programs"]) {
+    name_w = std::max(name_w, p.value("name", "").size());
+    runs_w = std::max(runs_w, std::to_string(p.value("run_cnt", uint64_t{0})).size());
+    mean_w = std::max(mean_w, format_ns(p.value("mean_ns", uint64_t{0})).size());
+  }
+  std::cout << fmt::format("  {:<{}} {:>{}} {:>{}}\n", "program", name_w, "runs", runs_w, "mean", mean_w);
   for (const json& p : s["programs"])
-    std::cout << fmt::format("  {:<28} {:>14} {:>10}\n", p.value("name", ""), p.value("run_cnt", uint64_t{0}),
-                             format_ns(p.value("mean_ns", uint64_t{0})));
+    std::cout << fmt::format("  {:<{}} {:>{}} {:>{}}\n", p.value("name", ""), name_w,
+                             p.value("run_cnt", uint64_t{0}), runs_w,
+                             format_ns(p.value("mean_ns", uint64_t{0})), mean_w);
   const json& c = s["control"];
   std::cout << fmt::format("\ncontrol: {} client(s), {} request(s), {} error(s); {} scrape(s)\n",
                            c.value("clients", 0), c.value("requests", uint64_t{0}),

@@ -220,6 +220,11 @@ std::string Daemon::handle(const std::string& line) {
         reset();
         return reply_ok();
     }
+  } catch (const nlohmann::json::exception& e) {
+    // Not for the client: the library's text is not one clean line.
+    bad_requests_++;
+    logf(LogLevel::Debug, "request refused: {}", e.what());
+    return reply_error("malformed request: expected one JSON object per line (see docs/daemon.md)");
   } catch (const std::exception& e) {
     bad_requests_++;
     logf(LogLevel::Debug, "request refused: {}", e.what());

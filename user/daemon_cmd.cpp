@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,8 +34,24 @@ std::runtime_error sys_error(const std::string& what) {
   return std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-// Opened (not truncated) at startup, so a bad path fails before anything is
-// loaded and the write at exit needs no privilege.
+// Checked before anything is loaded, so a bad path fails at once (usage
+// error), but nothing is created: a daemon that then fails to start (another
+// daemon on the socket, no BPF) leaves no empty file behind, and never
+// touches a running daemon's pidfile.
+void check_output(const std::string& path, const char* what) {
+  struct stat st;
+  const bool exists = stat(path.c_str(), &st) == 0;
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const char* problem = nullptr;
+  if (exists && S_ISDIR(st.st_mode)) problem = std::strerror(EISDIR);
+  else if (exists ? access(path.c_str(), W_OK) != 0 : access(dir.c_str(), W_OK | X_OK) != 0)
+    problem = std::strerror(errno);
+  if (problem) throw UsageError(std::string("cannot write ") + what + " '" + path + "': " + problem);
+}
+
+// Opened (not truncated) once startup has succeeded, before the capability
+// drop, so the write at exit needs no privilege.
 int open_output(const std::string& path, const char* what) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw UsageError(std::string("cannot write ") + what + " '" + path + "': " + std::strerror(errno));
@@ -74,17 +91,15 @@ void raise_fd_limit(rlim_t want) {
          ControlLimits().max_clients);
 }
 
-}  // namespace
-
-int run_daemon(const Options& opts) {
+int serve(const Options& opts) {
   log_open(opts.log_file, opts.verbose > 0 ? LogLevel::Debug : LogLevel::Info);
   raise_fd_limit(ControlLimits().max_clients + 256);
   // Before any thread exists (threads inherit it) and before capabilities
   // are dropped (a negative nice needs CAP_SYS_NICE).
   if (setpriority(PRIO_PROCESS, 0, opts.nice) != 0)
     logf(LogLevel::Warn, "cannot set nice {}: {}", opts.nice, std::strerror(errno));
-  const int pid_fd = opts.pidfile.empty() ? -1 : open_output(opts.pidfile, "--pidfile");
-  const int dump_fd = opts.dump_on_exit.empty() ? -1 : open_output(opts.dump_on_exit, "--dump-on-exit");
+  if (!opts.pidfile.empty()) check_output(opts.pidfile, "--pidfile");
+  if (!opts.dump_on_exit.empty()) check_output(opts.dump_on_exit, "--dump-on-exit");
 
   // Blocked before any thread exists, so every thread inherits the mask and
   // only the signalfd sees them.
@@ -103,10 +118,26 @@ int run_daemon(const Options& opts) {
   ControlServer control(
       opts.socket_path, [&](const std::string& line) { return daemon.handle(line); }, limits);
   daemon.set_control(&control);
+  // Bound now, with every privilege (a port below 1024 needs
+  // CAP_NET_BIND_SERVICE); its threads start only after the drop below.
   std::unique_ptr<MetricsServer> metrics;
   if (!opts.metrics_addr.empty()) metrics = std::make_unique<MetricsServer>(opts.metrics_addr);
   daemon.start();
-  if (pid_fd >= 0) replace_contents(pid_fd, std::to_string(getpid()) + "\n");
+  // Started: only now the files (see check_output). Should this fail, the
+  // unwinding removes the socket and the files created so far.
+  int pid_fd = -1, dump_fd = -1;
+  try {
+    if (!opts.pidfile.empty()) {
+      pid_fd = open_output(opts.pidfile, "--pidfile");
+      replace_contents(pid_fd, std::to_string(getpid()) + "\n");
+    }
+    if (!opts.dump_on_exit.empty()) dump_fd = open_output(opts.dump_on_exit, "--dump-on-exit");
+  } catch (...) {
+    if (pid_fd >= 0) unlink(opts.pidfile.c_str());
+    throw;
+  }
+  // Capabilities and no_new_privs are per thread: the drop must come before
+  // any thread exists, so that every thread has the reduced sets.
   try {
     const auto kept = drop_unneeded_capabilities();
     std::string names;
@@ -115,6 +146,7 @@ int run_daemon(const Options& opts) {
   } catch (const std::exception& e) {
     logf(LogLevel::Warn, "{}", e.what());
   }
+  if (metrics) metrics->start();
 
   const int epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) throw sys_error("epoll_create1");
@@ -123,12 +155,15 @@ int run_daemon(const Options& opts) {
   watch(epfd, daemon.ring_fd());
   if (metrics) watch(epfd, metrics->fd());
 
-  // A stop request cuts a drain short (sigpending: the signals are blocked
-  // and wait for the signalfd).
-  daemon.set_abort([] {
+  // A stop request cuts a drain short, and control requests wait for the
+  // next loop (sigpending: the signals are blocked and wait for the
+  // signalfd).
+  const auto stop_pending = [] {
     sigset_t pending;
     return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
-  });
+  };
+  daemon.set_abort(stop_pending);
+  control.set_abort(stop_pending);
 
   std::fprintf(stderr, "irqlat: tracing nothing yet: daemon pid %d, control socket %s%s\n", getpid(),
                opts.socket_path.c_str(),
@@ -139,9 +174,10 @@ int run_daemon(const Options& opts) {
   int stop_signal = 0;
   while (!stop_signal) {
     epoll_event evs[8];
-    const int n = epoll_wait(epfd, evs, 8, kDrainMs);
+    // Requests already read wait for their turn: no sleeping then.
+    const int n = epoll_wait(epfd, evs, 8, control.backlog() ? 0 : kDrainMs);
     if (n < 0 && errno != EINTR) throw sys_error("epoll_wait");
-    bool ring_ready = false, control_ready = false, metrics_ready = false;
+    bool ring_ready = false, control_ready = control.backlog(), metrics_ready = false;
     for (int i = 0; i < n; i++) {
       const int fd = evs[i].data.fd;
       if (fd == sig_fd) {
@@ -153,7 +189,7 @@ int run_daemon(const Options& opts) {
             log_reopen();
           } else if (si.ssi_signo == SIGUSR1) {
             daemon.tick(0);
-            const std::string tables = daemon.dump(OutputFormat::Table, opts.top);
+            const std::string tables = daemon.dump(opts.format, opts.top);
             std::fputs(tables.c_str(), log_stream());
             std::fflush(log_stream());
           }
@@ -207,7 +243,7 @@ int run_daemon(const Options& opts) {
   }
   logf(LogLevel::Info, "stopping on {} with {} target(s) attached", strsignal(stop_signal),
        daemon.attached_count());
-  std::fprintf(stderr, "irqlat: stopped tracing\n");
+  logf(LogLevel::Info, "stopped tracing");
   daemon.detach();  // closing the links is most of the stop
   phase("programs detached");
   logf(LogLevel::Info, "stopped in {:.1f} ms", (monotonic_ns() - t0) / 1e6);
@@ -216,6 +252,26 @@ int run_daemon(const Options& opts) {
   // and what is left (memory, map and program fds) the kernel frees faster
   // than destructors would.
   _exit(0);
+}
+
+}  // namespace
+
+int run_daemon(const Options& opts) {
+  // A failed start is logged with its level like every other daemon line
+  // (on stderr too when the log is a file: systemd and scripts see why).
+  auto fatal = [](const char* what) {
+    if (log_stream() != stderr) log_line(LogLevel::Error, what);
+    std::fprintf(stderr, "irqlat: error: %s\n", what);
+  };
+  try {
+    return serve(opts);
+  } catch (const UsageError& e) {
+    fatal(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fatal(e.what());
+    return 1;
+  }
 }
 
 }  // namespace irqlat

@@ -66,6 +66,10 @@ MetricsServer::MetricsServer(const std::string& addr) {
     throw std::runtime_error("cannot serve metrics on " + addr + ": " +
                              (err ? std::strerror(err) : "bind failed"));
   }
+}
+
+void MetricsServer::start() {
+  if (thread_.joinable()) return;
   thread_ = std::thread([this] { server_->listen_after_bind(); });
 }
 

@@ -21,11 +21,18 @@ namespace irqlat {
 class MetricsServer {
  public:
   // addr is "HOST:PORT" ("[::1]:9100", "127.0.0.1:9100", ":9100" = every
-  // address). Binds now; throws std::runtime_error when it cannot.
+  // address). Binds now (a port below 1024 needs the privileges the daemon
+  // drops later); throws std::runtime_error when it cannot. No thread runs
+  // until start().
   explicit MetricsServer(const std::string& addr);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
+
+  // Starts the HTTP threads. The daemon calls it after its capability drop:
+  // capabilities are per thread, and threads created later inherit the
+  // reduced sets and no_new_privs.
+  void start();
 
   int fd() const { return event_fd_; }  // readable when scrapes wait
   // On the daemon's loop: answers every waiting scrape with render().

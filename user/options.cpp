@@ -1,5 +1,8 @@
 #include "options.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <charconv>
 #include <sstream>
@@ -257,10 +260,19 @@ void parse_metrics(const Raw& r, Options& o) {
   o.metrics_addr = a;
 }
 
-// 127.0.0.0/8, [::1] and "localhost"; an empty host means every address.
+// Only IP literals in 127.0.0.0/8, [::1] (in any spelling) and
+// "localhost". A host name that merely starts with "127." (127.example.com)
+// is not loopback; an empty host means every address.
 bool metrics_is_loopback(const std::string& addr) {
   const std::string host = addr.substr(0, addr.rfind(':'));
-  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    in6_addr a6{};
+    return inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a6) == 1 &&
+           IN6_IS_ADDR_LOOPBACK(&a6);
+  }
+  in_addr a4{};  // inet_pton: exactly four decimal parts, nothing after
+  return inet_pton(AF_INET, host.c_str(), &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 void parse_socket(const Raw& r, Options& o) {

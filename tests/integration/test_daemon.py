@@ -333,6 +333,50 @@ def test_socket_is_root_only(daemon):
     assert len(res.stderr.strip().splitlines()) == 1 and "Permission denied" in res.stderr, res.stderr
 
 
+def json_docs_in(text):
+    """The JSON documents in a log: each starts with '{' at a line start."""
+    decoder, docs = json.JSONDecoder(), []
+    for m in re.finditer(r"^\{", text, re.M):
+        try:
+            docs.append(decoder.raw_decode(text, m.start())[0])
+        except ValueError:
+            pass
+    return docs
+
+
+def proc_status(path):
+    fields = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
+
+
+def test_every_thread_has_the_reduced_capabilities(daemon):
+    """Capabilities and no_new_privs are per thread: the HTTP threads of
+    --metrics must not keep what the main thread dropped."""
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        daemon.ctl("attach", str(prog.pid))
+        daemon.metrics()  # the HTTP threads are up and have served
+        pid = daemon.tracer.proc.pid
+        main = proc_status("/proc/%d/status" % pid)
+        mine = proc_status("/proc/self/status")
+        assert int(main["CapEff"], 16) & ~int(mine["CapEff"], 16) == 0
+        assert main["CapEff"] != mine["CapEff"], "the daemon dropped nothing"
+        assert main["NoNewPrivs"] == "1"
+        tids = os.listdir("/proc/%d/task" % pid)
+        assert len(tids) > 1, "no HTTP threads"
+        for tid in tids:
+            st = proc_status("/proc/%d/task/%s/status" % (pid, tid))
+            for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs"):
+                assert st[key] == main[key], (tid, st.get("Name"), key, st[key], main[key])
+    finally:
+        prog.kill()
+        prog.wait()
+
+
 def test_stop_signals_dump_on_exit_and_cleanup():
     out_dir = tempfile.mkdtemp(prefix="irqlat-e")
     dump_file = os.path.join(out_dir, "final.json")
@@ -347,15 +391,18 @@ def test_stop_signals_dump_on_exit_and_cleanup():
         # SIGHUP reopens the log: after a rotation the new file gets the lines.
         os.rename(log_file, log_file + ".1")
         d.tracer.proc.send_signal(signal.SIGHUP)
-        # SIGUSR1: a table dump to the log.
+        # SIGUSR1: a dump to the log, in --format (json here).
         d.tracer.proc.send_signal(signal.SIGUSR1)
         deadline = time.time() + 5
         while time.time() < deadline:
             text = open(log_file).read() if os.path.exists(log_file) else ""
-            if "TARGET THREADS" in text:
+            if json_docs_in(text):
                 break
             time.sleep(0.1)
-        assert "log reopened" in text and "TARGET THREADS" in text and "sleeper" in text, text
+        assert "log reopened" in text and "TARGET THREADS" not in text, text
+        (usr1,) = json_docs_in(text)
+        check_spec_json(usr1)
+        assert rows_of(usr1, prog.pid), usr1["threads"]
         assert "attached pid %d" % prog.pid in open(log_file + ".1").read()
         assert d.stop() == 0
         assert not os.path.exists(d.sock) and not os.path.exists(d.pidfile)
@@ -370,6 +417,64 @@ def test_stop_signals_dump_on_exit_and_cleanup():
         prog.wait()
         d.close()
         shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def test_stop_is_not_held_off_by_pipelining_clients():
+    """Clients that pipeline thousands of dumps (and read the replies) do not
+    delay SIGTERM: requests wait whenever a stop is pending. The old loop
+    answered every buffered request first: seconds."""
+    import threading
+    d = Daemon(metrics=False)
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    clients, readers = [], []
+    try:
+        d.ctl("attach", str(prog.pid))
+        time.sleep(0.3)
+        request = b'{"cmd":"dump","format":"json"}\n'
+        blob = request * (60 * 1024 // len(request))  # within one 64 KiB read-ahead
+        replies = []
+
+        def read_all(s):
+            n = 0
+            try:
+                while True:
+                    chunk = s.recv(1 << 16)
+                    if not chunk:
+                        break
+                    n += chunk.count(b"\n")
+            except OSError:
+                pass
+            replies.append(n)
+
+        for _ in range(20):
+            s = d.connect()
+            s.settimeout(30)
+            clients.append(s)
+            readers.append(threading.Thread(target=read_all, args=(s,), daemon=True))
+            readers[-1].start()
+        for s in clients:
+            s.sendall(blob)
+            s.sendall(blob)
+        time.sleep(0.5)  # the daemon is busy answering
+        t0 = time.monotonic()
+        d.tracer.proc.send_signal(signal.SIGTERM)
+        rc = d.tracer.wait(30)
+        took = time.monotonic() - t0
+        for t in readers:
+            t.join(10)
+        answered = sum(replies)
+        print("SIGTERM -> exit %.1f ms with 20 clients pipelining; %d dumps answered, %d asked"
+              % (took * 1e3, answered, 40 * (len(blob) // len(request))))
+        assert rc == 0
+        assert answered < 40 * (len(blob) // len(request)), "the clients were not still pipelining"
+        assert took < 1.0, took
+        assert not os.path.exists(d.sock) and not os.path.exists(d.pidfile)
+    finally:
+        for s in clients:
+            s.close()
+        prog.kill()
+        prog.wait()
+        d.close()
 
 
 def fork_with_pid(pid):
@@ -461,3 +566,228 @@ def test_daemon_and_ctl_bad_input():
     assert res.returncode == 2 and "cannot write --pidfile" in res.stderr
     res = run_irqlat(["ctl", "attach", "abc"])
     assert res.returncode == 2
+
+
+def test_failed_start_leaves_no_files_and_keeps_the_running_pidfile():
+    d = Daemon(metrics=False)
+    try:
+        pidfile2, dump2 = os.path.join(d.dir, "second.pid"), os.path.join(d.dir, "second.json")
+        res = run_irqlat(["daemon", "--socket", d.sock, "--pidfile", pidfile2, "--dump-on-exit", dump2],
+                         timeout=30)
+        assert res.returncode == 1 and "another irqlat daemon is listening" in res.stderr, res.stderr
+        assert not os.path.exists(pidfile2) and not os.path.exists(dump2)
+        # Every line has its level; the reason is one line.
+        lines = res.stderr.strip().splitlines()
+        assert all(re.match(r"irqlat: (error|warning|info|debug): ", l) for l in lines), lines
+        assert lines[-1].startswith("irqlat: error: another irqlat daemon is listening on ")
+        # The running daemon's own pidfile is left as it is.
+        res = run_irqlat(["daemon", "--socket", d.sock, "--pidfile", d.pidfile], timeout=30)
+        assert res.returncode == 1
+        with open(d.pidfile) as f:
+            assert f.read() == "%d\n" % d.tracer.proc.pid
+        assert d.status()["pid"] == d.tracer.proc.pid
+        assert d.stop() == 0
+        assert not os.path.exists(d.pidfile) and not os.path.exists(d.sock)
+        # The daemon's own log lines have levels; only the readiness line
+        # (scripts wait for "irqlat: tracing") and dumps have none.
+        for line in d.tracer.stderr_lines:
+            assert line.startswith("irqlat: tracing ") or re.match(r"irqlat: (error|warning|info|debug): ",
+                                                                    line), line
+    finally:
+        d.close()
+
+
+def test_long_line_with_newline_and_overflowing_number_get_clean_errors():
+    d = Daemon(metrics=False)
+    try:
+        # 65,600 bytes and then a newline: over the 64 KiB cap all the same.
+        line = b'{"cmd":"status","x":"' + b"y" * 65600 + b'"}\n'
+        with d.connect() as s:
+            s.sendall(line)
+            reply = json.loads(read_line(s))
+            assert reply["ok"] is False and "longer than 65536" in reply["error"], reply
+            assert closed(s)
+        for payload in (b'{"pid":1e400}\n', b'{"cmd":"attach","pid":1e400}\n'):
+            reply = d.request(payload)
+            assert reply["ok"] is False and "json.exception" not in reply["error"], reply
+            assert "out of range" in reply["error"], reply
+        assert d.status()["pid"] == d.tracer.proc.pid
+    finally:
+        d.stop()
+        d.close()
+
+
+def set_bpf_stats(value):
+    with open("/proc/sys/kernel/bpf_stats_enabled", "r+") as f:
+        old = f.read().strip()
+        f.seek(0)
+        f.write(value)
+    return old
+
+
+def test_status_fields_and_ctl_table_forms():
+    old_stats = set_bpf_stats("1")
+    d = Daemon(metrics=False)
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        d.ctl("attach", str(prog.pid))
+        first = d.status()
+        time.sleep(0.5)
+        subprocess.run(["dd", "if=/dev/zero", "of=/var/tmp/irqlat-s", "bs=4k", "count=300", "oflag=direct"],
+                       check=True, capture_output=True)
+        os.unlink("/var/tmp/irqlat-s")
+        time.sleep(0.2)
+        st = d.status()
+        assert st["pid"] == d.tracer.proc.pid
+        assert st["uptime_ns"] > first["uptime_ns"] + 400_000_000, (first["uptime_ns"], st["uptime_ns"])
+        assert st["events"]["received"] > first["events"]["received"] > 0
+        assert {"dropped", "late", "missed"} <= set(st["events"])
+        assert st["memory"]["rss_bytes"] > 0 and st["cpu"]["user_s"] + st["cpu"]["system_s"] > 0
+        assert st["bpf_stats"] is True
+        assert st["programs"]
+        for p in st["programs"]:
+            assert {"name", "run_cnt", "run_time_ns", "mean_ns", "recursion_misses"} <= set(p), p
+        ran = [p for p in st["programs"] if p["run_cnt"] > 0]
+        assert ran and all(p["mean_ns"] > 0 for p in ran), st["programs"]
+        assert [(t["pid"], t["state"]) for t in st["targets"]] == [(prog.pid, "attached")]
+        # The table form of the same status.
+        text = d.ctl("status").stdout
+        assert text.startswith("irqlat daemon pid %d (" % d.tracer.proc.pid), text
+        assert re.search(r"^events: \d+ received, \d+ dropped, \d+ late, \d+ missed$", text, re.M), text
+        assert re.search(r"^ +%d sleeper +attached *$" % prog.pid, text, re.M), text
+        table = text.split("\nBPF programs:\n")[1].split("\n\n")[0].splitlines()
+        assert table[0].split() == ["program", "runs", "mean"]
+        assert len(table) == len(st["programs"]) + 1
+        # Columns line up, whatever the length of the names.
+        assert len({len(l) for l in table}) == 1, table
+        for line, p in zip(table[1:], st["programs"]):
+            assert line.split()[0] == p["name"] and int(line.split()[1]) >= p["run_cnt"], (line, p)
+        # dump -f table and -f csv through the daemon.
+        text = d.ctl("dump", "-f", "table").stdout
+        assert "TARGET THREADS" in text and re.search(r"\b%d\b.*sleeper" % prog.pid, text), text
+        import csv
+        import io
+        sections, name = {}, None
+        for row in csv.reader(io.StringIO(d.ctl("dump", "-f", "csv").stdout)):
+            if row and row[0].startswith("# "):
+                name = row[0][2:]
+                sections[name] = []
+            elif row:
+                sections[name].append(row)
+        assert {"summary", "hardirqs", "softirqs", "threads", "windows"} <= set(sections), sections.keys()
+        header, *rows = sections["threads"]
+        rows = [dict(zip(header, r)) for r in rows]
+        mine = [r for r in rows if r["pid"] == str(prog.pid)]
+        assert mine and mine[0]["comm"] == "sleeper" and int(mine[0]["wakeups"]) > 50, mine
+    finally:
+        prog.kill()
+        prog.wait()
+        d.stop()
+        d.close()
+        set_bpf_stats(old_stats)
+
+
+def test_sigint_stops_cleanly_and_sigusr1_writes_a_table_by_default():
+    d = Daemon(metrics=False)
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        d.ctl("attach", str(prog.pid))
+        time.sleep(0.3)
+        d.tracer.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 5
+        while time.time() < deadline and not any("TARGET THREADS" in l for l in d.tracer.stderr_lines):
+            time.sleep(0.05)
+        assert any("TARGET THREADS" in l for l in d.tracer.stderr_lines), d.tracer.stderr_lines
+        assert d.stop(signal.SIGINT) == 0
+        assert not os.path.exists(d.sock) and not os.path.exists(d.pidfile)
+        assert any("stopping on Interrupt" in l for l in d.tracer.stderr_lines), d.tracer.stderr_lines
+    finally:
+        prog.kill()
+        prog.wait()
+        d.close()
+
+
+def listening_tcp_inodes():
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[3] == "0A":  # TCP_LISTEN
+                    inodes.add(fields[9])
+    return inodes
+
+
+def socket_inodes(pid):
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", link)
+        if m:
+            inodes.add(m.group(1))
+    return inodes
+
+
+def test_metrics_are_off_by_default():
+    d = Daemon(metrics=False)
+    try:
+        pid = d.tracer.proc.pid
+        mine = socket_inodes(pid)
+        assert mine, "the control socket, at least"
+        assert not mine & listening_tcp_inodes()
+        assert os.listdir("/proc/%d/task" % pid) == [str(pid)], "threads without --metrics"
+        # And with --metrics the same check sees the listener.
+        m = Daemon()
+        try:
+            assert socket_inodes(m.tracer.proc.pid) & listening_tcp_inodes()
+        finally:
+            m.stop()
+            m.close()
+    finally:
+        d.stop()
+        d.close()
+
+
+PEER_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+try:
+    s.sendall(b'{"cmd":"status"}\n')
+except OSError:
+    pass
+buf = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+except OSError:
+    pass
+sys.stdout.write(buf.decode(errors="replace"))
+"""
+
+
+def test_non_root_peer_is_refused_even_through_a_loosened_socket(daemon):
+    """SO_PEERCRED: with the socket file 0666 and its directory open, a
+    non-root client connects, and still gets an error reply and a close."""
+    os.chmod(daemon.dir, 0o755)
+    os.chmod(daemon.sock, 0o666)
+    res = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                          "/usr/bin/python3", "-c", PEER_CLIENT, daemon.sock], capture_output=True, text=True,
+                         timeout=20)
+    assert res.returncode == 0, res.stderr  # it did connect
+    lines = res.stdout.splitlines()
+    assert len(lines) <= 1, lines
+    if lines:
+        reply = json.loads(lines[0])
+        assert reply["ok"] is False and "root only" in reply["error"], reply
+        assert "status" not in reply
+    # The daemon keeps serving root.
+    assert daemon.status()["pid"] == daemon.tracer.proc.pid

@@ -227,6 +227,30 @@ TEST_CASE("report, daemon and ctl", "[options]") {
   CHECK_THROWS_AS(parse({"ctl", "frobnicate"}), UsageError);
 }
 
+TEST_CASE("daemon --metrics: loopback means IP literals in 127/8, ::1 and localhost", "[options]") {
+  for (const char* ok : {"127.0.0.1:9100", "127.1.2.3:9100", "127.255.255.255:1", "[::1]:9100",
+                         "[0:0:0:0:0:0:0:1]:9100", "localhost:9100"}) {
+    INFO(ok);
+    CHECK(parse({"daemon", "--metrics", ok}).metrics_addr == ok);
+  }
+  for (const char* bad : {"127.example.invalid:9100", "127.0.0.1.nip.io:9100", "127.:9100", "127.1:9100",
+                          "127.0.0.256:9100", "0127.0.0.1:9100", "128.0.0.1:9100", "[::2]:9100",
+                          "[::ffff:10.0.0.1]:9100", "localhost.example:9100", "example.com:9100",
+                          "0.0.0.0:9100", ":9100"}) {
+    INFO(bad);
+    try {
+      parse({"daemon", "--metrics", bad});
+      FAIL("accepted");
+    } catch (const UsageError& e) {
+      const std::string msg = e.what();
+      CHECK_THAT(msg, Contains("not a loopback address") && Contains("--metrics-remote"));
+      CHECK(msg.find('\n') == std::string::npos);
+    }
+    // The operator can still say so.
+    CHECK(parse({"daemon", "--metrics", bad, "--metrics-remote"}).metrics_addr == bad);
+  }
+}
+
 TEST_CASE("no or unknown command", "[options]") {
   CHECK_THROWS_WITH(parse({}), StartsWith("no command given"));
   CHECK_THROWS_WITH(parse({"frob"}), StartsWith("unknown command 'frob'"));

@@ -630,7 +630,9 @@ def test_status_fields_and_ctl_table_forms():
     d = Daemon(metrics=False)
     prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
     try:
-        d.ctl("attach", str(prog.pid))
+        # With windows, so its events are streamed (records received).
+        d.ctl("attach", str(prog.pid), "--cancel", "signal:TERM", "--done", "exit")
+        time.sleep(0.1)
         first = d.status()
         time.sleep(0.5)
         subprocess.run(["dd", "if=/dev/zero", "of=/var/tmp/irqlat-s", "bs=4k", "count=300", "oflag=direct"],
@@ -654,7 +656,7 @@ def test_status_fields_and_ctl_table_forms():
         text = d.ctl("status").stdout
         assert text.startswith("irqlat daemon pid %d (" % d.tracer.proc.pid), text
         assert re.search(r"^events: \d+ received, \d+ dropped, \d+ late, \d+ missed$", text, re.M), text
-        assert re.search(r"^ +%d sleeper +attached *$" % prog.pid, text, re.M), text
+        assert re.search(r"^ +%d sleeper +attached +windows signal:TERM -> exit *$" % prog.pid, text, re.M), text
         table = text.split("\nBPF programs:\n")[1].split("\n\n")[0].splitlines()
         assert table[0].split() == ["program", "runs", "mean"]
         assert len(table) == len(st["programs"]) + 1

@@ -1,6 +1,7 @@
 """Interrupt tables against /proc/interrupts and /proc/softirqs deltas over
 the same interval (SPEC section 7), while real device interrupts (virtio
 block, O_DIRECT writes), timer ticks, IPIs and NET_RX softirqs are driven."""
+import os
 import signal
 import socket
 import subprocess
@@ -9,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import (Tracer, block_device_irq, delta, direct_write, read_interrupts,
-                      read_softirqs, within)
+from conftest import (Tracer, block_device_irq, delta, direct_write, irq_cpus, read_interrupts,
+                      read_softirqs, target, within)
 
 
 def udp_blast(seconds):
@@ -132,3 +133,35 @@ def test_softirq_counts_match_proc_softirqs(traced_run):
             assert within(c, n), (vec, cpu, c, n)
         checked += 1
     assert checked == 10
+
+
+@pytest.mark.parametrize("mode", ["trace", "record"])
+def test_device_irq_charged_to_a_target_only_on_its_cpu(mode, tmp_path):
+    """A CPU hog placed on the disk interrupt's CPU loses time to that IRQ
+    (target hits, stolen time, the thread's hardirq time); moved to the
+    other CPU it loses none to it. `trace` accounts the hog in the kernel,
+    `record` streams it: both must show it."""
+    irq = block_device_irq()
+    irq_cpu = int(irq_cpus(irq).split(",")[0].split("-")[0])
+    other = (irq_cpu + 1) % os.cpu_count()
+
+    def run(cpu):
+        args = [mode, "-f", "json"] + (["-o", str(tmp_path / "r.rec")] if mode == "record" else [])
+        tr = Tracer(args + ["--", target("cpuhog"), "--cpu", str(cpu), "--seconds", "2"])
+        direct_write(3000)
+        doc = tr.json()
+        row = next(h for h in doc["hardirqs"] if h["irq"] == irq and h["cpu"] is None)
+        hog = next(t for t in doc["threads"] if t["comm"] == "cpuhog")
+        return row, hog
+
+    on_row, on_hog = run(irq_cpu)
+    off_row, off_hog = run(other)
+    print("%s: irq %d on CPU %d: hog there: %d hits, %d ns stolen, thread hardirq %d ns; "
+          "hog on CPU %d: %d hits, thread hardirq %d ns" % (
+              mode, irq, irq_cpu, on_row["target_hits"], on_row["target_stolen_ns"], on_hog["hardirq_ns"],
+              other, off_row["target_hits"], off_hog["hardirq_ns"]))
+    assert on_row["count"] > 1000 and off_row["count"] > 1000
+    assert on_row["target_hits"] > 0.5 * on_row["count"]
+    assert 0 < on_row["target_stolen_ns"] <= on_row["total_ns"]
+    assert on_hog["hardirq_ns"] >= on_row["target_stolen_ns"]
+    assert off_row["target_hits"] == 0 and off_row["target_stolen_ns"] == 0

@@ -43,38 +43,29 @@ KernelThreads::Totals KernelThreads::totals_at(const thread_acct& a, uint64_t no
 }
 
 ThreadRow KernelThreads::make_row(const thread_acct& a, uint64_t now) const {
-  Totals cur = totals_at(a, now);
+  static const Totals kZero;
+  const Totals cur = totals_at(a, now);
+  auto it = base_.find(static_cast<int>(a.tid));
+  // A baseline of another thread that had this tid does not apply.
+  const Totals& base = it != base_.end() && it->second.created_ns == a.created_ns ? it->second : kZero;
+  auto minus = [](uint64_t v, uint64_t b) { return v > b ? v - b : 0; };
   ThreadRow r;
   r.tid = static_cast<int>(a.tid);
   r.pid = static_cast<int>(a.pid);
   r.comm = comm_of(a);
-  auto it = base_.find(r.tid);
-  const Totals* base = it != base_.end() && it->second.created_ns == a.created_ns ? &it->second
-                                                                                  : nullptr;
-  auto minus = [](uint64_t v, uint64_t b) { return v > b ? v - b : 0; };
-  if (!base) {
-    r.wakeups = cur.wakeups;
-    r.preemptions = cur.preemptions;
-    r.oncpu_ns = cur.oncpu_ns;
-    r.runqueue_ns = cur.runqueue_ns;
-    r.hardirq_ns = cur.hardirq_ns;
-    r.softirq_ns = cur.softirq_ns;
-    r.sched = Histogram::from_buckets(a.hist, IRQLAT_HIST_BUCKETS, a.sched_max_ns, a.sched_total_ns);
-  } else {
-    r.wakeups = minus(cur.wakeups, base->wakeups);
-    r.preemptions = minus(cur.preemptions, base->preemptions);
-    r.oncpu_ns = minus(cur.oncpu_ns, base->oncpu_ns);
-    r.runqueue_ns = minus(cur.runqueue_ns, base->runqueue_ns);
-    r.hardirq_ns = minus(cur.hardirq_ns, base->hardirq_ns);
-    r.softirq_ns = minus(cur.softirq_ns, base->softirq_ns);
-    std::vector<uint32_t> diff(a.hist, a.hist + IRQLAT_HIST_BUCKETS);
-    if (!base->hist.empty())
-      for (size_t b = 0; b < diff.size(); b++) diff[b] = diff[b] > base->hist[b] ? diff[b] - base->hist[b] : 0;
-    // The interval's own maximum is not kept: the buckets bound it, and the
-    // cumulative maximum is used when it falls in the top bucket.
-    r.sched = Histogram::from_buckets(diff.data(), diff.size(), a.sched_max_ns,
-                                      minus(cur.sched_total_ns, base->sched_total_ns));
-  }
+  r.wakeups = minus(cur.wakeups, base.wakeups);
+  r.preemptions = minus(cur.preemptions, base.preemptions);
+  r.oncpu_ns = minus(cur.oncpu_ns, base.oncpu_ns);
+  r.runqueue_ns = minus(cur.runqueue_ns, base.runqueue_ns);
+  r.hardirq_ns = minus(cur.hardirq_ns, base.hardirq_ns);
+  r.softirq_ns = minus(cur.softirq_ns, base.softirq_ns);
+  std::vector<uint32_t> hist(a.hist, a.hist + IRQLAT_HIST_BUCKETS);
+  for (size_t b = 0; b < base.hist.size() && b < hist.size(); b++)
+    hist[b] = minus(hist[b], base.hist[b]);
+  // An interval's own maximum is not kept: its buckets bound it, and the
+  // cumulative maximum is used when it falls in the top one.
+  r.sched = Histogram::from_buckets(hist.data(), hist.size(), a.sched_max_ns,
+                                    minus(cur.sched_total_ns, base.sched_total_ns));
   r.sched_p50_ns = r.sched.percentile(50);
   r.sched_p99_ns = r.sched.percentile(99);
   r.sched_max_ns = r.sched.max();

@@ -420,13 +420,16 @@ void rows_to_planes(const char* rows, size_t count, size_t len, char* planes) {
   }
 }
 
-void planes_to_rows(const unsigned char* planes, size_t count, size_t len, unsigned char* rows) {
+// Planes back to records of `stride` bytes: byte j of record k goes to
+// out[k * stride + j] (out points at byte 8 of the first record).
+void planes_to_records(const unsigned char* planes, size_t count, size_t len, size_t stride,
+                       unsigned char* out) {
   for (size_t k0 = 0; k0 < count; k0 += kTile) {
     const size_t kn = std::min(kTile, count - k0);
     for (size_t j = 0; j < len; j++) {
       const unsigned char* src = planes + j * count + k0;
-      unsigned char* dst = rows + k0 * len + j;
-      for (size_t k = 0; k < kn; k++) dst[k * len] = src[k];
+      unsigned char* dst = out + k0 * stride + j;
+      for (size_t k = 0; k < kn; k++) dst[k * stride] = src[k];
     }
   }
 }
@@ -750,6 +753,7 @@ std::unique_ptr<ByteSource> memory_source(const void* data, size_t size) {
 
 // ------------------------------------------------------------ reader
 
+
 RecordingReader::RecordingReader(std::unique_ptr<ByteSource> src, std::string name)
     : src_(std::move(src)), name_(std::move(name)) {
   const uint64_t size = src_->remaining();
@@ -858,6 +862,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     group_count_.assign(kGroups, 0);
     group_next_.assign(kGroups, 0);
     group_base_.assign(kGroups, 0);
+    group_row_.assign(kGroups, 0);
   }
   struct Reset {
     RecordingReader* r;
@@ -891,15 +896,24 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     bad(at > payload.size() ? "record data cut short" : "bytes after the record data");
   }
 
-  // Each group back to row-major order, then pass 2: the stream in order.
-  rows_.resize(payload.size() - planes);
+  // Each group back to row-major order, as whole records in 8-byte aligned
+  // slots (bytes 0..7, the timestamp, are filled in pass 2): the sink gets
+  // pointers into rows_, nothing is copied per record.
+  uint64_t rows_len = 0;
   for (uint16_t g : touched_) {
-    const size_t len = g / 256 + recfmt::kMinRecord - 8;
-    planes_to_rows(base + group_base_[g], group_count_[g], len, rows_.data() + (group_base_[g] - planes));
+    const size_t stride = (g / 256 + recfmt::kMinRecord + 7) & ~size_t{7};
+    group_row_[g] = rows_len;
+    rows_len += static_cast<uint64_t>(group_count_[g]) * stride;
   }
+  if (rows_.size() < rows_len) rows_.resize(static_cast<size_t>(rows_len));
+  for (uint16_t g : touched_) {
+    const size_t size = g / 256 + recfmt::kMinRecord;
+    planes_to_records(base + group_base_[g], group_count_[g], size - 8, (size + 7) & ~size_t{7},
+                      rows_.data() + group_row_[g] + 8);
+  }
+  // Pass 2: the stream in order.
   c.p = base + 4;
   uint64_t prev = 0;
-  alignas(8) unsigned char rec[recfmt::kMaxRecord];
   for (uint32_t i = 0; i < n; i++) {
     uint8_t tag = 0, type = 0;
     uint64_t v = 0;
@@ -917,11 +931,10 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     } else {
       c.u8(type);
       c.varint(v);
-      const size_t g = group_of(tag, type), len = tag - 8u;
-      const unsigned char* src = rows_.data() + (group_base_[g] - planes) + group_next_[g]++ * len;
+      const size_t g = group_of(tag, type), stride = (tag + 7u) & ~7u;
+      unsigned char* rec = rows_.data() + group_row_[g] + group_next_[g]++ * stride;
       const uint64_t ts = prev + unzigzag(v);
       std::memcpy(rec, &ts, 8);
-      std::memcpy(rec + 8, src, len);
       if (rec[recfmt::kTypeOffset] != type) bad("record type differs from its item");
       prev = ts;
       s.last_ts = std::max(s.last_ts, ts);
@@ -1024,6 +1037,7 @@ RecordingSummary RecordingReader::read(RecordSink& sink) {
       case recfmt::kEvents:
         event_blocks++;
         decode_events(payload, sink, s);
+        sink.end_block();
         break;
       case recfmt::kStats:
       case recfmt::kFinalStats:

@@ -234,9 +234,14 @@ std::unique_ptr<ByteSource> memory_source(const void* data, size_t size);
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
-  virtual void record(const void* data, size_t size) = 0;  // 16..64 bytes
+  // 16..64 bytes, 8-byte aligned. The bytes live in the reader's block
+  // buffer: they stay valid (and unchanged) until end_block() returns, so a
+  // sink may keep the pointer until then instead of copying the record.
+  virtual void record(const void* data, size_t size) = 0;
   virtual void rejected(size_t size) = 0;                  // a record of a bad size (counted)
   virtual void watermark(uint64_t ts) = 0;
+  // The records of the current EVENTS block go away after this returns.
+  virtual void end_block() {}
 };
 
 struct RecordingSummary {
@@ -277,9 +282,11 @@ class RecordingReader {
   uint32_t seq_ = 0;  // last complete block
   std::string comp_;  // scratch
   std::vector<uint32_t> group_count_, group_next_;  // per (size, type) group of a block
-  std::vector<uint64_t> group_base_;
+  std::vector<uint64_t> group_base_, group_row_;
   std::vector<uint16_t> touched_;  // groups present in the current block
-  std::vector<unsigned char> rows_;  // the block's records, back in row-major order
+  // The block's records, back in row-major order, each in an 8-byte aligned
+  // slot; the sink may keep pointers into it until end_block().
+  std::vector<unsigned char> rows_;  // operator new: 16-byte aligned
 };
 
 }  // namespace irqlat

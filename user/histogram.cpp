@@ -6,25 +6,38 @@
 #include "bpf/irqlat.h"
 
 namespace irqlat {
+
+static_assert(IRQLAT_HIST_SUB == 64 && IRQLAT_HIST_BUCKETS == 29 * 64, "Histogram pages");
+
 namespace {
-
-using Bucket = std::pair<uint32_t, uint64_t>;
-
-bool bucket_less(const Bucket& b, uint32_t index) { return b.first < index; }
 
 // Largest value that falls in bucket b (the last bucket is open-ended).
 uint64_t bucket_upper(unsigned int b) { return irqlat_hist_lower(b) + irqlat_hist_width(b) - 1; }
 
 }  // namespace
 
+void Histogram::add_bucket(uint32_t index, uint64_t n) {
+  uint8_t& page = page_[index / kPage];
+  if (!page) {
+    counts_.resize(counts_.size() + kPage);
+    page = static_cast<uint8_t>(counts_.size() / kPage);
+  }
+  counts_[(page - 1u) * kPage + index % kPage] += n;
+}
+
+template <class F>
+void Histogram::for_each_bucket(F&& f) const {
+  for (unsigned p = 0; p < kPages; p++) {
+    if (!page_[p]) continue;
+    const uint64_t* c = counts_.data() + (page_[p] - 1u) * kPage;
+    for (unsigned i = 0; i < kPage; i++)
+      if (c[i] && !f(p * kPage + i, c[i])) return;
+  }
+}
+
 void Histogram::add(uint64_t v, uint64_t n) {
   if (n == 0) return;
-  const uint32_t index = irqlat_hist_bucket(v);
-  auto it = std::lower_bound(buckets_.begin(), buckets_.end(), index, bucket_less);
-  if (it != buckets_.end() && it->first == index)
-    it->second += n;
-  else
-    buckets_.insert(it, {index, n});
+  add_bucket(irqlat_hist_bucket(v), n);
   min_ = count_ ? std::min(min_, v) : v;
   max_ = count_ ? std::max(max_, v) : v;
   count_ += n;
@@ -33,20 +46,10 @@ void Histogram::add(uint64_t v, uint64_t n) {
 
 void Histogram::merge(const Histogram& other) {
   if (other.count_ == 0) return;
-  std::vector<Bucket> merged;
-  merged.reserve(buckets_.size() + other.buckets_.size());
-  auto a = buckets_.cbegin(), b = other.buckets_.cbegin();
-  while (a != buckets_.cend() || b != other.buckets_.cend()) {
-    if (b == other.buckets_.end() || (a != buckets_.end() && a->first < b->first)) {
-      merged.push_back(*a++);
-    } else if (a == buckets_.end() || b->first < a->first) {
-      merged.push_back(*b++);
-    } else {
-      merged.emplace_back(a->first, a->second + b->second);
-      ++a, ++b;
-    }
-  }
-  buckets_ = std::move(merged);
+  other.for_each_bucket([this](uint32_t index, uint64_t n) {
+    add_bucket(index, n);
+    return true;
+  });
   min_ = count_ ? std::min(min_, other.min_) : other.min_;
   max_ = count_ ? std::max(max_, other.max_) : other.max_;
   count_ += other.count_;
@@ -63,37 +66,40 @@ uint64_t Histogram::percentile(double p) const {
   // integer, so e.g. p99 of 1000 values is rank 990, not 991.
   const double exact_rank = std::ceil(p * static_cast<double>(count_) / 100.0);
   const uint64_t rank = std::clamp<uint64_t>(static_cast<uint64_t>(exact_rank), 1, count_);
-  uint64_t seen = 0;
-  for (const auto& [index, n] : buckets_) {
+  uint64_t seen = 0, out = max_;  // max_: unreachable, the counts add up to count_
+  for_each_bucket([&](uint32_t index, uint64_t n) {
     seen += n;
-    if (seen >= rank) {
-      const uint64_t mid = irqlat_hist_lower(index) + (irqlat_hist_width(index) - 1) / 2;
-      return std::clamp(mid, min_, max_);
-    }
-  }
-  return max_;  // unreachable: the counts add up to count_
+    if (seen < rank) return true;
+    const uint64_t mid = irqlat_hist_lower(index) + (irqlat_hist_width(index) - 1) / 2;
+    out = std::clamp(mid, min_, max_);
+    return false;
+  });
+  return out;
 }
 
 uint64_t Histogram::count_le(uint64_t v) const {
   uint64_t n = 0;
-  for (const auto& [index, c] : buckets_) {
+  for_each_bucket([&](uint32_t index, uint64_t c) {
     const uint64_t mid = irqlat_hist_lower(index) + (irqlat_hist_width(index) - 1) / 2;
-    if (std::clamp(mid, min_, max_) > v) break;
+    if (std::clamp(mid, min_, max_) > v) return false;
     n += c;
-  }
+    return true;
+  });
   return n;
 }
 
 Histogram Histogram::from_buckets(const uint32_t* buckets, size_t n, uint64_t max_seen, uint64_t sum) {
   Histogram h;
   n = std::min<size_t>(n, IRQLAT_HIST_BUCKETS);
+  unsigned int first = 0, last = 0;
   for (size_t i = 0; i < n; i++) {
     if (buckets[i] == 0) continue;
-    h.buckets_.emplace_back(static_cast<uint32_t>(i), buckets[i]);
+    if (h.count_ == 0) first = static_cast<unsigned int>(i);
+    last = static_cast<unsigned int>(i);
+    h.add_bucket(static_cast<uint32_t>(i), buckets[i]);
     h.count_ += buckets[i];
   }
   if (h.count_ == 0) return h;
-  const unsigned int first = h.buckets_.front().first, last = h.buckets_.back().first;
   h.min_ = irqlat_hist_lower(first);
   // Trust max_seen only if it lies in the last non-empty bucket (the final
   // bucket is open-ended); otherwise fall back to that bucket's upper bound.

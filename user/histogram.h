@@ -4,6 +4,7 @@
 // midpoint is within 0.8% of every value in it.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -41,9 +42,17 @@ class Histogram {
   static Histogram from_buckets(const uint32_t* buckets, size_t n, uint64_t max_seen, uint64_t sum);
 
  private:
-  // Non-empty buckets only, sorted by bucket index: latency distributions
-  // touch few buckets, and a dense array would cost 15 KB per thread.
-  std::vector<std::pair<uint32_t, uint64_t>> buckets_;
+  // Buckets in pages of one power of two (kPage buckets), allocated when
+  // first touched: add() is O(1), and latency distributions touch a few
+  // powers of two, where a dense array would cost 15 KB per thread.
+  static constexpr unsigned kPage = 64;   // IRQLAT_HIST_SUB
+  static constexpr unsigned kPages = 29;  // IRQLAT_HIST_BUCKETS / kPage
+  void add_bucket(uint32_t index, uint64_t n);
+  template <class F>
+  void for_each_bucket(F&& f) const;  // f(index, count) for non-empty buckets, by index
+
+  std::vector<uint64_t> counts_;         // kPage counters per allocated page
+  std::array<uint8_t, kPages> page_{};  // 1 + page number in counts_, 0: not allocated
   uint64_t count_ = 0;
   uint64_t sum_ = 0;
   uint64_t min_ = 0;

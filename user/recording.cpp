@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -226,7 +227,7 @@ std::string header_json(const RecordingHeader& h) {
   return j.dump();
 }
 
-RecordingHeader parse_header_json(const std::string& text) {
+RecordingHeader parse_header_json(const std::string& text, int version) {
   // Deeply nested junk is cut off while parsing (the parser itself is not
   // recursive); nothing we read is nested more than 3 levels.
   json j = json::parse(
@@ -234,7 +235,7 @@ RecordingHeader parse_header_json(const std::string& text) {
   if (j.is_discarded() || !j.is_object()) throw BadHeader("not a JSON object");
   try {
     RecordingHeader h;
-    if (get_u64(j, "format") != kVersion) throw BadHeader("format version mismatch");
+    if (get_u64(j, "format") != static_cast<uint64_t>(version)) throw BadHeader("format version mismatch");
     if (field(j, "record_sizes") != record_sizes())
       throw BadHeader("its record layouts differ from this irqlat's (made by another version)");
     h.tool_version = get_str(j, "tool_version");
@@ -409,26 +410,109 @@ inline size_t group_of(unsigned size, unsigned type) { return (size - recfmt::kM
 // bytes), in tiles of 64 records so both sides stay in cache.
 constexpr size_t kTile = 64;
 
-void rows_to_planes(const char* rows, size_t count, size_t len, char* planes) {
-  for (size_t k0 = 0; k0 < count; k0 += kTile) {
-    const size_t kn = std::min(kTile, count - k0);
-    for (size_t j = 0; j < len; j++) {
-      char* dst = planes + j * count + k0;
-      const char* src = rows + k0 * len + j;
-      for (size_t k = 0; k < kn; k++) dst[k] = src[k * len];
-    }
-  }
-}
-
-void planes_to_rows(const unsigned char* planes, size_t count, size_t len, unsigned char* rows) {
+// Planes back to records of `stride` bytes: byte j of record k goes to
+// out[k * stride + j] (out points at byte 8 of the first record).
+void planes_to_records(const unsigned char* planes, size_t count, size_t len, size_t stride,
+                       unsigned char* out) {
   for (size_t k0 = 0; k0 < count; k0 += kTile) {
     const size_t kn = std::min(kTile, count - k0);
     for (size_t j = 0; j < len; j++) {
       const unsigned char* src = planes + j * count + k0;
-      unsigned char* dst = rows + k0 * len + j;
-      for (size_t k = 0; k < kn; k++) dst[k * len] = src[k];
+      unsigned char* dst = out + k0 * stride + j;
+      for (size_t k = 0; k < kn; k++) dst[k * stride] = src[k];
     }
   }
+}
+
+// Version 2 record data: each (size, type) group's bytes [8, size) as
+// columns of little-endian u32 words (bytes past the last whole word as
+// byte planes, as in version 1), each column in the smallest of these:
+//   kColConst  u32 v                       every record holds v
+//   kColFor8   u32 base, count x u8        base + delta
+//   kColFor16  u32 base, count x u16 LE    base + delta
+//   kColDict   u8 k-1, k x u32, count x u8 index (< k)
+//   kColRaw    count x u32 LE
+// Fields that rarely change (type, cpu, pids, comm words, pads) shrink to a
+// byte or nothing: about 3x fewer bytes to inflate than version 1.
+void encode_word_column(const char* rows, size_t count, size_t len, size_t off, std::string& out) {
+  thread_local std::vector<uint32_t> v;
+  v.resize(count);
+  for (size_t k = 0; k < count; k++) std::memcpy(&v[k], rows + k * len + off, 4);
+  uint32_t lo = v[0], hi = v[0];
+  for (uint32_t x : v) {
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+  }
+  auto put32 = [&](uint32_t x) {
+    unsigned char b[4];
+    put_u32(b, x);
+    out.append(reinterpret_cast<const char*>(b), 4);
+  };
+  const size_t at = out.size();
+  if (lo == hi) {
+    out += static_cast<char>(recfmt::kColConst);
+    put32(lo);
+    return;
+  }
+  if (hi - lo <= 0xff) {
+    out += static_cast<char>(recfmt::kColFor8);
+    put32(lo);
+    out.resize(at + 5 + count);
+    char* p = out.data() + at + 5;
+    for (size_t k = 0; k < count; k++) p[k] = static_cast<char>(v[k] - lo);
+    return;
+  }
+  // A dictionary of at most 256 values (open addressing, 512 slots).
+  {
+    thread_local std::vector<uint32_t> keys(512);
+    thread_local std::vector<int16_t> slot(512);
+    thread_local std::vector<uint32_t> dict;
+    thread_local std::vector<unsigned char> idx;
+    std::fill(slot.begin(), slot.end(), int16_t{-1});
+    dict.clear();
+    idx.resize(count);
+    bool ok = true;
+    for (size_t k = 0; k < count && ok; k++) {
+      const uint32_t x = v[k];
+      size_t h = (x * 0x9e3779b1u) >> 23;
+      while (slot[h] >= 0 && keys[h] != x) h = (h + 1) & 511;
+      if (slot[h] < 0) {
+        if (dict.size() == 256) {
+          ok = false;
+          break;
+        }
+        keys[h] = x;
+        slot[h] = static_cast<int16_t>(dict.size());
+        dict.push_back(x);
+      }
+      idx[k] = static_cast<unsigned char>(slot[h]);
+    }
+    const size_t dict_bytes = 2 + 4 * dict.size() + count;
+    const size_t other = hi - lo <= 0xffff ? 5 + 2 * count : 1 + 4 * count;
+    if (ok && dict_bytes < other) {
+      out += static_cast<char>(recfmt::kColDict);
+      out += static_cast<char>(dict.size() - 1);
+      for (uint32_t x : dict) put32(x);
+      out.append(reinterpret_cast<const char*>(idx.data()), count);
+      return;
+    }
+  }
+  if (hi - lo <= 0xffff) {
+    out += static_cast<char>(recfmt::kColFor16);
+    put32(lo);
+    out.resize(at + 5 + 2 * count);
+    char* p = out.data() + at + 5;
+    for (size_t k = 0; k < count; k++) {
+      const uint32_t d = v[k] - lo;
+      p[2 * k] = static_cast<char>(d);
+      p[2 * k + 1] = static_cast<char>(d >> 8);
+    }
+    return;
+  }
+  out += static_cast<char>(recfmt::kColRaw);
+  out.resize(at + 1 + 4 * count);
+  char* p = out.data() + at + 1;
+  for (size_t k = 0; k < count; k++) put_u32(reinterpret_cast<unsigned char*>(p + 4 * k), v[k]);
 }
 
 void transpose_events(const std::string& items, const std::string& rows, std::string& out) {
@@ -471,12 +555,15 @@ void transpose_events(const std::string& items, const std::string& rows, std::st
     }
     skip_varint();
   }
-  // ...then each group transposed after the item stream.
-  out.resize(items.size() + rows.size());
-  std::memcpy(out.data(), items.data(), items.size());
+  // ...then each group as columns after the item stream (version 2): u32
+  // words, then the bytes past the last whole word as planes.
+  out.assign(items);
   for (uint16_t g : touched) {
-    const size_t len = g / 256 + recfmt::kMinRecord - 8;
-    rows_to_planes(grouped.data() + base[g], count[g], len, out.data() + items.size() + base[g]);
+    const size_t len = g / 256 + recfmt::kMinRecord - 8, words = len / 4;
+    const char* grows = grouped.data() + base[g];
+    for (size_t j = 0; j < words; j++) encode_word_column(grows, count[g], len, 4 * j, out);
+    for (size_t b = 4 * words; b < len; b++)
+      for (size_t k = 0; k < count[g]; k++) out += grows[k * len + b];
     count[g] = next[g] = 0;
   }
   touched.clear();
@@ -750,6 +837,69 @@ std::unique_ptr<ByteSource> memory_source(const void* data, size_t size) {
 
 // ------------------------------------------------------------ reader
 
+namespace {
+
+// Decodes one version-2 word column of `count` records into dst, dst + stride, ...
+// Returns nullptr or what is wrong.
+const char* decode_word_column(Cursor& c, size_t count, unsigned char* dst, size_t stride) {
+  uint8_t mode;
+  const unsigned char *p, *q;
+  if (!c.u8(mode)) return "record data cut short";
+  auto store = [&](size_t k, uint32_t v) { std::memcpy(dst + k * stride, &v, 4); };
+  switch (mode) {
+    case recfmt::kColConst: {
+      if (!c.bytes(4, p)) return "record data cut short";
+      const uint32_t v = get_u32(p);
+      for (size_t k = 0; k < count; k++) store(k, v);
+      return nullptr;
+    }
+    case recfmt::kColFor8: {
+      if (!c.bytes(4, p) || !c.bytes(count, q)) return "record data cut short";
+      const uint32_t base = get_u32(p);
+      for (size_t k = 0; k < count; k++) store(k, base + q[k]);
+      return nullptr;
+    }
+    case recfmt::kColFor16: {
+      if (!c.bytes(4, p) || !c.bytes(2 * count, q)) return "record data cut short";
+      const uint32_t base = get_u32(p);
+      for (size_t k = 0; k < count; k++) store(k, base + (q[2 * k] | static_cast<uint32_t>(q[2 * k + 1]) << 8));
+      return nullptr;
+    }
+    case recfmt::kColDict: {
+      uint8_t km1;
+      if (!c.u8(km1) || !c.bytes(4 * (km1 + 1u), p) || !c.bytes(count, q)) return "record data cut short";
+      uint32_t dict[256] = {};
+      for (unsigned i = 0; i <= km1; i++) dict[i] = get_u32(p + 4 * i);
+      unsigned char top = 0;
+      for (size_t k = 0; k < count; k++) top = std::max(top, q[k]);
+      if (top > km1) return "record column index out of range";
+      for (size_t k = 0; k < count; k++) store(k, dict[q[k]]);
+      return nullptr;
+    }
+    case recfmt::kColRaw: {
+      if (!c.bytes(4 * count, p)) return "record data cut short";
+      for (size_t k = 0; k < count; k++) store(k, get_u32(p + 4 * k));
+      return nullptr;
+    }
+    default:
+      return "unknown record column mode";
+  }
+}
+
+
+// One decompressor per thread (it is a few KiB of tables, reused per block).
+libdeflate_decompressor* inflater() {
+  struct Holder {
+    libdeflate_decompressor* d = libdeflate_alloc_decompressor();
+    ~Holder() { libdeflate_free_decompressor(d); }
+  };
+  thread_local Holder h;
+  if (!h.d) throw std::bad_alloc();
+  return h.d;
+}
+
+}  // namespace
+
 RecordingReader::RecordingReader(std::unique_ptr<ByteSource> src, std::string name)
     : src_(std::move(src)), name_(std::move(name)) {
   const uint64_t size = src_->remaining();
@@ -760,11 +910,11 @@ RecordingReader::RecordingReader(std::unique_ptr<ByteSource> src, std::string na
     throw UsageError("'" + name_ + "' is not an irqlat recording");
   if (got < sizeof(magic)) throw UsageError("'" + name_ + "': truncated inside its header (" +
                                             std::to_string(size) + " bytes): no events");
-  if (static_cast<uint8_t>(magic[7]) != recfmt::kVersion)
-    throw UsageError("'" + name_ + "': recording format version " +
-                     std::to_string(static_cast<uint8_t>(magic[7])) +
-                     " is not supported (this irqlat reads version " +
-                     std::to_string(recfmt::kVersion) + ")");
+  version_ = static_cast<uint8_t>(magic[7]);
+  if (version_ < recfmt::kMinVersion || version_ > recfmt::kVersion)
+    throw UsageError("'" + name_ + "': recording format version " + std::to_string(version_) +
+                     " is not supported (this irqlat reads versions " + std::to_string(recfmt::kMinVersion) +
+                     " to " + std::to_string(recfmt::kVersion) + ")");
   uint8_t kind;
   std::string payload;
   const Got g = next_block(kind, payload);
@@ -773,7 +923,7 @@ RecordingReader::RecordingReader(std::unique_ptr<ByteSource> src, std::string na
                      " bytes): no events");
   if (kind != recfmt::kHeader) corrupt("block 1 is not the header");
   try {
-    header_ = recfmt::parse_header_json(payload);
+    header_ = recfmt::parse_header_json(payload, version_);
   } catch (const std::exception& e) {
     corrupt(std::string("bad header: ") + e.what());
   }
@@ -824,18 +974,17 @@ RecordingReader::Got RecordingReader::next_block(uint8_t& kind, std::string& pay
   if (clen > src_->remaining()) return Got::Truncated;  // checked before allocating
   comp_.resize(clen);
   if (src_->read(comp_.data(), clen) != clen) return Got::Truncated;
-  uLong c = crc32(0L, Z_NULL, 0);
-  c = crc32(c, h, 20);
-  c = crc32(c, reinterpret_cast<const Bytef*>(comp_.data()), clen);
-  if (static_cast<uint32_t>(c) != crc) corrupt(where + ": CRC mismatch");
+  // libdeflate: the same CRC-32 and zlib (RFC 1950) format as zlib, 2-3x
+  // faster on whole buffers of known length.
+  uint32_t c = libdeflate_crc32(0, h, 20);
+  c = libdeflate_crc32(c, comp_.data(), clen);
+  if (c != crc) corrupt(where + ": CRC mismatch");
   payload.resize(ulen);
-  uLongf dlen = ulen;
-  uLong slen = clen;
-  // uncompress2 needs a non-null buffer even for an empty payload.
-  unsigned char dummy;
-  const int rc = uncompress2(ulen ? reinterpret_cast<Bytef*>(payload.data()) : &dummy, &dlen,
-                             reinterpret_cast<const Bytef*>(comp_.data()), &slen);
-  if (rc != Z_OK || dlen != ulen || slen != clen) corrupt(where + ": bad compressed data");
+  size_t in_used = 0, out_len = 0;
+  unsigned char dummy;  // a non-null buffer even for an empty payload
+  const libdeflate_result rc = libdeflate_zlib_decompress_ex(
+      inflater(), comp_.data(), clen, ulen ? static_cast<void*>(payload.data()) : &dummy, ulen, &in_used, &out_len);
+  if (rc != LIBDEFLATE_SUCCESS || out_len != ulen || in_used != clen) corrupt(where + ": bad compressed data");
   seq_ = seq;
   return Got::Block;
 }
@@ -858,6 +1007,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     group_count_.assign(kGroups, 0);
     group_next_.assign(kGroups, 0);
     group_base_.assign(kGroups, 0);
+    group_row_.assign(kGroups, 0);
   }
   struct Reset {
     RecordingReader* r;
@@ -886,20 +1036,58 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     group_base_[g] = at;
     at += static_cast<uint64_t>(group_count_[g]) * (g / 256 + recfmt::kMinRecord - 8);
   }
-  if (at != payload.size()) {
+  if (version_ == 1 && at != payload.size()) {
     c.p = base + std::min<uint64_t>(at, payload.size());
     bad(at > payload.size() ? "record data cut short" : "bytes after the record data");
   }
+  // Version 2 columns can be far smaller than the records they make: their
+  // size is capped as version 1's planes were, before anything is allocated.
+  if (at - planes > recfmt::kMaxBlockBytes) bad("record data over the block limit");
 
-  // Each group back to row-major order, then pass 2: the stream in order.
-  rows_.resize(payload.size() - planes);
+  // Each group back to row-major order, as whole records in 8-byte aligned
+  // slots (bytes 0..7, the timestamp, are filled in pass 2): the sink gets
+  // pointers into rows_, nothing is copied per record.
+  uint64_t rows_len = 0;
   for (uint16_t g : touched_) {
-    const size_t len = g / 256 + recfmt::kMinRecord - 8;
-    planes_to_rows(base + group_base_[g], group_count_[g], len, rows_.data() + (group_base_[g] - planes));
+    const size_t stride = (g / 256 + recfmt::kMinRecord + 7) & ~size_t{7};
+    group_row_[g] = rows_len;
+    rows_len += static_cast<uint64_t>(group_count_[g]) * stride;
   }
+  if (rows_.size() < rows_len) rows_.resize(static_cast<size_t>(rows_len));
+  if (version_ == 1) {
+    for (uint16_t g : touched_) {
+      const size_t size = g / 256 + recfmt::kMinRecord;
+      planes_to_records(base + group_base_[g], group_count_[g], size - 8, (size + 7) & ~size_t{7},
+                        rows_.data() + group_row_[g] + 8);
+    }
+  } else {
+    Cursor cc{base + planes, end};
+    for (uint16_t g : touched_) {
+      const size_t size = g / 256 + recfmt::kMinRecord, len = size - 8, stride = (size + 7) & ~size_t{7};
+      const size_t count = group_count_[g];
+      unsigned char* rec0 = rows_.data() + group_row_[g] + 8;
+      for (size_t j = 0; j < len / 4; j++)
+        if (const char* e = decode_word_column(cc, count, rec0 + 4 * j, stride)) {
+          c.p = cc.p;
+          bad(e);
+        }
+      for (size_t b = len / 4 * 4; b < len; b++) {
+        const unsigned char* q;
+        if (!cc.bytes(count, q)) {
+          c.p = cc.p;
+          bad("record data cut short");
+        }
+        for (size_t k = 0; k < count; k++) rec0[k * stride + b] = q[k];
+      }
+    }
+    if (!cc.done()) {
+      c.p = cc.p;
+      bad("bytes after the record data");
+    }
+  }
+  // Pass 2: the stream in order.
   c.p = base + 4;
   uint64_t prev = 0;
-  alignas(8) unsigned char rec[recfmt::kMaxRecord];
   for (uint32_t i = 0; i < n; i++) {
     uint8_t tag = 0, type = 0;
     uint64_t v = 0;
@@ -917,11 +1105,10 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     } else {
       c.u8(type);
       c.varint(v);
-      const size_t g = group_of(tag, type), len = tag - 8u;
-      const unsigned char* src = rows_.data() + (group_base_[g] - planes) + group_next_[g]++ * len;
+      const size_t g = group_of(tag, type), stride = (tag + 7u) & ~7u;
+      unsigned char* rec = rows_.data() + group_row_[g] + group_next_[g]++ * stride;
       const uint64_t ts = prev + unzigzag(v);
       std::memcpy(rec, &ts, 8);
-      std::memcpy(rec + 8, src, len);
       if (rec[recfmt::kTypeOffset] != type) bad("record type differs from its item");
       prev = ts;
       s.last_ts = std::max(s.last_ts, ts);
@@ -1024,6 +1211,7 @@ RecordingSummary RecordingReader::read(RecordSink& sink) {
       case recfmt::kEvents:
         event_blocks++;
         decode_events(payload, sink, s);
+        sink.end_block();
         break;
       case recfmt::kStats:
       case recfmt::kFinalStats:

@@ -33,8 +33,9 @@
 namespace irqlat {
 
 namespace recfmt {
-constexpr char kMagic[8] = {'I', 'R', 'Q', 'L', 'A', 'T', '\0', '\x01'};
-constexpr uint8_t kVersion = 1;  // kMagic[7]
+constexpr char kMagic[8] = {'I', 'R', 'Q', 'L', 'A', 'T', '\0', '\x02'};
+constexpr uint8_t kVersion = 2;     // kMagic[7]: what the writer writes
+constexpr uint8_t kMinVersion = 1;  // the reader reads kMinVersion..kVersion
 constexpr uint32_t kBlockSync = 0x42515249;  // "IRQB" little-endian
 constexpr size_t kBlockHeaderSize = 24;
 constexpr uint32_t kMaxBlockBytes = 16u << 20;     // uncompressed payload cap
@@ -62,6 +63,15 @@ constexpr uint8_t kMinRecord = sizeof(struct ev_hdr);
 constexpr uint8_t kMaxRecord = IRQLAT_MAX_RECORD;
 constexpr size_t kTypeOffset = offsetof(struct ev_hdr, type);
 constexpr uint32_t kMaxItems = 1u << 22;  // per events block
+// Version 2: the record bytes [8, size) of each group as columns of u32
+// words, each column in one of these modes (docs/recording-format.md).
+enum ColumnMode : uint8_t {
+  kColConst = 0,  // u32 v: every record holds v
+  kColFor8 = 1,   // u32 base, count x u8: base + delta
+  kColFor16 = 2,  // u32 base, count x u16: base + delta
+  kColDict = 3,   // u8 k-1, k x u32 values, count x u8 index
+  kColRaw = 4,    // count x u32
+};
 }  // namespace recfmt
 
 // A target thread the session knew from /proc when it attached.
@@ -124,7 +134,8 @@ struct StatsSnapshot {
 // Serializers shared by the writer, the tests and the benchmark generator.
 namespace recfmt {
 std::string header_json(const RecordingHeader& h);
-RecordingHeader parse_header_json(const std::string& text);  // throws std::runtime_error
+// `version`: the file's format version (the JSON's "format" must match it).
+RecordingHeader parse_header_json(const std::string& text, int version = kVersion);  // throws std::runtime_error
 // Encodes a stats block payload from the live (or synthetic) kernel view.
 std::string encode_stats(const KernelIrqStats& k, uint64_t at_ns, const kstats& counters,
                          uint64_t missed, uint64_t received);
@@ -234,9 +245,14 @@ std::unique_ptr<ByteSource> memory_source(const void* data, size_t size);
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
-  virtual void record(const void* data, size_t size) = 0;  // 16..64 bytes
+  // 16..64 bytes, 8-byte aligned. The bytes live in the reader's block
+  // buffer: they stay valid (and unchanged) until end_block() returns, so a
+  // sink may keep the pointer until then instead of copying the record.
+  virtual void record(const void* data, size_t size) = 0;
   virtual void rejected(size_t size) = 0;                  // a record of a bad size (counted)
   virtual void watermark(uint64_t ts) = 0;
+  // The records of the current EVENTS block go away after this returns.
+  virtual void end_block() {}
 };
 
 struct RecordingSummary {
@@ -275,11 +291,14 @@ class RecordingReader {
   std::string name_;
   RecordingHeader header_;
   uint32_t seq_ = 0;  // last complete block
+  uint8_t version_ = recfmt::kVersion;  // the file's format version
   std::string comp_;  // scratch
   std::vector<uint32_t> group_count_, group_next_;  // per (size, type) group of a block
-  std::vector<uint64_t> group_base_;
+  std::vector<uint64_t> group_base_, group_row_;
   std::vector<uint16_t> touched_;  // groups present in the current block
-  std::vector<unsigned char> rows_;  // the block's records, back in row-major order
+  // The block's records, back in row-major order, each in an 8-byte aligned
+  // slot; the sink may keep pointers into it until end_block().
+  std::vector<unsigned char> rows_;  // operator new: 16-byte aligned
 };
 
 }  // namespace irqlat

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 
 #include "user/collector.h"
 #include "user/reorder.h"
@@ -89,6 +90,13 @@ Remap plan_override(const RecordingHeader& h, const ReplayOptions& o) {
   return m;
 }
 
+// Puts the recorded records back in time order exactly as the live
+// Reorderer did (same releases, same order: timestamp, then arrival; same
+// late count), but in batches: the records pushed since the last release
+// are sorted once (they are nearly sorted in practice) and merged with the
+// ones held back, and the collector gets pointers into the reader's block
+// (RecordSink::record): nothing is copied except the few records still held
+// when a block ends.
 class Replayer : public RecordSink {
  public:
   Replayer(Collector& c, const Remap& m) : col_(c), remap_(m) {}
@@ -99,11 +107,10 @@ class Replayer : public RecordSink {
       struct ev_hdr h;
       std::memcpy(&h, data, sizeof(h));
       if (h.type == EV_MARK && size >= sizeof(ev_mark)) {
-        alignas(8) unsigned char buf[IRQLAT_MAX_RECORD];
-        std::memcpy(buf, data, size);
-        ev_mark* e = reinterpret_cast<ev_mark*>(buf);
+        const uint32_t slot = own(data, size);
+        ev_mark* e = reinterpret_cast<ev_mark*>(slots_[slot].bytes);
         if (e->which <= MARK_DONE) e->which = remap_.mark_as[e->which];
-        reorder_.push(buf, size);
+        add(slots_[slot].bytes, size, slot);
         return;
       }
       if (h.type == EV_SIGNAL && size >= sizeof(ev_signal)) {
@@ -112,25 +119,159 @@ class Replayer : public RecordSink {
         if (e.sig <= 0 || e.sig >= 64 || !(remap_.keep_signals & (1ULL << e.sig))) return;
       }
     }
-    reorder_.push(data, size);
+    add(static_cast<const unsigned char*>(data), size, kInBlock);
   }
   // The live Reorderer rejected it (bad size): counted as received, nothing else.
   void rejected(size_t) override { received_++; }
   void watermark(uint64_t wm) override {
-    reorder_.release_until(wm, [this](const void* d, size_t n) { col_.on_record(d, n); });
+    release(std::max(wm, last_released_));
     col_.advance(wm);
   }
+  // Records still held that point into the block get a copy of their own.
+  void end_block() override {
+    if (heap_mode_) return;  // the Reorderer copied them
+    for (std::vector<Entry>* v : {&held_, &fresh_})
+      for (Entry& e : *v)
+        if (e.slot == kInBlock) {
+          e.slot = own(e.p, e.size);
+          e.p = slots_[e.slot].bytes;
+        }
+  }
   void finish(uint64_t end_ns) {
-    reorder_.flush([this](const void* d, size_t n) { col_.on_record(d, n); });
+    release(UINT64_MAX);
     col_.finish(end_ns);
   }
   uint64_t received() const { return received_; }
-  uint64_t late() const { return reorder_.late(); }
+  uint64_t late() const { return late_; }
 
  private:
+  static constexpr uint32_t kInBlock = UINT32_MAX;
+  struct alignas(8) Slot {
+    unsigned char bytes[IRQLAT_MAX_RECORD];
+  };
+  struct Entry {
+    uint64_t ts;
+    const unsigned char* p;
+    uint32_t size;
+    uint32_t slot;  // its copy in slots_, or kInBlock
+  };
+  // Beyond this many held records (a recording whose watermarks lag far
+  // behind its records), merging at every release would cost more than a
+  // heap: the rest of the replay goes through a Reorderer.
+  static constexpr size_t kHeapModeHeld = 1u << 16;
+
+  uint32_t own(const void* data, size_t size) {
+    uint32_t slot;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    }
+    std::memcpy(slots_[slot].bytes, data, size);
+    return slot;
+  }
+  void add(const unsigned char* p, size_t size, uint32_t slot) {
+    uint64_t ts;
+    std::memcpy(&ts, p, sizeof(ts));
+    if (released_any_ && ts < last_released_) late_++;  // its place has gone out
+    if (heap_mode_) {
+      reorder_.push(p, size);
+      if (slot != kInBlock) free_.push_back(slot);
+      return;
+    }
+    fresh_.push_back({ts, p, static_cast<uint32_t>(size), slot});
+  }
+  void deliver(const Entry& e) {
+    col_.on_record(e.p, e.size);
+    last_released_ = std::max(last_released_, e.ts);
+    released_any_ = true;
+    if (e.slot != kInBlock) free_.push_back(e.slot);
+  }
+  // Delivers every record with ts <= limit, by (ts, arrival).
+  void release(uint64_t limit) {
+    if (heap_mode_) {
+      reorder_.release_until(limit, [this](const void* d, size_t n) {
+        uint64_t ts;
+        std::memcpy(&ts, d, sizeof(ts));
+        col_.on_record(d, n);
+        last_released_ = std::max(last_released_, ts);
+        released_any_ = true;
+      });
+      return;
+    }
+    sort_by_ts(fresh_);
+    // held_ (sorted, all older arrivals) and fresh_ (sorted) as one
+    // sequence; on equal timestamps held_ goes first.
+    std::vector<Entry>* src = &fresh_;
+    if (!held_.empty() && !fresh_.empty()) {
+      merged_.resize(held_.size() + fresh_.size());
+      std::merge(held_.begin(), held_.end(), fresh_.begin(), fresh_.end(), merged_.begin(),
+                 [](const Entry& a, const Entry& b) { return a.ts < b.ts; });
+      src = &merged_;
+    } else if (!held_.empty()) {
+      src = &held_;
+    }
+    std::vector<Entry>& v = *src;
+    size_t i = 0;
+    for (; i < v.size() && v[i].ts <= limit; i++) deliver(v[i]);
+    if (src == &held_) {
+      held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      held_.assign(v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+    }
+    fresh_.clear();
+    if (held_.size() > kHeapModeHeld) enter_heap_mode();
+  }
+  void enter_heap_mode() {
+    heap_mode_ = true;
+    for (const Entry& e : held_) {
+      reorder_.push(e.p, e.size);  // in (ts, arrival) order: ties keep it
+      if (e.slot != kInBlock) free_.push_back(e.slot);
+    }
+    held_.clear();
+    held_.shrink_to_fit();
+  }
+  // Stable by timestamp. Records arrive nearly sorted (CPUs interleaved a
+  // little): insertion sort is linear then; past a budget of moves, a merge
+  // sort finishes the job (the insertion-sorted prefix is itself stable).
+  static void sort_by_ts(std::vector<Entry>& v) {
+    const size_t n = v.size();
+    size_t i = 1;
+    while (i < n && v[i - 1].ts <= v[i].ts) i++;
+    if (i >= n) return;
+    size_t budget = 8 * n + 64;
+    for (; i < n; i++) {
+      if (v[i - 1].ts <= v[i].ts) continue;
+      const Entry x = v[i];
+      size_t j = i;
+      while (j > 0 && v[j - 1].ts > x.ts) {
+        v[j] = v[j - 1];
+        j--;
+      }
+      v[j] = x;
+      const size_t moved = i - j;
+      if (moved >= budget) {
+        std::stable_sort(v.begin(), v.end(), [](const Entry& a, const Entry& b) { return a.ts < b.ts; });
+        return;
+      }
+      budget -= moved;
+    }
+  }
+
   Collector& col_;
   Remap remap_;
-  Reorderer reorder_;
+  std::vector<Entry> held_;    // not released yet, sorted by (ts, arrival)
+  std::vector<Entry> fresh_;   // pushed since the last release, in arrival order
+  std::vector<Entry> merged_;  // scratch
+  std::deque<Slot> slots_;     // copies of held records whose block has gone (stable addresses)
+  std::vector<uint32_t> free_;
+  bool heap_mode_ = false;
+  Reorderer reorder_{0};
+  uint64_t last_released_ = 0;
+  bool released_any_ = false;
+  uint64_t late_ = 0;
   uint64_t received_ = 0;
 };
 

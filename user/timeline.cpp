@@ -15,8 +15,12 @@ bool valid_cpu(int cpu) { return cpu >= 0 && cpu < IRQLAT_MAX_CPUS; }
 }  // namespace
 
 Timeline::Thread* Timeline::find(int tid) {
+  FindCache::Entry& c = find_cache_.at(tid);
+  if (c.t && c.tid == tid) return c.t;
   auto it = threads_.find(tid);
-  return it == threads_.end() ? nullptr : &it->second;
+  if (it == threads_.end()) return nullptr;
+  c = {tid, &it->second};
+  return c.t;
 }
 
 Timeline::Thread& Timeline::ensure(int tid, int pid, uint64_t now) {
@@ -86,8 +90,9 @@ void Timeline::set_state(Thread& t, ThreadState s, int cpu, uint64_t now) {
 void Timeline::set_holder(int cpu, int tid, std::string_view comm, uint64_t now) {
   Cpu& c = cpu_at(cpu);
   if (c.holder != tid) {
-    for (int w : c.waiters) book(threads_.at(w), now);
+    for (int w : c.waiters) book(*find(w), now);
     c.holder = tid;
+    c.noted = nullptr;
   }
   c.comm.fill(0);
   std::memcpy(c.comm.data(), comm.data(), std::min(comm.size(), c.comm.size()));
@@ -95,8 +100,10 @@ void Timeline::set_holder(int cpu, int tid, std::string_view comm, uint64_t now)
 }
 
 // Remember names only of holders that get charged: not every task switched in.
-void Timeline::note_holder_name(const Cpu& c) {
-  if (c.holder >= 0) holder_names_[c.holder] = c.comm;
+void Timeline::note_holder_name(Cpu& c) {
+  if (c.holder < 0) return;
+  if (!c.noted) c.noted = &holder_names_[c.holder];
+  *c.noted = c.comm;
 }
 
 void Timeline::index_add(int pid, int tid) { by_pid_[pid].push_back(tid); }
@@ -118,6 +125,7 @@ void Timeline::retire(int tid, uint64_t now, bool detached) {
   row.detached = detached;
   exited_rows_.push_back(std::move(row));
   index_remove(t->pid, tid);
+  if (find_cache_.at(tid).tid == tid) find_cache_.at(tid) = {};
   threads_.erase(tid);
 }
 

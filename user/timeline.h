@@ -95,6 +95,11 @@ class Timeline {
   // Holder tid used while no EV_SWITCH has named a CPU's current task yet.
   static constexpr int kUnknownHolder = -1;
 
+  Timeline() = default;
+  // Not copyable: the lookup caches point into its own maps.
+  Timeline(const Timeline&) = delete;
+  Timeline& operator=(const Timeline&) = delete;
+
   // Known target threads (from /proc at attach): a row even if silent.
   void set_comm(int tid, int pid, std::string comm, uint64_t now);
 
@@ -164,6 +169,23 @@ class Timeline {
     int holder = kUnknownHolder;  // tid of the task on this CPU
     Comm comm{};
     std::vector<int> waiters;  // target tids RUNNABLE on this runqueue
+    // holder_names_[holder] as this CPU last wrote it (nodes are never
+    // erased, so the address stays valid); nullptr after the holder changed.
+    Comm* noted = nullptr;
+  };
+
+  // Recently looked-up threads, by tid modulo kFindCache: most records are
+  // about a few busy threads, and a hash lookup per record shows in profiles.
+  // Node addresses in threads_ are stable until erase, which clears the
+  // entry.
+  static constexpr size_t kFindCache = 64;
+  struct FindCache {
+    struct Entry {
+      int tid = 0;
+      Thread* t = nullptr;
+    };
+    std::array<Entry, kFindCache> e{};
+    Entry& at(int tid) { return e[static_cast<unsigned>(tid) % kFindCache]; }
   };
 
   Thread& ensure(int tid, int pid, uint64_t now);
@@ -176,7 +198,7 @@ class Timeline {
   void book(Thread& t, uint64_t now);
   void set_state(Thread& t, ThreadState s, int cpu, uint64_t now);
   void set_holder(int cpu, int tid, std::string_view comm, uint64_t now);
-  void note_holder_name(const Cpu& c);
+  void note_holder_name(Cpu& c);
   void retire(int tid, uint64_t now, bool detached = false);
   void index_add(int pid, int tid);
   void index_remove(int pid, int tid);
@@ -185,7 +207,8 @@ class Timeline {
   std::unordered_map<int, Thread> threads_;
   std::unordered_map<int, std::vector<int>> by_pid_;
   std::vector<Cpu> cpus_;
-  std::unordered_map<int, Comm> holder_names_;  // tids ever charged as holders
+  std::unordered_map<int, Comm> holder_names_;  // tids ever charged as holders (never erased)
+  FindCache find_cache_;
   std::vector<ThreadRow> exited_rows_;
   // Tids that exited and have not made their final switch-out yet: records
   // about them (that switch, a last interrupt) must not revive the thread.

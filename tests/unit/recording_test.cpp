@@ -12,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
+#include <algorithm>
 #include <set>
 #include <sstream>
 #include <string>
@@ -410,6 +412,69 @@ TEST_CASE("recording: report equals what the live pipeline printed", "[recording
   }
 }
 
+// The replay orders records in batches (sorted runs merged at each release
+// point, a heap when records pile up); whatever the arrival order, it must
+// release exactly what the live Reorderer released, in the same order.
+std::vector<Item> shuffled_items(uint64_t seed, size_t n, bool pile_up) {
+  std::mt19937_64 rng(seed);
+  const Task t[4] = {{100, 100, "app", true}, {101, 100, "w1", true}, {102, 100, "w2", true}, {300, 300, "hog", false}};
+  std::vector<Item> v;
+  uint64_t now = 10'000;
+  std::vector<Item> pending;
+  auto flush_pending = [&](size_t keep) {
+    // Arrival order: nearly sorted, with some runs interleaved out of order.
+    if (rng() % 4 == 0)
+      std::shuffle(pending.begin(), pending.end(), rng);
+    else
+      for (size_t i = 1; i < pending.size(); i++)
+        if (rng() % 3 == 0) std::swap(pending[i - 1], pending[i]);
+    const size_t out = pending.size() > keep ? pending.size() - keep : 0;
+    v.insert(v.end(), pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(out));
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(out));
+  };
+  for (size_t i = 0; i < n; i++) {
+    now += rng() % 3 == 0 ? 0 : rng() % 2000;  // equal timestamps too
+    const int cpu = static_cast<int>(rng() % 2);
+    const Task& a = t[rng() % 4];
+    const Task& b = t[rng() % 4];
+    uint64_t ts = now;
+    if (rng() % 500 == 0) ts = now + 50'000'000;  // far ahead: held over many releases
+    switch (rng() % 5) {
+      case 0: pending.push_back(R(wake(ts, cpu, a.tid, a.pid, cpu))); break;
+      case 1: pending.push_back(R(sw(ts, cpu, a, b, rng() % 2))); break;
+      case 2: pending.push_back(R(irq(ts, cpu, a.tid, a.pid, IRQ_KIND_HARDIRQ, 24, ts - 300, 200))); break;
+      case 3: pending.push_back(R(rng() % 2 ? cancel(ts, cpu, a.tid, a.pid) : done(ts, cpu, a.tid, a.pid))); break;
+      default: pending.push_back(R(sw(ts, cpu, idle(cpu), a))); break;
+    }
+    if (rng() % 997 == 0) pending.push_back(Bad(3));
+    if (i % 300 == 299) {
+      flush_pending(rng() % 50);
+      // Release points lag behind (pile_up: far behind for a long stretch).
+      const bool stall = pile_up && i > n / 8 && i < 3 * n / 4;  // > 65536 held: heap mode
+      uint64_t wm = stall ? 1000 : now - std::min<uint64_t>(now, rng() % 400'000);
+      v.push_back(W(wm));
+    }
+  }
+  flush_pending(0);
+  return v;
+}
+
+TEST_CASE("recording: replay releases records exactly like the live Reorderer", "[recording]") {
+  RecordingHeader h = test_header();
+  h.window_list_cap = 100000;
+  const FakeKernel k = session_kernel();
+  for (uint64_t seed : {1, 2, 3}) {
+    for (bool pile_up : {false, true}) {
+      const std::vector<Item> items = shuffled_items(seed, pile_up ? 200'000 : 30'000, pile_up);
+      const Report live = live_report(items, h, k);
+      REQUIRE(live.events.late > 0);
+      const std::string f = make_recording(items, h, k, {}, 0, 0);
+      ReplayResult res = replay_bytes(f);
+      CHECK(json_of(res.report) == json_of(live));
+    }
+  }
+}
+
 TEST_CASE("recording: the committed real recording reports the tables record printed live", "[recording]") {
   // tests/data/README.md: made with `irqlat record -f json` on cancel_loop.
   const std::string rec = data_path("cancel_loop.rec");
@@ -505,9 +570,14 @@ TEST_CASE("recording: not a recording, empty, wrong version", "[recording]") {
   CHECK(error_of(std::string("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0", 16)) == "'x.rec' is not an irqlat recording");
   CHECK(error_of("IRX") == "'x.rec' is not an irqlat recording");
   CHECK_THAT(error_of("IRQLA"), Contains("truncated inside its header"));
-  std::string v2 = standard_recording();
-  v2[7] = 2;
-  CHECK(error_of(v2) == "'x.rec': recording format version 2 is not supported (this irqlat reads version 1)");
+  std::string v9 = standard_recording();
+  v9[7] = 9;
+  CHECK(error_of(v9) == "'x.rec': recording format version 9 is not supported (this irqlat reads versions 1 to 2)");
+  std::string v0 = standard_recording();
+  v0[7] = 0;
+  CHECK_THAT(error_of(v0), Contains("recording format version 0 is not supported"));
+  // A version-2 file whose header says otherwise.
+  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":1}")), Contains("format version mismatch"));
   CHECK_THAT(error_of(kMagic), Contains("truncated inside its header"));
 }
 
@@ -586,6 +656,58 @@ TEST_CASE("recording: hostile length fields are refused before allocating", "[re
   CHECK_THAT(error_of(f), Contains("bad header"));
 }
 
+// Version-2 record columns, one of each mode, decoded by hand.
+std::string v2_mark_block(const std::string& tid_column) {
+  std::string p("\x03\0\0\0", 4);
+  p += std::string("\x20\x0a\xc8\x01", 4);  // EV_MARK, 32 bytes, ts 100
+  p += std::string("\x20\x0a\x64", 3);      // ts 150
+  p += std::string("\x20\x0a\x3b", 3);      // ts 120
+  auto u32 = [](uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  p += tid_column;
+  p += std::string(1, '\0') + u32(0x000a0001);                                 // cpu 1, type, flags: const
+  p += std::string(1, '\x01') + u32(1000) + std::string("\x00\x05\xff", 3);  // pid: base + u8
+  p += std::string(1, '\x02') + u32(0) + std::string("\x01\x00\x02\x00\x01\x01", 6);  // which: u16
+  p += std::string(1, '\x04') + u32(0xdeadbeef) + u32(1) + u32(2);            // arg low: raw
+  p += std::string(1, '\0') + u32(0);                                          // arg high: const
+  return p;
+}
+
+TEST_CASE("recording: version-2 record columns decode in every mode", "[recording]") {
+  const std::string dict = std::string("\x03\x01", 2) + std::string("\x07\0\0\0\x09\0\0\0", 8) + std::string("\x00\x01\x00", 3);
+  const std::string f = kMagic + header_block() + make_block(recfmt::kEvents, 2, v2_mark_block(dict));
+  Collect c;
+  RecordingSummary s = read_all(f, c);
+  CHECK(!s.complete);
+  REQUIRE(c.items.size() == 3);
+  const uint64_t ts[3] = {100, 150, 120};
+  const uint32_t tid[3] = {7, 9, 7}, pid[3] = {1000, 1005, 1255}, which[3] = {1, 2, 257};
+  const uint64_t arg[3] = {0xdeadbeef, 1, 2};
+  for (int i = 0; i < 3; i++) {
+    REQUIRE(c.items[i].kind == Item::Record);
+    REQUIRE(c.items[i].rec.size == sizeof(ev_mark));
+    ev_mark m;
+    std::memcpy(&m, c.items[i].rec.bytes.data(), sizeof(m));
+    CHECK(m.h.ts == ts[i]);
+    CHECK(m.h.tid == tid[i]);
+    CHECK(m.h.cpu == 1);
+    CHECK(m.h.type == EV_MARK);
+    CHECK(m.pid == pid[i]);
+    CHECK(m.which == which[i]);
+    CHECK(m.arg == arg[i]);
+  }
+  // Damaged columns.
+  auto err = [&](const std::string& payload) {
+    return error_of(kMagic + header_block() + make_block(recfmt::kEvents, 2, payload));
+  };
+  const std::string bad_index = std::string("\x03\x01", 2) + std::string("\x07\0\0\0\x09\0\0\0", 8) + std::string("\x00\x02\x00", 3);
+  CHECK_THAT(err(v2_mark_block(bad_index)), Contains("block 2: record column index out of range"));
+  CHECK_THAT(err(v2_mark_block(std::string("\x09\0\0\0\0", 5))), Contains("unknown record column mode"));
+  CHECK_THAT(err(v2_mark_block(dict) + "x"), Contains("bytes after the record data"));
+  const std::string whole = v2_mark_block(dict);
+  CHECK_THAT(err(whole.substr(0, whole.size() - 3)), Contains("record data cut short"));
+  // Version 1 (planes) is still read: the committed real recording is one.
+}
+
 TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
   const std::string hb = header_block();
   const std::string events = make_block(recfmt::kEvents, 2, std::string("\0\0\0\0", 4));
@@ -596,7 +718,7 @@ TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
   CHECK_THAT(error_of(kMagic + hb + make_block(9, 2, "")), Contains("unknown block kind 9"));
   // A header that is not JSON, or misses fields.
   CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "not json")), Contains("bad header"));
-  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":1}")), Contains("'record_sizes' is missing"));
+  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":2}")), Contains("'record_sizes' is missing"));
   // Records laid out differently from this build's: refused.
   std::string other = recfmt::header_json(test_header());
   const size_t at = other.find("\"record_sizes\":[0,48,");
@@ -612,13 +734,14 @@ TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
   // Garbage after a complete recording.
   CHECK_THAT(error_of(standard_recording() + "garbage"), Contains("data after the trailer"));
   // A record whose type disagrees with its item.
-  std::string payload = std::string("\x01\0\0\0", 4) + std::string("\x10\x05\x02", 3) + std::string(8, '\0');
+  // (Version 2: its two words as const columns, all zero.)
+  std::string payload = std::string("\x01\0\0\0", 4) + std::string("\x10\x05\x02", 3) + std::string(10, '\0');
   CHECK_THAT(error_of(kMagic + hb + make_block(recfmt::kEvents, 2, payload)), Contains("record type differs"));
   // A valid minimal recording built by hand from the documented layout.
   FakeKernel k;
   const std::string stats = recfmt::encode_stats(k.view(), 5000, kstats{}, 0, 1);
   payload = std::string("\x02\0\0\0", 4) + std::string("\x10\x01\xd0\x0f", 4) + std::string("\0\x02", 2) +
-            std::string("\x64\0\0\0\0\0\x01\0", 8);  // tid 100, cpu 0, EV_SWITCH, flags 0
+            std::string("\0\x64\0\0\0\0\0\0\x01\0", 10);  // const columns: tid 100; cpu 0, EV_SWITCH, flags 0
   const std::string hand = kMagic + hb + make_block(recfmt::kEvents, 2, payload) +
                            make_block(recfmt::kFinalStats, 3, stats) +
                            make_block(recfmt::kEnd, 4, std::string("\x01\x01\x04", 3));

@@ -373,7 +373,10 @@ static __always_inline struct thread_acct *acct_create(struct task_struct *t, __
 		a = bpf_map_lookup_elem(&acct_by_tid, &tid);
 	}
 	if (!a) {
-		acct_failed();
+		/* Task storage is refused to exiting tasks: one first seen on its
+		 * way out has nothing to account, so that is no loss. */
+		if (!(RD(btf, t, flags) & 0x00000004 /* PF_EXITING */))
+			acct_failed();
 		return NULL;
 	}
 	if (a->created_ns == 0) {

@@ -148,6 +148,7 @@ def test_device_irq_charged_to_a_target_only_on_its_cpu(mode, tmp_path):
     def run(cpu):
         args = [mode, "-f", "json"] + (["-o", str(tmp_path / "r.rec")] if mode == "record" else [])
         tr = Tracer(args + ["--", target("cpuhog"), "--cpu", str(cpu), "--seconds", "2"])
+        time.sleep(0.3)  # the hog starts unpinned (exec, loader) before it pins itself
         direct_write(3000)
         doc = tr.json()
         row = next(h for h in doc["hardirqs"] if h["irq"] == irq and h["cpu"] is None)
@@ -164,4 +165,7 @@ def test_device_irq_charged_to_a_target_only_on_its_cpu(mode, tmp_path):
     assert on_row["target_hits"] > 0.5 * on_row["count"]
     assert 0 < on_row["target_stolen_ns"] <= on_row["total_ns"]
     assert on_hog["hardirq_ns"] >= on_row["target_stolen_ns"]
-    assert off_row["target_hits"] == 0 and off_row["target_stolen_ns"] == 0
+    # Away from the IRQ's CPU it is (nearly) never hit: the hog is exec'd
+    # after the tracing line and may still run unpinned for a moment.
+    assert off_row["target_hits"] <= 0.02 * on_row["target_hits"]
+    assert off_row["target_stolen_ns"] <= 0.02 * on_row["target_stolen_ns"]

@@ -3,8 +3,7 @@
 namespace irqlat {
 
 Reorderer::Reorderer(size_t reserve) {
-  slots_.reserve(reserve);
-  free_.reserve(reserve);
+  pool_.reserve(reserve);
   heap_.reserve(reserve);
 }
 
@@ -13,15 +12,7 @@ bool Reorderer::push(const void* data, size_t size) {
     rejected_++;
     return false;
   }
-  uint32_t slot;
-  if (!free_.empty()) {
-    slot = free_.back();
-    free_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
-  }
-  std::memcpy(slots_[slot].bytes, data, size);
+  const uint32_t slot = pool_.put(data, size);
 
   struct ev_hdr h;
   std::memcpy(&h, data, sizeof(h));

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <vector>
 
@@ -19,9 +20,40 @@
 
 namespace irqlat {
 
-class Reorderer {
+// Copies of records in fixed-size slots, recycled through a free list.
+// A slot keeps its address while the pool grows.
+class RecordPool {
  public:
   static constexpr size_t kSlotSize = IRQLAT_MAX_RECORD;
+
+  void reserve(size_t n) { free_.reserve(n); }
+  // Copies size (<= kSlotSize) bytes into a free slot; returns its index.
+  uint32_t put(const void* data, size_t size) {
+    uint32_t slot;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    }
+    std::memcpy(slots_[slot].bytes, data, size);
+    return slot;
+  }
+  unsigned char* at(uint32_t slot) { return slots_[slot].bytes; }
+  void release(uint32_t slot) { free_.push_back(slot); }
+
+ private:
+  struct alignas(8) Slot {
+    unsigned char bytes[kSlotSize];
+  };
+  std::deque<Slot> slots_;
+  std::vector<uint32_t> free_;  // recycled slot indices
+};
+
+class Reorderer {
+ public:
+  static constexpr size_t kSlotSize = RecordPool::kSlotSize;
 
   // Records are fixed-size per type; anything else is rejected (counted).
   static_assert(sizeof(struct ev_hdr) <= kSlotSize);
@@ -63,9 +95,6 @@ class Reorderer {
   uint64_t rejected() const { return rejected_; }
 
  private:
-  struct alignas(8) Slot {
-    unsigned char bytes[kSlotSize];
-  };
   struct Entry {
     uint64_t ts;
     uint64_t seq;  // arrival order: stable ties
@@ -82,16 +111,15 @@ class Reorderer {
     std::pop_heap(heap_.begin(), heap_.end(), later);
     const Entry e = heap_.back();
     heap_.pop_back();
-    Slot copy;
-    std::memcpy(copy.bytes, slots_[e.slot].bytes, e.size);
-    free_.push_back(e.slot);
+    alignas(8) unsigned char copy[kSlotSize];
+    std::memcpy(copy, pool_.at(e.slot), e.size);
+    pool_.release(e.slot);
     last_released_ = std::max(last_released_, e.ts);
     released_any_ = true;
-    sink(static_cast<const void*>(copy.bytes), static_cast<size_t>(e.size));
+    sink(static_cast<const void*>(copy), static_cast<size_t>(e.size));
   }
 
-  std::vector<Slot> slots_;
-  std::vector<uint32_t> free_;  // recycled slot indices
+  RecordPool pool_;
   std::vector<Entry> heap_;
   uint64_t seq_ = 0;
   uint64_t last_released_ = 0;

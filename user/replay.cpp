@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 
 #include "user/collector.h"
 #include "user/reorder.h"
@@ -107,10 +106,10 @@ class Replayer : public RecordSink {
       struct ev_hdr h;
       std::memcpy(&h, data, sizeof(h));
       if (h.type == EV_MARK && size >= sizeof(ev_mark)) {
-        const uint32_t slot = own(data, size);
-        ev_mark* e = reinterpret_cast<ev_mark*>(slots_[slot].bytes);
+        const uint32_t slot = pool_.put(data, size);
+        ev_mark* e = reinterpret_cast<ev_mark*>(pool_.at(slot));
         if (e->which <= MARK_DONE) e->which = remap_.mark_as[e->which];
-        add(slots_[slot].bytes, size, slot);
+        add(pool_.at(slot), size, slot);
         return;
       }
       if (h.type == EV_SIGNAL && size >= sizeof(ev_signal)) {
@@ -133,8 +132,8 @@ class Replayer : public RecordSink {
     for (std::vector<Entry>* v : {&held_, &fresh_})
       for (Entry& e : *v)
         if (e.slot == kInBlock) {
-          e.slot = own(e.p, e.size);
-          e.p = slots_[e.slot].bytes;
+          e.slot = pool_.put(e.p, e.size);
+          e.p = pool_.at(e.slot);
         }
   }
   void finish(uint64_t end_ns) {
@@ -146,39 +145,24 @@ class Replayer : public RecordSink {
 
  private:
   static constexpr uint32_t kInBlock = UINT32_MAX;
-  struct alignas(8) Slot {
-    unsigned char bytes[IRQLAT_MAX_RECORD];
-  };
   struct Entry {
     uint64_t ts;
     const unsigned char* p;
     uint32_t size;
-    uint32_t slot;  // its copy in slots_, or kInBlock
+    uint32_t slot;  // its copy in pool_, or kInBlock
   };
   // Beyond this many held records (a recording whose watermarks lag far
   // behind its records), merging at every release would cost more than a
   // heap: the rest of the replay goes through a Reorderer.
   static constexpr size_t kHeapModeHeld = 1u << 16;
 
-  uint32_t own(const void* data, size_t size) {
-    uint32_t slot;
-    if (!free_.empty()) {
-      slot = free_.back();
-      free_.pop_back();
-    } else {
-      slot = static_cast<uint32_t>(slots_.size());
-      slots_.emplace_back();
-    }
-    std::memcpy(slots_[slot].bytes, data, size);
-    return slot;
-  }
   void add(const unsigned char* p, size_t size, uint32_t slot) {
     uint64_t ts;
     std::memcpy(&ts, p, sizeof(ts));
     if (released_any_ && ts < last_released_) late_++;  // its place has gone out
     if (heap_mode_) {
       reorder_.push(p, size);
-      if (slot != kInBlock) free_.push_back(slot);
+      if (slot != kInBlock) pool_.release(slot);
       return;
     }
     fresh_.push_back({ts, p, static_cast<uint32_t>(size), slot});
@@ -187,7 +171,7 @@ class Replayer : public RecordSink {
     col_.on_record(e.p, e.size);
     last_released_ = std::max(last_released_, e.ts);
     released_any_ = true;
-    if (e.slot != kInBlock) free_.push_back(e.slot);
+    if (e.slot != kInBlock) pool_.release(e.slot);
   }
   // Delivers every record with ts <= limit, by (ts, arrival).
   void release(uint64_t limit) {
@@ -228,7 +212,7 @@ class Replayer : public RecordSink {
     heap_mode_ = true;
     for (const Entry& e : held_) {
       reorder_.push(e.p, e.size);  // in (ts, arrival) order: ties keep it
-      if (e.slot != kInBlock) free_.push_back(e.slot);
+      if (e.slot != kInBlock) pool_.release(e.slot);
     }
     held_.clear();
     held_.shrink_to_fit();
@@ -265,8 +249,7 @@ class Replayer : public RecordSink {
   std::vector<Entry> held_;    // not released yet, sorted by (ts, arrival)
   std::vector<Entry> fresh_;   // pushed since the last release, in arrival order
   std::vector<Entry> merged_;  // scratch
-  std::deque<Slot> slots_;     // copies of held records whose block has gone (stable addresses)
-  std::vector<uint32_t> free_;
+  RecordPool pool_;            // copies of held records whose block has gone
   bool heap_mode_ = false;
   Reorderer reorder_{0};
   uint64_t last_released_ = 0;

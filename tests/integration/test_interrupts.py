@@ -240,28 +240,27 @@ def test_rare_vector_attached_when_it_first_fires(tmp_path):
     assert any("TRM fired" in l for l in tr.stderr_lines), tr.stderr_lines
 
 
+def programs_while_tracing(args):
+    """Program names attached by `irqlat trace ARGS` once it is tracing."""
+    tr = Tracer(["trace", "-f", "json"] + args)
+    try:
+        time.sleep(0.3)
+        names = attached_programs(tr.proc.pid)
+    finally:
+        tr.stop()
+    tr.json()
+    return names
+
+
 def test_unneeded_tracepoints_are_not_attached():
     """Without windows nothing needs signals or exec; with a signal window
     both are attached (the window rules read them)."""
-    plain = Tracer(["trace", "-a", "-f", "json"])
-    try:
-        time.sleep(0.3)
-        names = attached_programs(plain.proc.pid)
-    finally:
-        plain.stop()
-    plain.json()
+    names = programs_while_tracing(["-a"])
     assert not any("signal_generate" in p or "sched_process_exec" in p for p in names), names
     assert any("sched_process_exit" in p for p in names), names
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        win = Tracer(["trace", "-p", str(sleeper.pid), "-f", "json", "--cancel", "signal:TERM",
-                      "--done", "exit"])
-        try:
-            time.sleep(0.3)
-            names = attached_programs(win.proc.pid)
-        finally:
-            win.stop()
-        win.json()
+        names = programs_while_tracing(["-p", str(sleeper.pid), "--cancel", "signal:TERM", "--done", "exit"])
     finally:
         sleeper.kill()
         sleeper.wait()

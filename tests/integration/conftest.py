@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -75,6 +76,17 @@ class Tracer:
         rc = self.wait(timeout)
         assert rc == 0, "irqlat exited %d: %s" % (rc, "".join(self.stderr_lines))
         return json.loads(self.stdout)
+
+
+_OUT_DIR = tempfile.mkdtemp(prefix="irqlat-tests-")
+
+
+def out_path(name):
+    """A fresh output file (never shared with another test run going on at
+    the same time on this machine)."""
+    fd, path = tempfile.mkstemp(prefix=name + "-", suffix=".json", dir=_OUT_DIR)
+    os.close(fd)
+    return path
 
 
 def run_irqlat(args, timeout=60, **kw):

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import Tracer, json_lines, run_irqlat, target
+from conftest import Tracer, json_lines, out_path, run_irqlat, target
 
 
 def thread_rows(doc):
@@ -18,11 +18,12 @@ def thread_rows(doc):
 def test_pingpong_wakeups_and_latency_bounded_by_target_stamps(attach):
     rounds = 20000
     env = dict(os.environ, IRQLAT_FORCE_RAW_TP="1" if attach == "raw_tp" else "0")
-    res = run_irqlat(["trace", "-v", "-f", "json", "-o", "/tmp/irqlat-pingpong.json", "--",
+    out = out_path("pingpong")
+    res = run_irqlat(["trace", "-v", "-f", "json", "-o", out, "--",
                       target("pingpong"), "--rounds", str(rounds), "--cpu", "0,1"], timeout=120, env=env)
     assert "(%s)" % attach in res.stderr
     assert res.returncode == 0, res.stderr
-    with open("/tmp/irqlat-pingpong.json") as f:
+    with open(out) as f:
         doc = json.load(f)
     assert doc["events"]["dropped"] == 0
     tool = thread_rows(doc)
@@ -51,14 +52,15 @@ def run_sleeper(with_hog):
     if with_hog:
         hog = subprocess.Popen([target("cpuhog"), "--cpu", "1"])
     try:
-        res = run_irqlat(["trace", "-f", "json", "-o", "/tmp/irqlat-sleeper.json", "--", target("sleeper"),
+        out = out_path("sleeper")
+        res = run_irqlat(["trace", "-f", "json", "-o", out, "--", target("sleeper"),
                           "--cpu", "1", "--seconds", "2", "--work-us", "2000"], timeout=60)
     finally:
         if hog:
             hog.terminate()
             hog.wait()
     assert res.returncode == 0, res.stderr
-    with open("/tmp/irqlat-sleeper.json") as f:
+    with open(out) as f:
         doc = json.load(f)
     own = json_lines(res.stdout)[-1]
     return thread_rows(doc)[own["tid"]], own

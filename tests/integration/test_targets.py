@@ -4,7 +4,7 @@ import json
 import subprocess
 import time
 
-from conftest import Tracer, run_irqlat, target
+from conftest import Tracer, out_path, run_irqlat, target
 
 
 def sleeper(seconds=3):
@@ -53,7 +53,7 @@ def test_cpu_filter_counts_only_those_cpus():
 def test_command_children_are_followed():
     # sh forks two sleeper children: both are targets (traced from exec).
     script = "%s --cpu 1 --seconds 0.5 & %s --cpu 0 --seconds 0.5 & wait" % (target("sleeper"), target("sleeper"))
-    out = "/tmp/irqlat-children.json"
+    out = out_path("children")
     res = run_irqlat(["trace", "-f", "json", "-o", out, "--", "sh", "-c", script], timeout=30)
     assert res.returncode == 0, res.stderr
     with open(out) as f:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import Tracer, example, json_lines, run_irqlat, target
+from conftest import Tracer, example, json_lines, out_path, run_irqlat, target
 
 PARTS = ("running_ns", "runqueue_ns", "hardirq_ns", "softirq_ns", "blocked_ns")
 
@@ -73,7 +73,7 @@ def match_windows(doc, lines, min_pairs):
 
 
 def trace_json(args, timeout=120):
-    out = "/tmp/irqlat-windows.json"
+    out = out_path("windows")
     res = run_irqlat(["trace", "-f", "json", "-o", out] + args, timeout=timeout)
     assert res.returncode == 0, res.stderr
     with open(out) as f:

@@ -126,12 +126,15 @@ class Replayer : public RecordSink {
     release(std::max(wm, last_released_));
     col_.advance(wm);
   }
-  // Records still held that point into the block get a copy of their own.
+  // The reader keeps two blocks: records still held that point into the
+  // block before the one that just ended get a copy of their own (with
+  // watermarks every few thousand records, there are none).
   void end_block() override {
+    block_++;
     if (heap_mode_) return;  // the Reorderer copied them
     for (std::vector<Entry>* v : {&held_, &fresh_})
       for (Entry& e : *v)
-        if (e.slot == kInBlock) {
+        if (e.slot == kInBlock && static_cast<uint16_t>(block_ - e.block) >= 2) {
           e.slot = pool_.put(e.p, e.size);
           e.p = pool_.at(e.slot);
         }
@@ -148,8 +151,9 @@ class Replayer : public RecordSink {
   struct Entry {
     uint64_t ts;
     const unsigned char* p;
-    uint32_t size;
-    uint32_t slot;  // its copy in pool_, or kInBlock
+    uint32_t slot;   // its copy in pool_, or kInBlock
+    uint16_t block;  // kInBlock: the reader's block it is in (mod 2^16)
+    uint8_t size;
   };
   // Beyond this many held records (a recording whose watermarks lag far
   // behind its records), merging at every release would cost more than a
@@ -165,7 +169,7 @@ class Replayer : public RecordSink {
       if (slot != kInBlock) pool_.release(slot);
       return;
     }
-    fresh_.push_back({ts, p, static_cast<uint32_t>(size), slot});
+    fresh_.push_back({ts, p, slot, block_, static_cast<uint8_t>(size)});
   }
   void deliver(const Entry& e) {
     col_.on_record(e.p, e.size);
@@ -256,6 +260,7 @@ class Replayer : public RecordSink {
   bool released_any_ = false;
   uint64_t late_ = 0;
   uint64_t received_ = 0;
+  uint16_t block_ = 0;  // EVENTS blocks ended so far (mod 2^16)
 };
 
 }  // namespace

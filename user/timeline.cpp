@@ -73,12 +73,13 @@ void Timeline::grow_cpus(int cpu) {
   for (size_t i = old; i < cpus_.size(); i++) cpus_[i].holder_idx = unknown;
 }
 
-uint32_t Timeline::holder_index(int tid) {
+uint32_t Timeline::holder_index_slow(int tid) {
   auto [it, fresh] = holder_idx_.try_emplace(tid, static_cast<uint32_t>(holder_tids_.size()));
   if (fresh) {
     holder_tids_.push_back(tid);
     holder_name_at_.push_back(nullptr);
   }
+  holder_cache_[static_cast<unsigned>(tid) % holder_cache_.size()] = {tid, it->second};
   return it->second;
 }
 

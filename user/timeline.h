@@ -204,7 +204,12 @@ class Timeline {
   }
   Thread* find_slow(int tid);
   // Dense indices of holder tids and interrupt keys, in first-seen order.
-  uint32_t holder_index(int tid);
+  uint32_t holder_index(int tid) {
+    HolderCacheEntry& c = holder_cache_[static_cast<unsigned>(tid) % holder_cache_.size()];
+    if (c.idx != UINT32_MAX && c.tid == tid) return c.idx;
+    return holder_index_slow(tid);
+  }
+  uint32_t holder_index_slow(int tid);
   uint32_t irq_index(uint64_t key);
   bool is_dead(int tid) const { return !dead_.empty() && dead_.count(tid); }
   // Records about these tids change no timeline: the idle tasks (tid 0, one
@@ -235,6 +240,11 @@ class Timeline {
   std::unordered_map<int, uint32_t> holder_idx_;  // holder tid -> index into holder_tids_
   std::vector<int> holder_tids_;
   std::vector<Comm*> holder_name_at_;  // by holder index: its holder_names_ node, once noted
+  struct HolderCacheEntry {
+    int tid = 0;
+    uint32_t idx = UINT32_MAX;
+  };
+  std::array<HolderCacheEntry, 64> holder_cache_{};
   std::unordered_map<uint64_t, uint32_t> irq_idx_;  // irq_key -> index into irq_keys_
   std::vector<uint64_t> irq_keys_;
   struct IrqCacheEntry {

@@ -839,6 +839,28 @@ std::unique_ptr<ByteSource> memory_source(const void* data, size_t size) {
 
 namespace {
 
+// Whether any of q[0..n) is above m, eight bytes at a time: per byte b,
+// (b & 0x7f) + (127 - m') carries into bit 7 exactly when (b & 0x7f) > m'
+// (no carry crosses bytes), where m' is m or m - 128 for m >= 128.
+bool any_byte_above(const unsigned char* q, size_t n, unsigned m) {
+  if (m >= 255) return false;
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  const bool high = m >= 128;
+  const uint64_t add = (127 - (high ? m - 128 : m)) * kOnes;
+  uint64_t flags = 0;
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    uint64_t x;
+    std::memcpy(&x, q + k, 8);
+    const uint64_t low = (x & ~kHighs) + add;
+    flags |= high ? low & x : low | x;
+  }
+  if (flags & kHighs) return true;
+  for (; k < n; k++)
+    if (q[k] > m) return true;
+  return false;
+}
+
 // One parsed version-2 word column (decode_word_columns).
 struct WordColumn {
   uint8_t mode;
@@ -866,9 +888,7 @@ const char* parse_word_column(Cursor& c, size_t count, WordColumn& col) {
       uint8_t km1;
       if (!c.u8(km1) || !c.bytes(4 * (km1 + 1u), p) || !c.bytes(count, col.data)) return "record data cut short";
       for (unsigned i = 0; i <= km1; i++) col.dict[i] = get_u32(p + 4 * i);
-      unsigned char top = 0;
-      for (size_t k = 0; k < count; k++) top = std::max(top, col.data[k]);
-      if (top > km1) return "record column index out of range";
+      if (any_byte_above(col.data, count, km1)) return "record column index out of range";
       return nullptr;
     }
     case recfmt::kColRaw:
@@ -1062,25 +1082,17 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
       // Fast path: a whole item with a short varint, far from the end.
       if (end - q >= 12) {
         const unsigned tag = q[0];
-        if (tag >= recfmt::kMinRecord && tag <= recfmt::kMaxRecord) {
+        uint64_t x;
+        std::memcpy(&x, q + 2, 8);
+        const uint64_t stops = ~x & 0x8080808080808080ULL;  // bytes that end the varint
+        if (tag >= recfmt::kMinRecord && tag <= recfmt::kMaxRecord && stops) {
+          // A varint of at most 8 bytes, without a branch per byte.
           const size_t g = group_of(tag, q[1]);
-          q += 2;
+          const unsigned len = static_cast<unsigned>(__builtin_ctzll(stops)) / 8 + 1;
           uint64_t v = 0;
-          int shift = 0;
-          unsigned char b;
-          do {
-            b = *q++;
-            v |= static_cast<uint64_t>(b & 0x7f) << shift;
-            shift += 7;
-          } while ((b & 0x80) && shift < 63);
-          if (b & 0x80) {  // a 10th byte: only 0 or 1 is valid
-            b = *q++;
-            if (b > 1) {
-              c.p = q;
-              bad("bad number");
-            }
-            v |= static_cast<uint64_t>(b) << 63;
-          }
+          for (unsigned b = 0; b < 8; b++) v |= ((x >> (8 * b)) & 0x7f) << (7 * b);
+          v &= len == 8 ? ~0ULL : (1ULL << (7 * len)) - 1;
+          q += 2 + len;
           prev += unzigzag(v);
           it.v = prev;
           it.group = static_cast<uint16_t>(g);

@@ -10,8 +10,10 @@
 
 #include <charconv>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -20,7 +22,17 @@ namespace irqlat {
 class JsonWriter {
  public:
   // indent < 0: one line, no spaces (dump(-1)); otherwise dump(indent).
-  JsonWriter(std::string& out, int indent) : s_(out), indent_(indent) {}
+  // sink(out), if given, takes what is in `out` and empties it: flush()
+  // and flush_if_full() call it.
+  JsonWriter(std::string& out, int indent, std::function<void(std::string&)> sink = {})
+      : s_(out), indent_(indent), sink_(std::move(sink)) {}
+
+  void flush() {
+    if (sink_ && !s_.empty()) sink_(s_);
+  }
+  void flush_if_full(size_t at = 64 * 1024) {
+    if (s_.size() >= at) flush();
+  }
 
   void begin_object() { open('{'); }
   void end_object() { close('}'); }
@@ -96,6 +108,7 @@ class JsonWriter {
 
   std::string& s_;
   int indent_;
+  std::function<void(std::string&)> sink_;
   int depth_ = 0;
   bool first_ = true;
 };

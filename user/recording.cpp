@@ -927,16 +927,24 @@ void fill_word_column(const WordColumn& col, size_t k0, size_t kn, unsigned char
 // (rec0: byte 8 of the first record). All headers are parsed and checked
 // first (so errors are the same as column by column); then the records are
 // filled in tiles that stay in L1, column by column within a tile.
-const char* decode_word_columns(Cursor& c, size_t count, size_t words, unsigned char* rec0, size_t stride) {
+// `typed`: set when some record's type byte differs from `type` (checked
+// on each tile while it is in L1; the caller then finds the first one).
+const char* decode_word_columns(Cursor& c, size_t count, size_t words, unsigned char* rec0, size_t stride,
+                                uint8_t type, bool& mistyped) {
   thread_local std::vector<WordColumn> cols;
   if (cols.size() < words) cols.resize(words);
   for (size_t j = 0; j < words; j++)
     if (const char* e = parse_word_column(c, count, cols[j])) return e;
   constexpr size_t kColTile = 256;
+  constexpr size_t kType = recfmt::kTypeOffset - 8;  // from byte 8
+  unsigned diff = 0;
   for (size_t k0 = 0; k0 < count; k0 += kColTile) {
     const size_t kn = std::min(kColTile, count - k0);
-    for (size_t j = 0; j < words; j++) fill_word_column(cols[j], k0, kn, rec0 + k0 * stride + 4 * j, stride);
+    unsigned char* tile = rec0 + k0 * stride;
+    for (size_t j = 0; j < words; j++) fill_word_column(cols[j], k0, kn, tile + 4 * j, stride);
+    for (size_t k = 0; k < kn; k++) diff |= tile[k * stride + kType] ^ type;
   }
+  if (diff) mistyped = true;
   return nullptr;
 }
 
@@ -1059,14 +1067,13 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
   // touched (and reset on the way out).
   if (group_count_.empty()) {
     group_count_.assign(kGroups, 0);
-    group_next_.assign(kGroups, 0);
     group_base_.assign(kGroups, 0);
     group_row_.assign(kGroups, 0);
   }
   struct Reset {
     RecordingReader* r;
     ~Reset() {
-      for (uint16_t g : r->touched_) r->group_count_[g] = r->group_next_[g] = 0;
+      for (uint16_t g : r->touched_) r->group_count_[g] = 0;
       r->touched_.clear();
     }
   } reset{this};
@@ -1097,7 +1104,8 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
           it.v = prev;
           it.group = static_cast<uint16_t>(g);
           it.tag = static_cast<uint8_t>(tag);
-          if (group_count_[g]++ == 0) touched_.push_back(static_cast<uint16_t>(g));
+          it.k = group_count_[g]++;
+          if (it.k == 0) touched_.push_back(static_cast<uint16_t>(g));
           continue;
         }
       }
@@ -1124,7 +1132,8 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
       if (tag >= recfmt::kMinRecord) {
         const size_t g = group_of(tag, type);
         it.group = static_cast<uint16_t>(g);
-        if (group_count_[g]++ == 0) touched_.push_back(static_cast<uint16_t>(g));
+        it.k = group_count_[g]++;
+        if (it.k == 0) touched_.push_back(static_cast<uint16_t>(g));
       }
     }
     c.p = q;
@@ -1157,11 +1166,16 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     rows_len += static_cast<uint64_t>(group_count_[g]) * stride;
   }
   if (rows.size() < rows_len) rows.resize(static_cast<size_t>(rows_len));
+  // Whether some record's type byte differs from its item's (corrupt): then
+  // pass 2 checks each record, to name the first one.
+  bool mistyped = false;
   if (version_ == 1) {
     for (uint16_t g : touched_) {
-      const size_t size = g / 256 + recfmt::kMinRecord;
-      planes_to_records(base + group_base_[g], group_count_[g], size - 8, (size + 7) & ~size_t{7},
-                        rows.data() + group_row_[g] + 8);
+      const size_t size = g / 256 + recfmt::kMinRecord, stride = (size + 7) & ~size_t{7};
+      unsigned char* rec0 = rows.data() + group_row_[g];
+      planes_to_records(base + group_base_[g], group_count_[g], size - 8, stride, rec0 + 8);
+      for (size_t k = 0; k < group_count_[g]; k++)
+        if (rec0[k * stride + recfmt::kTypeOffset] != g % 256) mistyped = true;
     }
   } else {
     Cursor cc{base + planes, end};
@@ -1169,7 +1183,8 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
       const size_t size = g / 256 + recfmt::kMinRecord, len = size - 8, stride = (size + 7) & ~size_t{7};
       const size_t count = group_count_[g];
       unsigned char* rec0 = rows.data() + group_row_[g] + 8;
-      if (const char* e = decode_word_columns(cc, count, len / 4, rec0, stride)) {
+      if (const char* e = decode_word_columns(cc, count, len / 4, rec0, stride, static_cast<uint8_t>(g % 256),
+                                              mistyped)) {
         c.p = cc.p;
         bad(e);
       }
@@ -1187,17 +1202,14 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
       bad("bytes after the record data");
     }
   }
-  for (uint16_t g : touched_) group_next_[g] = static_cast<uint32_t>(group_row_[g]);
   // Pass 2: the stream in order.
   uint64_t last = s.last_ts, records = 0, rejected = 0, watermarks = 0;
   for (uint32_t i = 0; i < n; i++) {
     const Item& it = items_[i];
     if (it.tag >= recfmt::kMinRecord) {
-      // group_next_ holds the byte offset of the group's next record here.
-      unsigned char* rec = rows.data() + group_next_[it.group];
-      group_next_[it.group] += (it.tag + 7u) & ~7u;
+      unsigned char* rec = rows.data() + group_row_[it.group] + size_t{it.k} * ((it.tag + 7u) & ~7u);
       std::memcpy(rec, &it.v, 8);
-      if (rec[recfmt::kTypeOffset] != it.group % 256) {
+      if (mistyped && rec[recfmt::kTypeOffset] != it.group % 256) {
         c.p = base + 4;
         for (uint32_t k = 0; k <= i; k++) {  // the item's end, for the message
           uint8_t tag, type;

@@ -295,13 +295,14 @@ class RecordingReader {
   uint32_t seq_ = 0;  // last complete block
   uint8_t version_ = recfmt::kVersion;  // the file's format version
   std::string comp_;  // scratch
-  std::vector<uint32_t> group_count_, group_next_;  // per (size, type) group of a block
+  std::vector<uint32_t> group_count_;  // per (size, type) group of a block
   std::vector<uint64_t> group_base_, group_row_;
   std::vector<uint16_t> touched_;  // groups present in the current block
-  // One decoded item: a record (tag = size, group, ts), a watermark (v) or
-  // a rejected record (v = its size).
+  // One decoded item: a record (tag = size, group, its index k in the
+  // group, v = ts), a watermark (v) or a rejected record (v = its size).
   struct Item {
     uint64_t v;
+    uint32_t k;
     uint16_t group;
     uint8_t tag;
   };

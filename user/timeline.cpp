@@ -21,24 +21,26 @@ namespace {
 // copied into a zeroed array would give.
 void copy_comm16(std::array<char, IRQLAT_COMM_LEN>& dst, const char* src) {
   static_assert(IRQLAT_COMM_LEN == 16);
-  uint64_t w[2];
-  std::memcpy(w, src, 16);
+  // Two words in registers, stored as two words: no 16-byte load of two
+  // 8-byte stores (which cannot be forwarded and stalls).
+  uint64_t lo, hi;
+  std::memcpy(&lo, src, 8);
+  std::memcpy(&hi, src + 8, 8);
   constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
-  bool zero = false;
-  for (uint64_t& x : w) {
-    if (zero) {
-      x = 0;
-      continue;
-    }
-    // The lowest flagged byte is the first zero byte (higher flags may be false).
+  // Bytes from the first zero byte on (the lowest flagged byte is the first
+  // zero; higher flags may be false, which does not matter here).
+  auto keep_before_nul = [](uint64_t x, bool& ended) -> uint64_t {
     const uint64_t z = (x - kOnes) & ~x & kHighs;
-    if (z) {
-      const int first = __builtin_ctzll(z) / 8;
-      x &= first ? ~0ULL >> (64 - 8 * first) : 0;
-      zero = true;
-    }
-  }
-  std::memcpy(dst.data(), w, 16);
+    if (!z) return x;
+    ended = true;
+    const int first = __builtin_ctzll(z) / 8;
+    return first ? x & (~0ULL >> (64 - 8 * first)) : 0;
+  };
+  bool ended = false;
+  lo = keep_before_nul(lo, ended);
+  hi = ended ? 0 : keep_before_nul(hi, ended);
+  std::memcpy(dst.data(), &lo, 8);
+  std::memcpy(dst.data() + 8, &hi, 8);
 }
 
 }  // namespace
@@ -173,7 +175,12 @@ void Timeline::note_holder_name(Cpu& c) {
     if (!at) at = &holder_names_[c.holder];
     c.noted = at;
   }
-  *c.noted = c.comm;
+  // Word by word, like copy_comm16() wrote c.comm (see there).
+  uint64_t w[2];
+  std::memcpy(&w[0], c.comm.data(), 8);
+  std::memcpy(&w[1], c.comm.data() + 8, 8);
+  std::memcpy(c.noted->data(), &w[0], 8);
+  std::memcpy(c.noted->data() + 8, &w[1], 8);
 }
 
 void Timeline::index_add(int pid, int tid) { by_pid_[pid].push_back(tid); }

@@ -37,6 +37,7 @@ const volatile bool has_comm = false;      /* --comm: processes that exec it */
 const volatile bool stream_all = false;
 const volatile bool may_stream = true;     /* some target may be streamed */
 const volatile bool use_task_storage = true; /* tp_btf mode; raw_tp uses acct_by_tid */
+const volatile __u32 hot_mask = IRQLAT_HOT_SLOTS - 1; /* tests shrink it to force the fallback */
 const volatile char targ_comm[IRQLAT_COMM_LEN] = {};
 
 /* Set by user space once everything is attached and cleared when it stops,
@@ -51,12 +52,14 @@ struct irq_frame {
 	__u32 kind;
 };
 
+/* The fields every interrupt reads come first: with frames[0] they share
+ * one cache line, which interrupt context usually finds cold. */
 struct cpu_state {
-	struct irq_frame frames[IRQLAT_MAX_DEPTH];
 	__u32 depth;
 	__u32 lost_depth;  /* entries beyond IRQLAT_MAX_DEPTH still open */
 	__u32 cur_tid;     /* target thread on this CPU, 0 if none */
 	__u32 cur_pid;
+	struct irq_frame frames[IRQLAT_MAX_DEPTH];
 	__u64 raise_ts[16]; /* indexed by vec & 15: keeps the verifier sure */
 };
 
@@ -121,9 +124,17 @@ struct {
 	__type(value, __u64);
 } target_bits SEC(".maps");
 
-/* Kernel-accounted threads. tp_btf: task storage (no hash lookup per event,
- * freed with the task); raw_tp programs have no BTF task pointer, so they
- * use a tid hash instead. */
+/* Kernel-accounted threads: a hot slot (see IRQLAT_HOT_SLOTS), claimed at a
+ * thread's first event and released at its exit (or when it stops being a
+ * target). Threads whose slot is taken: tp_btf, task storage (freed with the
+ * task); raw_tp programs have no BTF task pointer, so a tid hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IRQLAT_HOT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct thread_acct);
+} acct_hot SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -350,13 +361,39 @@ static __always_inline void acct_failed(void)
 		ks->acct_failed++;
 }
 
+static __always_inline struct thread_acct *hot_slot(__u32 tid)
+{
+	__u32 k = tid & hot_mask & (IRQLAT_HOT_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&acct_hot, &k);
+}
+
 /* The account of a kernel-accounted thread, or NULL. */
 static __always_inline struct thread_acct *acct_lookup(struct task_struct *t, __u32 tid,
 							 const bool btf)
 {
+	struct thread_acct *a = hot_slot(tid);
+
+	if (a && a->tid == tid)
+		return a;
 	if (btf)
 		return bpf_task_storage_get(&acct_store, t, 0, 0);
 	return bpf_map_lookup_elem(&acct_by_tid, &tid);
+}
+
+/* Frees tid's hot slot, if it holds one: everything but tid is zeroed
+ * first, then tid, so a thread claiming the slot meanwhile on another CPU
+ * never has its fresh account overwritten. */
+static __always_inline void hot_release(__u32 tid)
+{
+	struct thread_acct *a = hot_slot(tid);
+
+	if (!a || a->tid != tid)
+		return;
+	bpf_probe_read_kernel((char *)a + sizeof(a->tid), sizeof(*a) - sizeof(a->tid),
+			      (const char *)&acct_zero + sizeof(a->tid));
+	barrier();
+	a->tid = 0;
 }
 
 /* A new account, UNKNOWN until its first event says more. */
@@ -366,17 +403,23 @@ static __always_inline struct thread_acct *acct_create(struct task_struct *t, __
 {
 	struct thread_acct *a;
 
-	if (btf) {
-		a = bpf_task_storage_get(&acct_store, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	} else {
-		bpf_map_update_elem(&acct_by_tid, &tid, &acct_zero, BPF_NOEXIST);
-		a = bpf_map_lookup_elem(&acct_by_tid, &tid);
+	/* A task first seen on its way out (or its last switch after its exit
+	 * was booked) has nothing to account: that is no loss. */
+	if (RD(btf, t, flags) & 0x00000004 /* PF_EXITING */)
+		return NULL;
+	a = hot_slot(tid);
+	if (a && a->tid != tid && !__sync_bool_compare_and_swap(&a->tid, 0, tid))
+		a = NULL; /* held by another thread */
+	if (!a) {
+		if (btf) {
+			a = bpf_task_storage_get(&acct_store, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		} else {
+			bpf_map_update_elem(&acct_by_tid, &tid, &acct_zero, BPF_NOEXIST);
+			a = bpf_map_lookup_elem(&acct_by_tid, &tid);
+		}
 	}
 	if (!a) {
-		/* Task storage is refused to exiting tasks: one first seen on its
-		 * way out has nothing to account, so that is no loss. */
-		if (!(RD(btf, t, flags) & 0x00000004 /* PF_EXITING */))
-			acct_failed();
+		acct_failed();
 		return NULL;
 	}
 	if (a->created_ns == 0) {
@@ -505,6 +548,10 @@ static __always_inline struct thread_acct *acct_current(const bool btf)
 	} else if (!target_bit(tid)) {
 		return NULL;
 	}
+	struct thread_acct *a = hot_slot(tid);
+
+	if (a && a->tid == tid)
+		return a;
 	if (btf)
 		return bpf_task_storage_get(&acct_store, bpf_get_current_task_btf(), 0, 0);
 	return bpf_map_lookup_elem(&acct_by_tid, &tid);
@@ -839,8 +886,10 @@ static __always_inline int on_exit(unsigned long long *ctx, const bool btf)
 	struct target_val *tv;
 	bool group_dead;
 
-	if (!is_target(tid, pid, &tv))
+	if (!is_target(tid, pid, &tv)) {
+		hot_release(tid); /* a thread that stopped being a target */
 		return 0;
+	}
 	/* signal->live is already decremented: 0 means the last thread. */
 	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
 	bool acct = accounted(tv);
@@ -858,6 +907,7 @@ static __always_inline int on_exit(unsigned long long *ctx, const bool btf)
 			if (bpf_map_update_elem(&exited_accts, &k, a, BPF_NOEXIST))
 				acct_failed();
 		}
+		hot_release(tid);
 	}
 	emit_task(EV_EXIT, (group_dead ? EV_F_GROUP_DEAD : 0) | (acct ? EV_F_KACCT : 0), tid, pid,
 		  0, 0, p->comm);
@@ -963,7 +1013,8 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 
 	/* Interrupts (the timer tick at least) keep batches from going stale
 	 * on a CPU that runs a target without scheduler events. */
-	flush_if_due(now, false);
+	if (may_stream)
+		flush_if_due(now, false);
 	cpu = bpf_get_smp_processor_id();
 	if (filter_cpus && !cpu_allowed[cpu & (IRQLAT_MAX_CPUS - 1)])
 		return;
@@ -1202,15 +1253,19 @@ int dump_threads(struct bpf_iter__task *ctx)
 	struct task_struct *t = ctx->task;
 	struct thread_acct *a;
 	__u32 tid;
-	bool gone;
+	bool gone, hot;
 
 	if (!t)
 		return 0;
 	tid = t->pid;
-	if (use_task_storage)
-		a = bpf_task_storage_get(&acct_store, t, 0, 0);
-	else
-		a = bpf_map_lookup_elem(&acct_by_tid, &tid);
+	a = hot_slot(tid);
+	hot = a && a->tid == tid;
+	if (!hot) {
+		if (use_task_storage)
+			a = bpf_task_storage_get(&acct_store, t, 0, 0);
+		else
+			a = bpf_map_lookup_elem(&acct_by_tid, &tid);
+	}
 	if (!a || a->tid != tid)
 		return 0;
 	gone = a->state == TS_DEAD || (!targ_all && !target_bit(tid));
@@ -1219,7 +1274,9 @@ int dump_threads(struct bpf_iter__task *ctx)
 		bpf_seq_write(ctx->meta->seq, a, sizeof(*a));
 	}
 	if (gone) {
-		if (use_task_storage)
+		if (hot)
+			hot_release(tid);
+		else if (use_task_storage)
 			bpf_task_storage_delete(&acct_store, t);
 		else
 			bpf_map_delete_elem(&acct_by_tid, &tid);

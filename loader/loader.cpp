@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdlib>
@@ -84,6 +85,44 @@ bool stream_only(const char* sec) {
                 std::strcmp(tp + 1, "sched_migrate_task") == 0);
 }
 
+// Tracepoints whose program has nothing to do under this configuration:
+// not loaded at all. Signals matter only to signal windows (the daemon may
+// add those later); exec only to --comm and streamed comm changes; fork in
+// -a mode only to streamed timelines (accounts start at first sight; raw_tp
+// mode still needs it to clear an exited thread's account before its tid is
+// reused, which task storage does by itself).
+bool unneeded(const char* sec, const LoaderConfig& cfg, bool use_tp_btf) {
+  const char* slash = std::strchr(sec, '/');
+  if (!slash || cfg.stream_all || cfg.may_stream) return false;
+  const char* tp = slash + 1;
+  if (std::strcmp(tp, "signal_generate") == 0) return cfg.signal_mask == 0;
+  if (std::strcmp(tp, "sched_process_exec") == 0) return cfg.comm.empty();
+  if (std::strcmp(tp, "sched_process_fork") == 0) return cfg.all && use_tp_btf;
+  return false;
+}
+
+// x86 vectors that fire rarely or never (errors, thermal events), by their
+// /proc/interrupts mnemonic.
+struct RareVector {
+  const char* mnemonic;
+  const char* tp;  // tracepoint name without _entry/_exit
+};
+constexpr RareVector kRareVectors[] = {
+    {"PLT", "x86_platform_ipi"}, {"TRM", "thermal_apic"}, {"THR", "threshold_apic"},
+    {"DFR", "deferred_error_apic"}, {"ERR", "error_apic"}, {"SPU", "spurious_apic"},
+};
+
+// The rare vector a tracepoint belongs to, or nullptr.
+const RareVector* rare_vector_of(const char* tp) {
+  for (const RareVector& v : kRareVectors) {
+    size_t n = std::strlen(v.tp);
+    if (std::strncmp(tp, v.tp, n) == 0 && (std::strcmp(tp + n, "_entry") == 0 ||
+                                           std::strcmp(tp + n, "_exit") == 0))
+      return &v;
+  }
+  return nullptr;
+}
+
 // Programs that are not tracepoints: attached on their own.
 bool is_iterator(const char* sec) { return starts_with(sec, "iter/"); }
 
@@ -112,7 +151,8 @@ uint32_t max_irq_from_proc() {
   return std::max<uint32_t>(64, max + 16);
 }
 
-Loader::Loader(const LoaderConfig& cfg) : verbose_(cfg.verbose) {
+Loader::Loader(const LoaderConfig& cfg)
+    : lazy_rare_vectors_(cfg.lazy_rare_vectors), verbose_(cfg.verbose) {
   g_libbpf_verbose = cfg.verbose >= 2;
   libbpf_set_print(libbpf_print);
   check_privileges();
@@ -156,6 +196,8 @@ void Loader::open_and_load(const LoaderConfig& cfg, bool use_tp_btf) {
       load = cfg.markers;
     } else if (!cfg.stream_all && !cfg.may_stream && stream_only(sec)) {
       load = false;  // kernel accounting needs no records of these
+    } else if (unneeded(sec, cfg, use_tp_btf)) {
+      load = false;
     } else if (starts_with(sec, "tp_btf/")) {
       load = use_tp_btf;
       std::string tdef = std::string("btf_trace_") + (sec + 7);
@@ -178,6 +220,12 @@ void Loader::open_and_load(const LoaderConfig& cfg, bool use_tp_btf) {
   ro->stream_all = cfg.stream_all;
   ro->may_stream = cfg.stream_all || cfg.may_stream;
   ro->use_task_storage = use_tp_btf;
+  // IRQLAT_HOT_SLOTS=N (a power of two <= IRQLAT_HOT_SLOTS): tests use 1 so
+  // that every thread but one takes the task-storage / hash fallback.
+  if (const char* hs = getenv("IRQLAT_HOT_SLOTS"); hs && *hs) {
+    unsigned long n = std::strtoul(hs, nullptr, 10);
+    if (n >= 1 && n <= IRQLAT_HOT_SLOTS && (n & (n - 1)) == 0) ro->hot_mask = static_cast<__u32>(n - 1);
+  }
   if (!cfg.cpus.empty()) {
     ro->filter_cpus = true;
     for (int c : cfg.cpus)
@@ -237,6 +285,7 @@ void Loader::attach() {
     if (!bpf_program__autoload(prog) || is_marker(bpf_program__name(prog)) || is_iterator(sec))
       continue;
     const char* tp = std::strchr(sec, '/') ? std::strchr(sec, '/') + 1 : sec;
+    if (lazy_rare_vectors_ && rare_vector_of(tp)) continue;  // attach_vector()
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int err = errno;
@@ -252,6 +301,55 @@ void Loader::attach() {
   if (verbose_)
     fprintf(stderr, "irqlat: attached %zu tracepoint programs (%s)\n", links_.size(),
             use_tp_btf_ ? "tp_btf" : "raw_tp");
+}
+
+std::vector<std::string> Loader::lazy_vectors() const {
+  std::vector<std::string> out;
+  if (!lazy_rare_vectors_) return out;
+  for (const RareVector& v : kRareVectors) {
+    if (std::find(lazy_attached_.begin(), lazy_attached_.end(), v.mnemonic) != lazy_attached_.end())
+      continue;
+    // Listed only when this kernel has its programs loaded.
+    bpf_program* prog;
+    bool loaded = false;
+    bpf_object__for_each_program(prog, skel_->obj) {
+      const char* sec = bpf_program__section_name(prog);
+      const char* tp = std::strchr(sec, '/') ? std::strchr(sec, '/') + 1 : sec;
+      if (bpf_program__autoload(prog) && rare_vector_of(tp) == &v) loaded = true;
+    }
+    if (loaded) out.push_back(v.mnemonic);
+  }
+  return out;
+}
+
+bool Loader::attach_vector(const std::string& mnemonic) {
+  const RareVector* rv = nullptr;
+  for (const RareVector& v : kRareVectors)
+    if (mnemonic == v.mnemonic) rv = &v;
+  if (!rv || !lazy_rare_vectors_ ||
+      std::find(lazy_attached_.begin(), lazy_attached_.end(), mnemonic) != lazy_attached_.end())
+    return false;
+  bool any = false;
+  for (const char* suffix : {"_exit", "_entry"}) {
+    const std::string want = std::string(rv->tp) + suffix;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+      const char* sec = bpf_program__section_name(prog);
+      const char* tp = std::strchr(sec, '/') ? std::strchr(sec, '/') + 1 : sec;
+      if (!bpf_program__autoload(prog) || want != tp) continue;
+      bpf_link* link = bpf_program__attach(prog);
+      if (!link) {
+        if (verbose_) fprintf(stderr, "irqlat: cannot attach %s: %s\n", tp, errno_text(errno).c_str());
+        continue;
+      }
+      links_.push_back(link);
+      attached_.push_back(tp);
+      any = true;
+    }
+  }
+  lazy_attached_.push_back(mnemonic);
+  if (verbose_ && any) fprintf(stderr, "irqlat: %s fired: attached %s_entry/exit\n", rv->mnemonic, rv->tp);
+  return any;
 }
 
 int Loader::attach_marker(const MarkerAttach& m) {

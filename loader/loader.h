@@ -35,6 +35,10 @@ struct LoaderConfig {
   // TARGET_STREAM; may_stream false says none will be (trace without windows).
   bool stream_all = false;
   bool may_stream = true;
+  // Rare x86 vectors (spurious, error, thermal, ...) are not attached at
+  // start; the caller attaches one with attach_vector() once /proc/interrupts
+  // shows it fired (every attached tracepoint costs ~0.3 ms to detach).
+  bool lazy_rare_vectors = false;
   int verbose = 0;  // 1: our diagnostics, 2: libbpf's too
 };
 
@@ -74,6 +78,12 @@ class Loader {
   void remove_process(int pid);
 
   void attach();                           // tracepoints
+  // A rare vector's programs (lazy_rare_vectors): mnemonic as in
+  // /proc/interrupts ("TRM"). Exit first, so an entry is never left open.
+  // Returns false if this kernel lacks it or it is already attached.
+  bool attach_vector(const std::string& mnemonic);
+  // The rare vectors left for attach_vector() (mnemonics).
+  std::vector<std::string> lazy_vectors() const;
   // uprobe/USDT; throws on failure. Returns a handle for detach_marker.
   int attach_marker(const MarkerAttach&);
   void detach_marker(int handle);
@@ -125,6 +135,8 @@ class Loader {
   std::map<int, bpf_link*> marker_links_;
   int next_marker_ = 1;
   std::vector<std::string> attached_;
+  bool lazy_rare_vectors_ = false;
+  std::vector<std::string> lazy_attached_;  // mnemonics attach_vector() did
   Sink sink_;
   std::function<bool()> abort_;
   unsigned since_abort_check_ = 0;

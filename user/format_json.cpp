@@ -109,6 +109,9 @@ json report_to_json(const Report& r) {
     });
   }
 
+  json untimed = json::array();
+  for (const auto& [name, n] : r.untimed_vectors) untimed.push_back({{"name", name}, {"count", n}});
+
   const WindowSummary& ws = r.windows;
   json list = json::array();
   for (const WindowRow* w : by_start(ws.list)) list.push_back(window_to_json(*w, false));
@@ -159,6 +162,7 @@ json report_to_json(const Report& r) {
       {"lossy", r.lossy()},
       {"interval", r.interval},
       {"targets_exited", r.targets_exited},
+      {"untimed_vectors", untimed},
   };
 }
 

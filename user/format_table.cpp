@@ -448,6 +448,9 @@ void write_table(std::ostream& out, const Report& r, const TableOptions& opts) {
     out << fmt::format("; {} interrupt exits without an entry (ignored)", r.events.irq_unmatched);
   }
   out << '\n';
+  for (const auto& [name, n] : r.untimed_vectors)
+    out << fmt::format("untimed: {} {} interrupt(s) before its programs were attached (counted from "
+                       "/proc/interrupts, no durations)\n", n, name);
   warnings(out, r);
 
   hardirq_table(out, r, opts);

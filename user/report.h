@@ -133,6 +133,9 @@ struct Report {
   bool windows_enabled = false;
   std::string cancel_spec, done_spec;
   uint64_t targets_exited = 0;
+  // Rare x86 vectors (mnemonic -> count) that fired before their programs
+  // were attached: counted from /proc/interrupts, without durations.
+  std::map<std::string, uint64_t> untimed_vectors;
   bool interval = false;  // an --interval table, not the final one
 
   bool lossy() const {

@@ -32,6 +32,7 @@ Report build_report(const ReportInputs& in, const KernelIrqStats& irqs, Collecto
   r.cancel_spec = in.cancel_spec;
   r.done_spec = in.done_spec;
   r.windows = collector.windows();
+  r.untimed_vectors = in.untimed_vectors;
   return r;
 }
 

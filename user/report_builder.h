@@ -4,6 +4,7 @@
 // for the same events.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "bpf/irqlat.h"
@@ -23,6 +24,7 @@ struct ReportInputs {
   uint64_t missed = 0;     // program runs the kernel skipped
   bool windows_enabled = false;
   std::string cancel_spec, done_spec;
+  std::map<std::string, uint64_t> untimed_vectors;  // Report::untimed_vectors
 };
 
 // Names the collector's IRQs from the kernel stats, then fills every table.

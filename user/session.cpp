@@ -67,6 +67,9 @@ Session::Session(const Options& opts) : opts_(opts) {
   // tables are accounted in the kernel (the daemon streams per process).
   cfg.stream_all = opts_.command == Command::Record || (!daemon && opts_.windows_enabled());
   cfg.may_stream = cfg.stream_all || daemon;
+  // A recording attaches every vector (it has no place for untimed counts);
+  // trace and the daemon attach the rare ones when they first fire.
+  cfg.lazy_rare_vectors = opts_.command != Command::Record;
   stream_all_ = cfg.stream_all;
   cfg.verbose = opts_.verbose;
   loader_ = std::make_unique<Loader>(cfg);
@@ -188,6 +191,7 @@ void Session::reset_all() {
   collector_->reset_tables();
   collector_->reset_windows();
   loader_->reset_stats();
+  if (vector_watch_) vector_watch_->reset_untimed();
   interval_start_ns_ = monotonic_ns();
 }
 
@@ -226,6 +230,9 @@ void Session::start() {
   }
   if (opts_.all) text = "all tasks";
   target_text_ = text;
+  if (auto lazy = loader_->lazy_vectors(); !lazy.empty())
+    vector_watch_ = std::make_unique<VectorWatch>(std::move(lazy),
+                                                  parse_named_interrupts(read_proc_interrupts()));
   start_ns_ = interval_start_ns_ = monotonic_ns();
   misses_at_start_ = loader_->recursion_misses();
   loader_->set_tracing(true);
@@ -262,6 +269,11 @@ void Session::pump(int timeout_ms) {
   if (t0 >= next_exited_harvest_) {
     for (const thread_acct& a : loader_->take_exited_accts()) collector_->kernel_threads().add_exited(a);
     next_exited_harvest_ = t0 + kExitedHarvestNs;
+  }
+  if (vector_watch_ && vector_watch_->watching() && t0 >= next_vector_poll_) {
+    for (const std::string& m : vector_watch_->fired(parse_named_interrupts(read_proc_interrupts())))
+      loader_->attach_vector(m);
+    next_vector_poll_ = t0 + kVectorPollNs;
   }
   if (command_ && !command_status_) {
     int st;
@@ -317,6 +329,7 @@ ReportInputs Session::report_inputs() const {
   in.windows_enabled = opts_.windows_enabled();
   in.cancel_spec = opts_.cancel_text.empty() ? opts_.cancel.text : opts_.cancel_text;
   in.done_spec = opts_.done_text.empty() ? opts_.done.text : opts_.done_text;
+  if (vector_watch_) in.untimed_vectors = vector_watch_->untimed();
   return in;
 }
 
@@ -344,6 +357,7 @@ void Session::reset_interval() {
   refresh_kernel_threads();
   collector_->reset_tables();
   loader_->reset_stats();
+  if (vector_watch_) vector_watch_->reset_untimed();
   interval_start_ns_ = monotonic_ns();
 }
 

@@ -17,6 +17,7 @@
 #include "user/report_builder.h"
 #include "user/report.h"
 #include "user/targets.h"
+#include "user/vector_watch.h"
 
 namespace irqlat {
 
@@ -129,6 +130,10 @@ class Session {
   bool stream_all_ = false;  // no target is accounted in the kernel
   static constexpr uint64_t kExitedHarvestNs = 1'000'000'000;
   uint64_t next_exited_harvest_ = 0;
+  // Rare vectors attached on first sight (null: none left to watch).
+  std::unique_ptr<VectorWatch> vector_watch_;
+  static constexpr uint64_t kVectorPollNs = 250'000'000;
+  uint64_t next_vector_poll_ = 0;
 };
 
 }  // namespace irqlat

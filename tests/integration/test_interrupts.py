@@ -1,6 +1,7 @@
 """Interrupt tables against /proc/interrupts and /proc/softirqs deltas over
 the same interval (SPEC section 7), while real device interrupts (virtio
 block, O_DIRECT writes), timer ticks, IPIs and NET_RX softirqs are driven."""
+import json
 import os
 import signal
 import socket
@@ -169,3 +170,99 @@ def test_device_irq_charged_to_a_target_only_on_its_cpu(mode, tmp_path):
     # after the tracing line and may still run unpinned for a moment.
     assert off_row["target_hits"] <= 0.02 * on_row["target_hits"]
     assert off_row["target_stolen_ns"] <= 0.02 * on_row["target_stolen_ns"]
+
+
+def attached_programs(pid):
+    """Names of the BPF programs behind the process's link fds (its own
+    /proc/PID/fdinfo, so another tracer on the machine does not count)."""
+    ids = set()
+    fdinfo = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if "link_id:" in text:
+            for line in text.splitlines():
+                if line.startswith("prog_id:"):
+                    ids.add(int(line.split()[1]))
+    progs = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
+                                      text=True, check=True).stdout)
+    return {p.get("name", "") for p in progs if p["id"] in ids}
+
+
+def bump_vector(text, label, add):
+    """/proc/interrupts text with `add` more counts on CPU0 of row `label`."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0] == label + ":":
+            n = int(parts[1]) + add
+            line = line.replace(parts[1], str(n).rjust(len(parts[1])), 1)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_rare_vector_attached_when_it_first_fires(tmp_path):
+    """Thermal/error/spurious vectors are attached only once /proc/interrupts
+    shows them firing; the interrupts before that are reported as untimed.
+    A thermal interrupt cannot be raised on demand, so the /proc/interrupts
+    the tool reads is a copy whose TRM row the test raises."""
+    with open("/proc/interrupts") as f:
+        real = f.read()
+    if not any(l.split()[:1] == ["TRM:"] for l in real.splitlines()):
+        real += "TRM:          0          0   Thermal event interrupts\n"
+    fake = tmp_path / "interrupts"
+    fake.write_text(real)
+    tr = Tracer(["trace", "-a", "-v", "-f", "json"], env={"IRQLAT_PROC_INTERRUPTS": str(fake)})
+    try:
+        time.sleep(0.6)
+        before = attached_programs(tr.proc.pid)
+        assert "tp_btf_sched_switch" in before or "raw_tp_sched_switch" in before, before
+        assert not any("thermal_apic" in p for p in before), before
+        assert not any("spurious_apic" in p for p in before), before
+        fake.write_text(bump_vector(real, "TRM", 7))
+        deadline = time.time() + 5
+        after = before
+        while time.time() < deadline:
+            after = attached_programs(tr.proc.pid)
+            if any("thermal_apic" in p for p in after):
+                break
+            time.sleep(0.1)
+        assert {"thermal_apic_entry", "thermal_apic_exit"} <= {p.split("_", 2)[-1] for p in after}, after
+        # The others are still not attached.
+        assert not any("spurious_apic" in p for p in after), after
+    finally:
+        tr.stop()
+    rep = tr.json()
+    assert rep["untimed_vectors"] == [{"name": "TRM", "count": 7}], rep["untimed_vectors"]
+    assert any("TRM fired" in l for l in tr.stderr_lines), tr.stderr_lines
+
+
+def programs_while_tracing(args):
+    """Program names attached by `irqlat trace ARGS` once it is tracing."""
+    tr = Tracer(["trace", "-f", "json"] + args)
+    try:
+        time.sleep(0.3)
+        names = attached_programs(tr.proc.pid)
+    finally:
+        tr.stop()
+    tr.json()
+    return names
+
+
+def test_unneeded_tracepoints_are_not_attached():
+    """Without windows nothing needs signals or exec; with a signal window
+    both are attached (the window rules read them)."""
+    names = programs_while_tracing(["-a"])
+    assert not any("signal_generate" in p or "sched_process_exec" in p for p in names), names
+    assert any("sched_process_exit" in p for p in names), names
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        names = programs_while_tracing(["-p", str(sleeper.pid), "--cancel", "signal:TERM", "--done", "exit"])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert any("signal_generate" in p for p in names), names
+    assert any("sched_process_exec" in p for p in names), names

@@ -74,14 +74,17 @@ def test_cpu_hog_on_target_cpu_raises_runqueue_time():
     assert hogged["runqueue_ns"] >= 1_000_000
 
 
-@pytest.mark.parametrize("attach", ["tp_btf", "raw_tp"])
-def test_kernel_accounting_equals_streamed_timeline(attach, tmp_path):
+@pytest.mark.parametrize("attach,hot_slots", [("tp_btf", None), ("raw_tp", None), ("tp_btf", 1), ("raw_tp", 1)])
+def test_kernel_accounting_equals_streamed_timeline(attach, hot_slots, tmp_path):
     """`trace` without windows accounts the threads tables in the kernel;
     `record` streams every scheduler event and rebuilds them in user space.
     Both trace the same pingpong run at once (threads created after both
     attached), so their rows must agree, and both must agree with the
-    threads' own voluntary switch counts."""
+    threads' own voluntary switch counts. With one hot slot, every account
+    but one lives in the fallback (task storage, or the tid hash)."""
     env = {"IRQLAT_FORCE_RAW_TP": "1" if attach == "raw_tp" else "0"}
+    if hot_slots:
+        env["IRQLAT_HOT_SLOTS"] = str(hot_slots)
     go = tmp_path / "go"
     pp = subprocess.Popen([target("pingpong"), "--rounds", "20000", "--cpu", "0,1", "--wait-file", str(go)],
                           stdout=subprocess.PIPE, text=True)

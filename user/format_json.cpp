@@ -320,6 +320,16 @@ void write_json(std::ostream& out, const Report& r, bool pretty) {
     o.flush_if_full(kJsonChunk);
   }
   o.end_array();
+  o.key("untimed_vectors");
+  o.begin_array();
+  for (const auto& [name, n] : r.untimed_vectors) {
+    o.element();
+    o.begin_object();
+    o.field("count", n);
+    o.field("name", name);
+    o.end_object();
+  }
+  o.end_array();
   o.field("version", r.version);
   const WindowSummary& ws = r.windows;
   o.key("windows");

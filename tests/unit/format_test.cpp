@@ -419,6 +419,7 @@ TEST_CASE("write_json prints exactly what report_to_json().dump() prints", "[for
   odd.targets_exited = 7;
   odd.threads.push_back(odd.threads[0]);
   odd.threads.back().pid = -1;
+  odd.untimed_vectors = {{"MCE", 2}, {"THR", 1}, {"x\x01", 5}};
   Report empty;
   Report no_lists = sample();
   no_lists.windows.list.clear();

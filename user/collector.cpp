@@ -94,7 +94,7 @@ void Collector::on_record(const void* data, size_t size) {
       struct ev_irq e;
       if (!(ok = load(data, size, e))) break;
       if (auto charge = timeline_.on_irq(e, now_)) {
-        auto& s = irq_stats_[{e.kind, static_cast<int>(e.id), h.cpu}];
+        TargetIrqStat& s = irq_stat(e.kind, e.id, h.cpu);
         s.hits++;
         s.stolen_ns += charge->ns;
         if (windows_on()) windows_.on_irq(*charge);
@@ -129,6 +129,15 @@ void Collector::on_record(const void* data, size_t size) {
       break;
   }
   if (!ok) stats_.malformed++;
+}
+
+Collector::TargetIrqStat& Collector::irq_stat(int kind, uint32_t id, int cpu) {
+  const uint64_t key = static_cast<uint64_t>(kind & 0xff) << 48 | static_cast<uint64_t>(id) << 16 |
+                       static_cast<uint64_t>(cpu);
+  IrqStatCache& c = irq_stat_cache_[(id * 7u + static_cast<unsigned>(cpu) * 3u + static_cast<unsigned>(kind)) %
+                                    irq_stat_cache_.size()];
+  if (c.key != key) c = {key, &irq_stats_[{kind, static_cast<int>(id), cpu}]};
+  return *c.s;
 }
 
 void Collector::on_exit(const ev_task& e) {
@@ -194,6 +203,7 @@ void Collector::reset_tables() {
   timeline_.reset_tables(now_);
   kthreads_.reset(now_);
   irq_stats_.clear();
+  irq_stat_cache_.fill({});
 }
 
 }  // namespace irqlat

@@ -3,6 +3,7 @@
 // per-interrupt target statistics and the cancellation windows (windows.h).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -109,6 +110,14 @@ class Collector {
   KernelThreads kthreads_;
   Windows windows_;
   std::map<IrqStatKey, TargetIrqStat> irq_stats_;
+  // Recently charged (kind, id, cpu) -> its irq_stats_ node (nodes stay put
+  // until reset_tables() clears the map, and this with it).
+  struct IrqStatCache {
+    uint64_t key = ~0ULL;
+    TargetIrqStat* s = nullptr;
+  };
+  std::array<IrqStatCache, 32> irq_stat_cache_{};
+  TargetIrqStat& irq_stat(int kind, uint32_t id, int cpu);
   CollectorStats stats_;
   uint64_t now_ = 0;
 };

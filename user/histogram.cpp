@@ -16,13 +16,9 @@ uint64_t bucket_upper(unsigned int b) { return irqlat_hist_lower(b) + irqlat_his
 
 }  // namespace
 
-void Histogram::add_bucket(uint32_t index, uint64_t n) {
-  uint8_t& page = page_[index / kPage];
-  if (!page) {
-    counts_.resize(counts_.size() + kPage);
-    page = static_cast<uint8_t>(counts_.size() / kPage);
-  }
-  counts_[(page - 1u) * kPage + index % kPage] += n;
+void Histogram::new_page(uint8_t& page) {
+  counts_.resize(counts_.size() + kPage);
+  page = static_cast<uint8_t>(counts_.size() / kPage);
 }
 
 template <class F>
@@ -33,15 +29,6 @@ void Histogram::for_each_bucket(F&& f) const {
     for (unsigned i = 0; i < kPage; i++)
       if (c[i] && !f(p * kPage + i, c[i])) return;
   }
-}
-
-void Histogram::add(uint64_t v, uint64_t n) {
-  if (n == 0) return;
-  add_bucket(irqlat_hist_bucket(v), n);
-  min_ = count_ ? std::min(min_, v) : v;
-  max_ = count_ ? std::max(max_, v) : v;
-  count_ += n;
-  sum_ += v * n;
 }
 
 void Histogram::merge(const Histogram& other) {

@@ -4,17 +4,37 @@
 // midpoint is within 0.8% of every value in it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
 
+#include "bpf/irqlat.h"
+
 namespace irqlat {
+
+// irqlat_hist_bucket() with one count-leading-zeros instead of the BPF
+// side's shift ladder (same buckets: tests/unit/histogram_test.cpp).
+inline unsigned hist_bucket(uint64_t v) {
+  if (v < IRQLAT_HIST_SUB) return static_cast<unsigned>(v);
+  const unsigned e = 63u - static_cast<unsigned>(__builtin_clzll(v));
+  if (e > IRQLAT_HIST_MAX_EXP - 1) return IRQLAT_HIST_BUCKETS - 1;
+  return (e - IRQLAT_HIST_SUB_BITS + 1) * IRQLAT_HIST_SUB +
+         static_cast<unsigned>((v >> (e - IRQLAT_HIST_SUB_BITS)) & (IRQLAT_HIST_SUB - 1));
+}
 
 class Histogram {
  public:
-  void add(uint64_t v, uint64_t n = 1);
+  void add(uint64_t v, uint64_t n = 1) {
+    if (n == 0) return;
+    add_bucket(hist_bucket(v), n);
+    min_ = count_ ? std::min(min_, v) : v;
+    max_ = count_ ? std::max(max_, v) : v;
+    count_ += n;
+    sum_ += v * n;
+  }
   void merge(const Histogram& other);
   void clear();
 
@@ -47,7 +67,12 @@ class Histogram {
   // powers of two, where a dense array would cost 15 KB per thread.
   static constexpr unsigned kPage = 64;   // IRQLAT_HIST_SUB
   static constexpr unsigned kPages = 29;  // IRQLAT_HIST_BUCKETS / kPage
-  void add_bucket(uint32_t index, uint64_t n);
+  void add_bucket(uint32_t index, uint64_t n) {
+    uint8_t& page = page_[index / kPage];
+    if (!page) new_page(page);
+    counts_[(page - 1u) * kPage + index % kPage] += n;
+  }
+  void new_page(uint8_t& page);
   template <class F>
   void for_each_bucket(F&& f) const;  // f(index, count) for non-empty buckets, by index
 

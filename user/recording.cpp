@@ -839,53 +839,114 @@ std::unique_ptr<ByteSource> memory_source(const void* data, size_t size) {
 
 namespace {
 
-// Decodes one version-2 word column of `count` records into dst, dst + stride, ...
-// Returns nullptr or what is wrong.
-const char* decode_word_column(Cursor& c, size_t count, unsigned char* dst, size_t stride) {
+// Whether any of q[0..n) is above m, eight bytes at a time: per byte b,
+// (b & 0x7f) + (127 - m') carries into bit 7 exactly when (b & 0x7f) > m'
+// (no carry crosses bytes), where m' is m or m - 128 for m >= 128.
+bool any_byte_above(const unsigned char* q, size_t n, unsigned m) {
+  if (m >= 255) return false;
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  const bool high = m >= 128;
+  const uint64_t add = (127 - (high ? m - 128 : m)) * kOnes;
+  uint64_t flags = 0;
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    uint64_t x;
+    std::memcpy(&x, q + k, 8);
+    const uint64_t low = (x & ~kHighs) + add;
+    flags |= high ? low & x : low | x;
+  }
+  if (flags & kHighs) return true;
+  for (; k < n; k++)
+    if (q[k] > m) return true;
+  return false;
+}
+
+// One parsed version-2 word column (decode_word_columns).
+struct WordColumn {
   uint8_t mode;
-  const unsigned char *p, *q;
-  if (!c.u8(mode)) return "record data cut short";
-  auto store = [&](size_t k, uint32_t v) { std::memcpy(dst + k * stride, &v, 4); };
-  switch (mode) {
-    case recfmt::kColConst: {
+  uint32_t v;                 // const value or base
+  const unsigned char* data;  // deltas, indices or raw words
+  uint32_t dict[256];
+};
+
+// Reads one column's header and checks its data; nullptr or what is wrong.
+const char* parse_word_column(Cursor& c, size_t count, WordColumn& col) {
+  const unsigned char* p;
+  if (!c.u8(col.mode)) return "record data cut short";
+  switch (col.mode) {
+    case recfmt::kColConst:
       if (!c.bytes(4, p)) return "record data cut short";
-      const uint32_t v = get_u32(p);
-      for (size_t k = 0; k < count; k++) store(k, v);
+      col.v = get_u32(p);
       return nullptr;
-    }
-    case recfmt::kColFor8: {
-      if (!c.bytes(4, p) || !c.bytes(count, q)) return "record data cut short";
-      const uint32_t base = get_u32(p);
-      for (size_t k = 0; k < count; k++) store(k, base + q[k]);
+    case recfmt::kColFor8:
+    case recfmt::kColFor16:
+      if (!c.bytes(4, p) || !c.bytes(col.mode == recfmt::kColFor8 ? count : 2 * count, col.data))
+        return "record data cut short";
+      col.v = get_u32(p);
       return nullptr;
-    }
-    case recfmt::kColFor16: {
-      if (!c.bytes(4, p) || !c.bytes(2 * count, q)) return "record data cut short";
-      const uint32_t base = get_u32(p);
-      for (size_t k = 0; k < count; k++) store(k, base + (q[2 * k] | static_cast<uint32_t>(q[2 * k + 1]) << 8));
-      return nullptr;
-    }
     case recfmt::kColDict: {
       uint8_t km1;
-      if (!c.u8(km1) || !c.bytes(4 * (km1 + 1u), p) || !c.bytes(count, q)) return "record data cut short";
-      uint32_t dict[256] = {};
-      for (unsigned i = 0; i <= km1; i++) dict[i] = get_u32(p + 4 * i);
-      unsigned char top = 0;
-      for (size_t k = 0; k < count; k++) top = std::max(top, q[k]);
-      if (top > km1) return "record column index out of range";
-      for (size_t k = 0; k < count; k++) store(k, dict[q[k]]);
+      if (!c.u8(km1) || !c.bytes(4 * (km1 + 1u), p) || !c.bytes(count, col.data)) return "record data cut short";
+      for (unsigned i = 0; i <= km1; i++) col.dict[i] = get_u32(p + 4 * i);
+      if (any_byte_above(col.data, count, km1)) return "record column index out of range";
       return nullptr;
     }
-    case recfmt::kColRaw: {
-      if (!c.bytes(4 * count, p)) return "record data cut short";
-      for (size_t k = 0; k < count; k++) store(k, get_u32(p + 4 * k));
+    case recfmt::kColRaw:
+      if (!c.bytes(4 * count, col.data)) return "record data cut short";
       return nullptr;
-    }
     default:
       return "unknown record column mode";
   }
 }
 
+// Values k0..k0+kn-1 of a column into dst, dst + stride, ...
+void fill_word_column(const WordColumn& col, size_t k0, size_t kn, unsigned char* dst, size_t stride) {
+  auto store = [&](size_t k, uint32_t v) { std::memcpy(dst + k * stride, &v, 4); };
+  const unsigned char* q = col.data;
+  switch (col.mode) {
+    case recfmt::kColConst:
+      for (size_t k = 0; k < kn; k++) store(k, col.v);
+      break;
+    case recfmt::kColFor8:
+      for (size_t k = 0; k < kn; k++) store(k, col.v + q[k0 + k]);
+      break;
+    case recfmt::kColFor16:
+      for (size_t k = 0; k < kn; k++)
+        store(k, col.v + (q[2 * (k0 + k)] | static_cast<uint32_t>(q[2 * (k0 + k) + 1]) << 8));
+      break;
+    case recfmt::kColDict:
+      for (size_t k = 0; k < kn; k++) store(k, col.dict[q[k0 + k]]);
+      break;
+    default:  // kColRaw
+      for (size_t k = 0; k < kn; k++) store(k, get_u32(q + 4 * (k0 + k)));
+      break;
+  }
+}
+
+// Decodes the `words` version-2 word columns of a group of `count` records
+// (rec0: byte 8 of the first record). All headers are parsed and checked
+// first (so errors are the same as column by column); then the records are
+// filled in tiles that stay in L1, column by column within a tile.
+// `typed`: set when some record's type byte differs from `type` (checked
+// on each tile while it is in L1; the caller then finds the first one).
+const char* decode_word_columns(Cursor& c, size_t count, size_t words, unsigned char* rec0, size_t stride,
+                                uint8_t type, bool& mistyped) {
+  thread_local std::vector<WordColumn> cols;
+  if (cols.size() < words) cols.resize(words);
+  for (size_t j = 0; j < words; j++)
+    if (const char* e = parse_word_column(c, count, cols[j])) return e;
+  constexpr size_t kColTile = 256;
+  constexpr size_t kType = recfmt::kTypeOffset - 8;  // from byte 8
+  unsigned diff = 0;
+  for (size_t k0 = 0; k0 < count; k0 += kColTile) {
+    const size_t kn = std::min(kColTile, count - k0);
+    unsigned char* tile = rec0 + k0 * stride;
+    for (size_t j = 0; j < words; j++) fill_word_column(cols[j], k0, kn, tile + 4 * j, stride);
+    for (size_t k = 0; k < kn; k++) diff |= tile[k * stride + kType] ^ type;
+  }
+  if (diff) mistyped = true;
+  return nullptr;
+}
 
 // One decompressor per thread (it is a few KiB of tables, reused per block).
 libdeflate_decompressor* inflater() {
@@ -1001,33 +1062,81 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
   const uint32_t n = get_u32(p);
   if (n > recfmt::kMaxItems) bad("too many items");
 
-  // Pass 1: the item stream alone, to size each (size, type) group. Only
-  // the groups present are touched (and reset on the way out).
+  // Pass 1: the item stream, decoded once into items_ (timestamps rebuilt),
+  // and the size of each (size, type) group. Only the groups present are
+  // touched (and reset on the way out).
   if (group_count_.empty()) {
     group_count_.assign(kGroups, 0);
-    group_next_.assign(kGroups, 0);
     group_base_.assign(kGroups, 0);
     group_row_.assign(kGroups, 0);
   }
   struct Reset {
     RecordingReader* r;
     ~Reset() {
-      for (uint16_t g : r->touched_) r->group_count_[g] = r->group_next_[g] = 0;
+      for (uint16_t g : r->touched_) r->group_count_[g] = 0;
       r->touched_.clear();
     }
   } reset{this};
-  for (uint32_t i = 0; i < n; i++) {
-    uint8_t tag, type;
-    uint64_t v;
-    if (!c.u8(tag)) bad("fewer items than its count");
-    if (tag >= recfmt::kMinRecord && tag <= recfmt::kMaxRecord) {
-      if (!c.u8(type)) bad("record cut short");
-      const size_t g = group_of(tag, type);
-      if (group_count_[g]++ == 0) touched_.push_back(static_cast<uint16_t>(g));
-    } else if (tag != recfmt::kTagWatermark && tag != recfmt::kTagRejected) {
-      bad("unknown item tag");
+  // Each item takes at least 2 bytes, so no more than this many can parse
+  // before an error: a hostile count allocates nothing.
+  const size_t can_parse = std::min<size_t>(n, payload.size() / 2 + 1);
+  if (items_.size() < can_parse) items_.resize(can_parse);
+  {
+    uint64_t prev = 0;
+    const unsigned char* q = c.p;
+    for (uint32_t i = 0; i < n; i++) {
+      Item& it = items_[i];
+      // Fast path: a whole item with a short varint, far from the end.
+      if (end - q >= 12) {
+        const unsigned tag = q[0];
+        uint64_t x;
+        std::memcpy(&x, q + 2, 8);
+        const uint64_t stops = ~x & 0x8080808080808080ULL;  // bytes that end the varint
+        if (tag >= recfmt::kMinRecord && tag <= recfmt::kMaxRecord && stops) {
+          // A varint of at most 8 bytes, without a branch per byte.
+          const size_t g = group_of(tag, q[1]);
+          const unsigned len = static_cast<unsigned>(__builtin_ctzll(stops)) / 8 + 1;
+          uint64_t v = 0;
+          for (unsigned b = 0; b < 8; b++) v |= ((x >> (8 * b)) & 0x7f) << (7 * b);
+          v &= len == 8 ? ~0ULL : (1ULL << (7 * len)) - 1;
+          q += 2 + len;
+          prev += unzigzag(v);
+          it.v = prev;
+          it.group = static_cast<uint16_t>(g);
+          it.tag = static_cast<uint8_t>(tag);
+          it.k = group_count_[g]++;
+          if (it.k == 0) touched_.push_back(static_cast<uint16_t>(g));
+          continue;
+        }
+      }
+      c.p = q;
+      uint8_t tag, type = 0;
+      uint64_t v;
+      if (!c.u8(tag)) bad("fewer items than its count");
+      if (tag >= recfmt::kMinRecord && tag <= recfmt::kMaxRecord) {
+        if (!c.u8(type)) bad("record cut short");
+      } else if (tag != recfmt::kTagWatermark && tag != recfmt::kTagRejected) {
+        bad("unknown item tag");
+      }
+      if (!c.varint(v)) bad("bad number");
+      q = c.p;
+      it.tag = tag;
+      if (tag == recfmt::kTagRejected) {
+        it.v = v;
+      } else if (tag == recfmt::kTagWatermark) {
+        it.v = prev + unzigzag(v);  // prev_ts is the last record's
+      } else {
+        prev += unzigzag(v);
+        it.v = prev;
+      }
+      if (tag >= recfmt::kMinRecord) {
+        const size_t g = group_of(tag, type);
+        it.group = static_cast<uint16_t>(g);
+        it.k = group_count_[g]++;
+        if (it.k == 0) touched_.push_back(static_cast<uint16_t>(g));
+      }
     }
-    if (!c.varint(v)) bad("bad number");
+    c.p = q;
   }
   const size_t planes = static_cast<size_t>(c.p - base);
   std::sort(touched_.begin(), touched_.end());
@@ -1046,31 +1155,39 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
 
   // Each group back to row-major order, as whole records in 8-byte aligned
   // slots (bytes 0..7, the timestamp, are filled in pass 2): the sink gets
-  // pointers into rows_, nothing is copied per record.
+  // pointers into the rows buffer, nothing is copied per record. Two
+  // buffers take turns, so a block's records outlive the next block.
+  std::vector<unsigned char>& rows = rows_[rows_turn_];
+  rows_turn_ ^= 1;
   uint64_t rows_len = 0;
   for (uint16_t g : touched_) {
     const size_t stride = (g / 256 + recfmt::kMinRecord + 7) & ~size_t{7};
     group_row_[g] = rows_len;
     rows_len += static_cast<uint64_t>(group_count_[g]) * stride;
   }
-  if (rows_.size() < rows_len) rows_.resize(static_cast<size_t>(rows_len));
+  if (rows.size() < rows_len) rows.resize(static_cast<size_t>(rows_len));
+  // Whether some record's type byte differs from its item's (corrupt): then
+  // pass 2 checks each record, to name the first one.
+  bool mistyped = false;
   if (version_ == 1) {
     for (uint16_t g : touched_) {
-      const size_t size = g / 256 + recfmt::kMinRecord;
-      planes_to_records(base + group_base_[g], group_count_[g], size - 8, (size + 7) & ~size_t{7},
-                        rows_.data() + group_row_[g] + 8);
+      const size_t size = g / 256 + recfmt::kMinRecord, stride = (size + 7) & ~size_t{7};
+      unsigned char* rec0 = rows.data() + group_row_[g];
+      planes_to_records(base + group_base_[g], group_count_[g], size - 8, stride, rec0 + 8);
+      for (size_t k = 0; k < group_count_[g]; k++)
+        if (rec0[k * stride + recfmt::kTypeOffset] != g % 256) mistyped = true;
     }
   } else {
     Cursor cc{base + planes, end};
     for (uint16_t g : touched_) {
       const size_t size = g / 256 + recfmt::kMinRecord, len = size - 8, stride = (size + 7) & ~size_t{7};
       const size_t count = group_count_[g];
-      unsigned char* rec0 = rows_.data() + group_row_[g] + 8;
-      for (size_t j = 0; j < len / 4; j++)
-        if (const char* e = decode_word_column(cc, count, rec0 + 4 * j, stride)) {
-          c.p = cc.p;
-          bad(e);
-        }
+      unsigned char* rec0 = rows.data() + group_row_[g] + 8;
+      if (const char* e = decode_word_columns(cc, count, len / 4, rec0, stride, static_cast<uint8_t>(g % 256),
+                                              mistyped)) {
+        c.p = cc.p;
+        bad(e);
+      }
       for (size_t b = len / 4 * 4; b < len; b++) {
         const unsigned char* q;
         if (!cc.bytes(count, q)) {
@@ -1086,37 +1203,39 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     }
   }
   // Pass 2: the stream in order.
-  c.p = base + 4;
-  uint64_t prev = 0;
+  uint64_t last = s.last_ts, records = 0, rejected = 0, watermarks = 0;
   for (uint32_t i = 0; i < n; i++) {
-    uint8_t tag = 0, type = 0;
-    uint64_t v = 0;
-    c.u8(tag);
-    if (tag == recfmt::kTagWatermark) {
-      c.varint(v);
-      const uint64_t wm = prev + unzigzag(v);
-      s.last_ts = std::max(s.last_ts, wm);
-      s.watermarks++;
-      sink.watermark(wm);
-    } else if (tag == recfmt::kTagRejected) {
-      c.varint(v);
-      s.items++;
-      sink.rejected(static_cast<size_t>(std::min<uint64_t>(v, SIZE_MAX)));
+    const Item& it = items_[i];
+    if (it.tag >= recfmt::kMinRecord) {
+      unsigned char* rec = rows.data() + group_row_[it.group] + size_t{it.k} * ((it.tag + 7u) & ~7u);
+      std::memcpy(rec, &it.v, 8);
+      if (mistyped && rec[recfmt::kTypeOffset] != it.group % 256) {
+        c.p = base + 4;
+        for (uint32_t k = 0; k <= i; k++) {  // the item's end, for the message
+          uint8_t tag, type;
+          uint64_t v;
+          c.u8(tag);
+          if (tag >= recfmt::kMinRecord) c.u8(type);
+          c.varint(v);
+        }
+        bad("record type differs from its item");
+      }
+      last = std::max(last, it.v);
+      records++;
+      sink.record(rec, it.tag);
+    } else if (it.tag == recfmt::kTagWatermark) {
+      last = std::max(last, it.v);
+      watermarks++;
+      sink.watermark(it.v);
     } else {
-      c.u8(type);
-      c.varint(v);
-      const size_t g = group_of(tag, type), stride = (tag + 7u) & ~7u;
-      unsigned char* rec = rows_.data() + group_row_[g] + group_next_[g]++ * stride;
-      const uint64_t ts = prev + unzigzag(v);
-      std::memcpy(rec, &ts, 8);
-      if (rec[recfmt::kTypeOffset] != type) bad("record type differs from its item");
-      prev = ts;
-      s.last_ts = std::max(s.last_ts, ts);
-      s.items++;
-      s.records++;
-      sink.record(rec, tag);
+      rejected++;
+      sink.rejected(static_cast<size_t>(std::min<uint64_t>(it.v, SIZE_MAX)));
     }
   }
+  s.last_ts = last;
+  s.records += records;
+  s.items += records + rejected;
+  s.watermarks += watermarks;
 }
 
 StatsSnapshot RecordingReader::decode_stats(const std::string& payload, bool final) const {

@@ -246,12 +246,14 @@ class RecordSink {
  public:
   virtual ~RecordSink() = default;
   // 16..64 bytes, 8-byte aligned. The bytes live in the reader's block
-  // buffer: they stay valid (and unchanged) until end_block() returns, so a
-  // sink may keep the pointer until then instead of copying the record.
+  // buffers: they stay valid (and unchanged) until the end_block() of the
+  // *next* EVENTS block returns, so a sink may keep the pointer until then
+  // instead of copying the record.
   virtual void record(const void* data, size_t size) = 0;
   virtual void rejected(size_t size) = 0;                  // a record of a bad size (counted)
   virtual void watermark(uint64_t ts) = 0;
-  // The records of the current EVENTS block go away after this returns.
+  // An EVENTS block is done; the records of the block before it go away
+  // after this returns.
   virtual void end_block() {}
 };
 
@@ -293,12 +295,23 @@ class RecordingReader {
   uint32_t seq_ = 0;  // last complete block
   uint8_t version_ = recfmt::kVersion;  // the file's format version
   std::string comp_;  // scratch
-  std::vector<uint32_t> group_count_, group_next_;  // per (size, type) group of a block
+  std::vector<uint32_t> group_count_;  // per (size, type) group of a block
   std::vector<uint64_t> group_base_, group_row_;
   std::vector<uint16_t> touched_;  // groups present in the current block
-  // The block's records, back in row-major order, each in an 8-byte aligned
-  // slot; the sink may keep pointers into it until end_block().
-  std::vector<unsigned char> rows_;  // operator new: 16-byte aligned
+  // One decoded item: a record (tag = size, group, its index k in the
+  // group, v = ts), a watermark (v) or a rejected record (v = its size).
+  struct Item {
+    uint64_t v;
+    uint32_t k;
+    uint16_t group;
+    uint8_t tag;
+  };
+  std::vector<Item> items_;
+  // The blocks' records, back in row-major order, each in an 8-byte aligned
+  // slot; two buffers take turns, so the sink may keep pointers into a
+  // block until the end_block() after the next one.
+  std::vector<unsigned char> rows_[2];  // operator new: 16-byte aligned
+  int rows_turn_ = 0;
 };
 
 }  // namespace irqlat

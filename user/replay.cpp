@@ -126,15 +126,17 @@ class Replayer : public RecordSink {
     release(std::max(wm, last_released_));
     col_.advance(wm);
   }
-  // Records still held that point into the block get a copy of their own.
+  // The reader keeps two blocks: records still held that point into the
+  // block before the one that just ended get a copy of their own (with
+  // watermarks every few thousand records, there are none).
   void end_block() override {
+    block_++;
     if (heap_mode_) return;  // the Reorderer copied them
-    for (std::vector<Entry>* v : {&held_, &fresh_})
-      for (Entry& e : *v)
-        if (e.slot == kInBlock) {
-          e.slot = pool_.put(e.p, e.size);
-          e.p = pool_.at(e.slot);
-        }
+    for (Entry& e : pend_)
+      if (e.slot == kInBlock && static_cast<uint16_t>(block_ - e.block) >= 2) {
+        e.slot = pool_.put(e.p, e.size);
+        e.p = pool_.at(e.slot);
+      }
   }
   void finish(uint64_t end_ns) {
     release(UINT64_MAX);
@@ -148,8 +150,9 @@ class Replayer : public RecordSink {
   struct Entry {
     uint64_t ts;
     const unsigned char* p;
-    uint32_t size;
-    uint32_t slot;  // its copy in pool_, or kInBlock
+    uint32_t slot;   // its copy in pool_, or kInBlock
+    uint16_t block;  // kInBlock: the reader's block it is in (mod 2^16)
+    uint8_t size;
   };
   // Beyond this many held records (a recording whose watermarks lag far
   // behind its records), merging at every release would cost more than a
@@ -165,7 +168,7 @@ class Replayer : public RecordSink {
       if (slot != kInBlock) pool_.release(slot);
       return;
     }
-    fresh_.push_back({ts, p, static_cast<uint32_t>(size), slot});
+    pend_.push_back({ts, p, slot, block_, static_cast<uint8_t>(size)});
   }
   void deliver(const Entry& e) {
     col_.on_record(e.p, e.size);
@@ -185,37 +188,32 @@ class Replayer : public RecordSink {
       });
       return;
     }
-    sort_by_ts(fresh_);
-    // held_ (sorted, all older arrivals) and fresh_ (sorted) as one
-    // sequence; on equal timestamps held_ goes first.
-    std::vector<Entry>* src = &fresh_;
-    if (!held_.empty() && !fresh_.empty()) {
-      merged_.resize(held_.size() + fresh_.size());
-      std::merge(held_.begin(), held_.end(), fresh_.begin(), fresh_.end(), merged_.begin(),
-                 [](const Entry& a, const Entry& b) { return a.ts < b.ts; });
-      src = &merged_;
-    } else if (!held_.empty()) {
-      src = &held_;
-    }
-    std::vector<Entry>& v = *src;
+    // The held records (sorted, all older arrivals) and the ones pushed
+    // since, sorted as one sequence: stable, so on equal timestamps the
+    // earlier arrival goes first, as in the live Reorderer.
+    sort_by_ts(pend_);
+    const size_t n = pend_.size();
     size_t i = 0;
-    for (; i < v.size() && v[i].ts <= limit; i++) deliver(v[i]);
-    if (src == &held_) {
-      held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(i));
-    } else {
-      held_.assign(v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+    for (; i < n && pend_[i].ts <= limit; i++) {
+      // The record's bytes were decoded a watermark interval ago and have
+      // left L2 by now: fetch both of its cache lines ahead.
+      if (i + 16 < n) {
+        __builtin_prefetch(pend_[i + 16].p);
+        __builtin_prefetch(pend_[i + 16].p + pend_[i + 16].size - 1);
+      }
+      deliver(pend_[i]);
     }
-    fresh_.clear();
-    if (held_.size() > kHeapModeHeld) enter_heap_mode();
+    pend_.erase(pend_.begin(), pend_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (pend_.size() > kHeapModeHeld) enter_heap_mode();
   }
   void enter_heap_mode() {
     heap_mode_ = true;
-    for (const Entry& e : held_) {
+    for (const Entry& e : pend_) {
       reorder_.push(e.p, e.size);  // in (ts, arrival) order: ties keep it
       if (e.slot != kInBlock) pool_.release(e.slot);
     }
-    held_.clear();
-    held_.shrink_to_fit();
+    pend_.clear();
+    pend_.shrink_to_fit();
   }
   // Stable by timestamp. Records arrive nearly sorted (CPUs interleaved a
   // little): insertion sort is linear then; past a budget of moves, a merge
@@ -246,9 +244,9 @@ class Replayer : public RecordSink {
 
   Collector& col_;
   Remap remap_;
-  std::vector<Entry> held_;    // not released yet, sorted by (ts, arrival)
-  std::vector<Entry> fresh_;   // pushed since the last release, in arrival order
-  std::vector<Entry> merged_;  // scratch
+  // Not released yet: the records held at the last release, sorted by
+  // (ts, arrival), then those pushed since, in arrival order.
+  std::vector<Entry> pend_;
   RecordPool pool_;            // copies of held records whose block has gone
   bool heap_mode_ = false;
   Reorderer reorder_{0};
@@ -256,6 +254,7 @@ class Replayer : public RecordSink {
   bool released_any_ = false;
   uint64_t late_ = 0;
   uint64_t received_ = 0;
+  uint16_t block_ = 0;  // EVENTS blocks ended so far (mod 2^16)
 };
 
 }  // namespace

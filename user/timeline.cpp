@@ -14,9 +14,39 @@ bool valid_cpu(int cpu) { return cpu >= 0 && cpu < IRQLAT_MAX_CPUS; }
 
 }  // namespace
 
-Timeline::Thread* Timeline::find(int tid) {
+namespace {
+
+// Kernel comms are NUL-padded but not necessarily NUL-terminated: the
+// record's 16 bytes up to the first NUL, zeros after it, as comm_view()
+// copied into a zeroed array would give.
+void copy_comm16(std::array<char, IRQLAT_COMM_LEN>& dst, const char* src) {
+  static_assert(IRQLAT_COMM_LEN == 16);
+  // Two words in registers, stored as two words: no 16-byte load of two
+  // 8-byte stores (which cannot be forwarded and stalls).
+  uint64_t lo, hi;
+  std::memcpy(&lo, src, 8);
+  std::memcpy(&hi, src + 8, 8);
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  // Bytes from the first zero byte on (the lowest flagged byte is the first
+  // zero; higher flags may be false, which does not matter here).
+  auto keep_before_nul = [](uint64_t x, bool& ended) -> uint64_t {
+    const uint64_t z = (x - kOnes) & ~x & kHighs;
+    if (!z) return x;
+    ended = true;
+    const int first = __builtin_ctzll(z) / 8;
+    return first ? x & (~0ULL >> (64 - 8 * first)) : 0;
+  };
+  bool ended = false;
+  lo = keep_before_nul(lo, ended);
+  hi = ended ? 0 : keep_before_nul(hi, ended);
+  std::memcpy(dst.data(), &lo, 8);
+  std::memcpy(dst.data() + 8, &hi, 8);
+}
+
+}  // namespace
+
+Timeline::Thread* Timeline::find_slow(int tid) {
   FindCache::Entry& c = find_cache_.at(tid);
-  if (c.t && c.tid == tid) return c.t;
   auto it = threads_.find(tid);
   if (it == threads_.end()) return nullptr;
   c = {tid, &it->second};
@@ -38,10 +68,38 @@ Timeline::Thread& Timeline::ensure(int tid, int pid, uint64_t now) {
   return t;
 }
 
-Timeline::Cpu& Timeline::cpu_at(int cpu) {
-  if (static_cast<size_t>(cpu) >= cpus_.size()) cpus_.resize(cpu + 1);
-  return cpus_[cpu];
+void Timeline::grow_cpus(int cpu) {
+  const size_t old = cpus_.size();
+  cpus_.resize(static_cast<size_t>(cpu) + 1);
+  const uint32_t unknown = holder_index(kUnknownHolder);
+  for (size_t i = old; i < cpus_.size(); i++) cpus_[i].holder_idx = unknown;
 }
+
+uint32_t Timeline::holder_index_slow(int tid) {
+  auto [it, fresh] = holder_idx_.try_emplace(tid, static_cast<uint32_t>(holder_tids_.size()));
+  if (fresh) {
+    holder_tids_.push_back(tid);
+    holder_name_at_.push_back(nullptr);
+  }
+  holder_cache_[static_cast<unsigned>(tid) % holder_cache_.size()] = {tid, it->second};
+  return it->second;
+}
+
+uint32_t Timeline::irq_index(uint64_t key) {
+  IrqCacheEntry& c = irq_cache_[(key ^ (key >> 29)) % irq_cache_.size()];
+  if (c.key == key) return c.idx;
+  auto [it, fresh] = irq_idx_.try_emplace(key, static_cast<uint32_t>(irq_keys_.size()));
+  if (fresh) irq_keys_.push_back(key);
+  c = {key, it->second};
+  return it->second;
+}
+
+namespace {
+inline void add_at(std::vector<uint64_t>& v, uint32_t i, uint64_t ns) {
+  if (i >= v.size()) v.resize(i + 1);
+  v[i] += ns;
+}
+}  // namespace
 
 // Books the time since t.since to t's current state.
 void Timeline::book(Thread& t, uint64_t now) {
@@ -56,7 +114,7 @@ void Timeline::book(Thread& t, uint64_t now) {
     case ThreadState::Runnable:
       t.runqueue_ns += dt;
       t.totals.runqueue_ns += dt;
-      t.totals.preempt_ns.add(cpus_[t.cpu].holder, dt);
+      add_at(t.preempt_by, cpus_[t.cpu].holder_idx, dt);
       break;
     case ThreadState::Blocked:
     case ThreadState::Unknown:
@@ -68,7 +126,7 @@ void Timeline::set_state(Thread& t, ThreadState s, int cpu, uint64_t now) {
   book(t, now);
   if (t.state == ThreadState::Runnable) {
     auto& w = cpus_[t.cpu].waiters;
-    auto it = std::find(w.begin(), w.end(), t.tid);
+    auto it = std::find(w.begin(), w.end(), &t);
     if (it != w.end()) {
       *it = w.back();
       w.pop_back();
@@ -79,7 +137,7 @@ void Timeline::set_state(Thread& t, ThreadState s, int cpu, uint64_t now) {
   if (s == ThreadState::Running) t.run_start = now;
   if (s == ThreadState::Runnable) {
     Cpu& c = cpu_at(cpu);
-    c.waiters.push_back(t.tid);
+    c.waiters.push_back(&t);
     note_holder_name(c);
   } else {
     t.woken = false;
@@ -87,23 +145,42 @@ void Timeline::set_state(Thread& t, ThreadState s, int cpu, uint64_t now) {
 }
 
 // A new task holds the CPU: book the waiters' time so far to the old holder.
+void Timeline::change_holder(Cpu& c, int tid, uint64_t now) {
+  for (Thread* w : c.waiters) book(*w, now);
+  c.holder = tid;
+  c.holder_idx = holder_index(tid);
+  c.noted = nullptr;
+}
+
 void Timeline::set_holder(int cpu, int tid, std::string_view comm, uint64_t now) {
   Cpu& c = cpu_at(cpu);
-  if (c.holder != tid) {
-    for (int w : c.waiters) book(*find(w), now);
-    c.holder = tid;
-    c.noted = nullptr;
-  }
+  if (c.holder != tid) change_holder(c, tid, now);
   c.comm.fill(0);
   std::memcpy(c.comm.data(), comm.data(), std::min(comm.size(), c.comm.size()));
+  if (!c.waiters.empty()) note_holder_name(c);
+}
+
+void Timeline::set_holder(int cpu, int tid, const char* comm16, uint64_t now) {
+  Cpu& c = cpu_at(cpu);
+  if (c.holder != tid) change_holder(c, tid, now);
+  copy_comm16(c.comm, comm16);
   if (!c.waiters.empty()) note_holder_name(c);
 }
 
 // Remember names only of holders that get charged: not every task switched in.
 void Timeline::note_holder_name(Cpu& c) {
   if (c.holder < 0) return;
-  if (!c.noted) c.noted = &holder_names_[c.holder];
-  *c.noted = c.comm;
+  if (!c.noted) {
+    Comm*& at = holder_name_at_[c.holder_idx];
+    if (!at) at = &holder_names_[c.holder];
+    c.noted = at;
+  }
+  // Word by word, like copy_comm16() wrote c.comm (see there).
+  uint64_t w[2];
+  std::memcpy(&w[0], c.comm.data(), 8);
+  std::memcpy(&w[1], c.comm.data() + 8, 8);
+  std::memcpy(c.noted->data(), &w[0], 8);
+  std::memcpy(c.noted->data() + 8, &w[1], 8);
 }
 
 void Timeline::index_add(int pid, int tid) { by_pid_[pid].push_back(tid); }
@@ -139,7 +216,7 @@ void Timeline::touch(int tid, int pid, uint64_t now) {
 
 void Timeline::on_switch(const ev_switch& e, uint64_t now) {
   const int cpu = e.h.cpu;
-  set_holder(cpu, static_cast<int>(e.next_tid), comm_view(e.next_comm), now);
+  set_holder(cpu, static_cast<int>(e.next_tid), e.next_comm, now);
   // An exited task's final switch-out ends its dead period.
   const bool final_switch = !dead_.empty() && dead_.erase(static_cast<int>(e.h.tid)) > 0;
   if (e.prev_target && e.h.tid != 0 && !final_switch) {
@@ -266,7 +343,7 @@ std::optional<IrqCharge> Timeline::on_irq(const ev_irq& e, uint64_t now) {
     t.softirq_ns += c.ns;
     t.totals.softirq_ns += c.ns;
   }
-  t.totals.irq_ns.add(c.key, c.ns);
+  add_at(t.irq_by, irq_index(c.key), c.ns);
   return c;
 }
 
@@ -284,6 +361,10 @@ bool Timeline::totals_at(int tid, uint64_t now, ThreadTotals& out) const {
   if (it == threads_.end()) return false;
   const Thread& t = it->second;
   out = t.totals;
+  for (size_t i = 0; i < t.preempt_by.size(); i++)
+    if (t.preempt_by[i]) out.preempt_ns.add(holder_tids_[i], t.preempt_by[i]);
+  for (size_t i = 0; i < t.irq_by.size(); i++)
+    if (t.irq_by[i]) out.irq_ns.add(irq_keys_[i], t.irq_by[i]);
   if (now > t.since) {
     const uint64_t dt = now - t.since;
     if (t.state == ThreadState::Running) {

@@ -151,6 +151,11 @@ class Timeline {
   struct Thread {
     int tid = 0;
     int pid = 0;
+    // Cumulative RUNNABLE time by holder index (holder_index()) and
+    // interrupt time by interrupt index (irq_index()): one add per booking
+    // instead of a sorted-map insert; totals_at() turns them into NsMaps.
+    std::vector<uint64_t> preempt_by;
+    std::vector<uint64_t> irq_by;
     std::string comm;
     ThreadState state = ThreadState::Unknown;
     int cpu = -1;            // RUNNING: its CPU; RUNNABLE: runqueue it waits on
@@ -162,13 +167,16 @@ class Timeline {
     uint64_t wakeups = 0, preemptions = 0;
     uint64_t oncpu_ns = 0, runqueue_ns = 0, hardirq_ns = 0, softirq_ns = 0;
     Histogram sched;
-    ThreadTotals totals;  // never reset
+    ThreadTotals totals;  // never reset (its maps stay empty: preempt_by, irq_by)
   };
 
   struct Cpu {
     int holder = kUnknownHolder;  // tid of the task on this CPU
+    uint32_t holder_idx = 0;      // holder_index(holder)
     Comm comm{};
-    std::vector<int> waiters;  // target tids RUNNABLE on this runqueue
+    // Target threads RUNNABLE on this runqueue (nodes of threads_: a thread
+    // leaves the runqueue before it is erased).
+    std::vector<Thread*> waiters;
     // holder_names_[holder] as this CPU last wrote it (nodes are never
     // erased, so the address stays valid); nullptr after the holder changed.
     Comm* noted = nullptr;
@@ -189,15 +197,36 @@ class Timeline {
   };
 
   Thread& ensure(int tid, int pid, uint64_t now);
-  Thread* find(int tid);
+  Thread* find(int tid) {
+    FindCache::Entry& c = find_cache_.at(tid);
+    if (c.t && c.tid == tid) return c.t;
+    return find_slow(tid);
+  }
+  Thread* find_slow(int tid);
+  // Dense indices of holder tids and interrupt keys, in first-seen order.
+  uint32_t holder_index(int tid) {
+    HolderCacheEntry& c = holder_cache_[static_cast<unsigned>(tid) % holder_cache_.size()];
+    if (c.idx != UINT32_MAX && c.tid == tid) return c.idx;
+    return holder_index_slow(tid);
+  }
+  uint32_t holder_index_slow(int tid);
+  uint32_t irq_index(uint64_t key);
   bool is_dead(int tid) const { return !dead_.empty() && dead_.count(tid); }
   // Records about these tids change no timeline: the idle tasks (tid 0, one
   // per CPU) are never targets, dead ones are gone.
   bool ignored(int tid) const { return tid <= 0 || is_dead(tid); }
-  Cpu& cpu_at(int cpu);
+  Cpu& cpu_at(int cpu) {
+    if (static_cast<size_t>(cpu) >= cpus_.size()) grow_cpus(cpu);
+    return cpus_[cpu];
+  }
+  void grow_cpus(int cpu);
   void book(Thread& t, uint64_t now);
   void set_state(Thread& t, ThreadState s, int cpu, uint64_t now);
   void set_holder(int cpu, int tid, std::string_view comm, uint64_t now);
+  // The same with the record's comm field (IRQLAT_COMM_LEN bytes, NUL-padded
+  // or not terminated).
+  void set_holder(int cpu, int tid, const char* comm16, uint64_t now);
+  void change_holder(Cpu& c, int tid, uint64_t now);
   void note_holder_name(Cpu& c);
   void retire(int tid, uint64_t now, bool detached = false);
   void index_add(int pid, int tid);
@@ -208,6 +237,21 @@ class Timeline {
   std::unordered_map<int, std::vector<int>> by_pid_;
   std::vector<Cpu> cpus_;
   std::unordered_map<int, Comm> holder_names_;  // tids ever charged as holders (never erased)
+  std::unordered_map<int, uint32_t> holder_idx_;  // holder tid -> index into holder_tids_
+  std::vector<int> holder_tids_;
+  std::vector<Comm*> holder_name_at_;  // by holder index: its holder_names_ node, once noted
+  struct HolderCacheEntry {
+    int tid = 0;
+    uint32_t idx = UINT32_MAX;
+  };
+  std::array<HolderCacheEntry, 64> holder_cache_{};
+  std::unordered_map<uint64_t, uint32_t> irq_idx_;  // irq_key -> index into irq_keys_
+  std::vector<uint64_t> irq_keys_;
+  struct IrqCacheEntry {
+    uint64_t key = ~0ULL;
+    uint32_t idx = 0;
+  };
+  std::array<IrqCacheEntry, 16> irq_cache_{};
   FindCache find_cache_;
   std::vector<ThreadRow> exited_rows_;
   // Tids that exited and have not made their final switch-out yet: records

@@ -85,6 +85,7 @@ void Windows::cancel(int pid, uint64_t ts, const Timeline& tl, uint64_t timeout_
     }
   }
   next_deadline_ = std::min(next_deadline_, w.deadline);
+  latest_start_ = std::max(latest_start_, w.start);
   open_.emplace(pid, std::move(w));
 }
 
@@ -166,7 +167,7 @@ WindowRow Windows::named(const Sample& s) const {
   return r;
 }
 
-void Windows::on_irq(const IrqCharge& c) {
+void Windows::on_early_irq(const IrqCharge& c) {
   auto it = open_.find(c.pid);
   if (it == open_.end() || it->second.start <= c.from) return;
   const uint64_t start = it->second.start;
@@ -206,8 +207,7 @@ void Windows::close(int pid, uint64_t end, const char* reason) {
   open_.erase(it);
 }
 
-void Windows::expire(uint64_t now) {
-  if (now <= next_deadline_) return;
+void Windows::expire_due(uint64_t now) {
   std::vector<std::pair<uint64_t, int>> due;
   uint64_t next = UINT64_MAX;
   for (const auto& [pid, w] : open_) {

@@ -53,9 +53,16 @@ class Windows {
   void close_process(int pid, uint64_t ts, const char* reason);
   // An interrupt was charged to a thread: if it began before the cancel of
   // the thread's open window, the part before the cancel is not the window's.
-  void on_irq(const IrqCharge& c);
-  // Closes windows whose timeout ended before now.
-  void expire(uint64_t now);
+  void on_irq(const IrqCharge& c) {
+    // Most interrupts begin after the latest cancel: no lookup for them.
+    if (c.from >= latest_start_) return;
+    on_early_irq(c);
+  }
+  // Closes windows whose timeout ended before now (called per record: the
+  // check is inline).
+  void expire(uint64_t now) {
+    if (now > next_deadline_) expire_due(now);
+  }
   // End of trace: expire(end_ts), then close the rest as "end of trace".
   void finish(uint64_t end_ts);
 
@@ -83,6 +90,8 @@ class Windows {
   };
 
   void close(int pid, uint64_t end, const char* reason);
+  void on_early_irq(const IrqCharge& c);
+  void expire_due(uint64_t now);
   static Sample make_sample(int pid, int tid, uint64_t start, uint64_t ts, const ThreadTotals& base,
                             const ThreadTotals& cur, const Timeline& tl);
   std::string irq_name(uint64_t key) const;
@@ -93,6 +102,7 @@ class Windows {
   std::unordered_map<int, std::string> irq_names_;
   std::unordered_map<int, Open> open_;  // by pid
   uint64_t next_deadline_ = UINT64_MAX; // earliest deadline (may be stale-low)
+  uint64_t latest_start_ = 0;           // latest start of an open window (may be stale-high)
 
   uint64_t count_ = 0;
   uint64_t unfinished_ = 0;

@@ -392,3 +392,44 @@ TEST_CASE("CSV sections with header lines", "[format][csv]") {
   CHECK_THAT(csv, Contains(",timeout\n"));
   CHECK(csv.rfind("# summary\n", 0) == 0);
 }
+
+TEST_CASE("write_json prints exactly what report_to_json().dump() prints", "[format][json]") {
+  auto dom = [](const Report& r, int indent) {
+    return irqlat::report_to_json(r).dump(indent, ' ', false, json::error_handler_t::replace) + "\n";
+  };
+  auto streamed = [](const Report& r, bool pretty) {
+    std::ostringstream out;
+    irqlat::write_json(out, r, pretty);
+    return out.str();
+  };
+  Report odd = sample();
+  // Strings that need escapes or replacements, in every place one can be.
+  odd.kernel = "6.1 \"quoted\" \\ back\tslash";
+  odd.threads[0].comm = "bad\xff utf8\x01";
+  odd.threads[0].exited = true;
+  odd.hardirqs[3].name = "caf\xc3\xa9 \xe2\x82\xac";
+  odd.softirqs[0].vector = "\x7f\x80";
+  odd.windows.list[0].irqs[0].name = "\xc3";
+  odd.windows.list[0].preempted_by[0].comm = "a\nb";
+  odd.windows.list[1].unfinished = true;
+  odd.windows.list[1].reason = "r\xfe";
+  odd.cancel_spec = "usdt:/p\xe9:x";
+  odd.interval = true;
+  odd.events.dropped = 3;
+  odd.targets_exited = 7;
+  odd.threads.push_back(odd.threads[0]);
+  odd.threads.back().pid = -1;
+  odd.untimed_vectors = {{"MCE", 2}, {"THR", 1}, {"x\x01", 5}};
+  Report empty;
+  Report no_lists = sample();
+  no_lists.windows.list.clear();
+  no_lists.windows.unfinished_list.clear();
+  no_lists.threads.clear();
+  for (const Report* r : {&odd, &empty, &no_lists}) {
+    CHECK(streamed(*r, true) == dom(*r, 2));
+    CHECK(streamed(*r, false) == dom(*r, -1));
+  }
+  const Report s = sample();
+  CHECK(streamed(s, true) == dom(s, 2));
+  CHECK(streamed(s, false) == dom(s, -1));
+}

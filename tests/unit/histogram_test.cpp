@@ -166,3 +166,14 @@ TEST_CASE("histogram: from kernel bucket arrays") {
 
   CHECK(Histogram::from_buckets(buckets.data(), 0, 0, 0).count() == 0);
 }
+
+TEST_CASE("hist_bucket is irqlat_hist_bucket", "[histogram]") {
+  for (uint64_t v = 0; v < 100000; v++) REQUIRE(irqlat::hist_bucket(v) == irqlat_hist_bucket(v));
+  for (int b = 0; b < 64; b++)
+    for (uint64_t d : {0ULL, 1ULL, 2ULL, 3ULL, 12345ULL}) {
+      const uint64_t v = (1ULL << b) - d, w = (1ULL << b) + d;
+      REQUIRE(irqlat::hist_bucket(v) == irqlat_hist_bucket(v));
+      REQUIRE(irqlat::hist_bucket(w) == irqlat_hist_bucket(w));
+    }
+  REQUIRE(irqlat::hist_bucket(UINT64_MAX) == irqlat_hist_bucket(UINT64_MAX));
+}

@@ -7,9 +7,9 @@ namespace irqlat {
 void install_stop_handlers();  // also ignores SIGPIPE (output to a closed pipe)
 bool stop_requested();
 // Once the counted interval is closed, the rest of a stop (drain, tables,
-// detaching the programs) runs at nice -10: nothing is measured any more,
-// and under load the kernel's program detach (text patching with IPIs)
-// then finishes in ~5 ms instead of ~8. Best effort (needs CAP_SYS_NICE).
+// detaching the programs) runs at SCHED_FIFO priority 1 (nice -10 if that
+// is refused): nothing is measured any more, and under load the stop then
+// never waits behind the workload for a CPU. Best effort (CAP_SYS_NICE).
 void boost_for_stop();
 
 }  // namespace irqlat

@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <linux/capability.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -491,7 +492,17 @@ int Loader::on_sample(void* ctx, void* data, size_t size) {
 
 int Loader::poll(int timeout_ms) {
   aborted_ = false;
-  int n = ring_buffer__poll(rb_, timeout_ms);
+  int n;
+  if (wait_mask_) {
+    // Wait with the stop signals deliverable, then consume: what
+    // ring_buffer__poll does, without its window for a lost signal.
+    epoll_event ev[4];
+    n = epoll_pwait(ring_buffer__epoll_fd(rb_), ev, 4, timeout_ms, wait_mask_);
+    if (n < 0) n = errno == EINTR ? -EINTR : -errno;
+    else n = 0;  // counted by the consume below
+  } else {
+    n = ring_buffer__poll(rb_, timeout_ms);
+  }
   if (aborted_) return 0;
   if (n < 0 && n != -EINTR) return n;
   // Producers submit without wakeups, so a timeout still has data to drain.

@@ -3,6 +3,8 @@
 // one line in user terms ("pid 123 does not exist").
 #pragma once
 
+#include <signal.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -99,6 +101,9 @@ class Loader {
   // must not wait behind a long backlog).
   void set_abort(std::function<bool()> abort) { abort_ = std::move(abort); }
   int poll(int timeout_ms);  // waits for a forced wakeup, then drains
+  // poll() waits with this signal mask (epoll_pwait), so signals blocked
+  // elsewhere can end the wait without a race; nullptr: the thread's own.
+  void set_wait_sigmask(const sigset_t* mask) { wait_mask_ = mask; }
   // Drains without waiting, then empties the per-CPU batches (only once
   // tracing is off: the programs may be appending to them).
   int drain();
@@ -139,6 +144,7 @@ class Loader {
   std::vector<std::string> lazy_attached_;  // mnemonics attach_vector() did
   Sink sink_;
   std::function<bool()> abort_;
+  const sigset_t* wait_mask_ = nullptr;
   unsigned since_abort_check_ = 0;
   bool aborted_ = false;
   void* stats_mem_ = nullptr;

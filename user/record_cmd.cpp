@@ -106,6 +106,7 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
 
   Session session(opts);
   install_stop_handlers();
+  session.loader().set_wait_sigmask(stop_wait_mask());
   session.set_abort(stop_requested);
   session.start();
 

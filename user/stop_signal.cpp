@@ -2,6 +2,7 @@
 #include "user/stop_signal.h"
 
 #include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -9,6 +10,8 @@ namespace irqlat {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
+sigset_t g_wait_mask;
+bool g_have_wait_mask = false;
 
 void on_stop_signal(int) { g_stop = 1; }
 
@@ -21,7 +24,23 @@ void install_stop_handlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Blocked except inside the ring-buffer wait (stop_wait_mask): a signal
+  // that lands between the loop's stop check and the wait then ends the
+  // wait at once instead of after its timeout. Threads started later
+  // inherit the block, so the main thread is the one that takes it.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  sigset_t old;
+  pthread_sigmask(SIG_BLOCK, &stop, &old);
+  g_wait_mask = old;
+  sigdelset(&g_wait_mask, SIGINT);
+  sigdelset(&g_wait_mask, SIGTERM);
+  g_have_wait_mask = true;
 }
+
+const sigset_t* stop_wait_mask() { return g_have_wait_mask ? &g_wait_mask : nullptr; }
 
 bool stop_requested() { return g_stop != 0; }
 

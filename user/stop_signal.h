@@ -2,10 +2,17 @@
 // interrupts the ring-buffer wait at once, so stopping is not delayed by it.
 #pragma once
 
+#include <signal.h>
+
 namespace irqlat {
 
-void install_stop_handlers();  // also ignores SIGPIPE (output to a closed pipe)
+// Also ignores SIGPIPE (output to a closed pipe), and blocks SIGINT/SIGTERM
+// everywhere but in waits that use stop_wait_mask().
+void install_stop_handlers();
 bool stop_requested();
+// The signal mask to wait with (SIGINT/SIGTERM deliverable), or nullptr
+// before install_stop_handlers().
+const sigset_t* stop_wait_mask();
 // Once the counted interval is closed, the rest of a stop (drain, tables,
 // detaching the programs) runs at SCHED_FIFO priority 1 (nice -10 if that
 // is refused): nothing is measured any more, and under load the stop then

@@ -149,6 +149,12 @@ LaunchedCommand::LaunchedCommand(const std::vector<std::string>& argv) {
     char c;
     while (read(gate[0], &c, 1) < 0 && errno == EINTR) {
     }
+    // The command starts as it would without us: our blocked stop signals
+    // and ignored SIGPIPE would otherwise survive the exec.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);

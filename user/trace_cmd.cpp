@@ -31,6 +31,7 @@ int run_trace(const Options& opts) {
 
   Session session(opts);
   install_stop_handlers();
+  session.loader().set_wait_sigmask(stop_wait_mask());
   session.set_abort(stop_requested);
   session.start();
   fprintf(stderr, "irqlat: tracing %s; Ctrl-C to stop\n", session.describe_targets().c_str());

@@ -1,6 +1,7 @@
 """Target selection and CPU filtering: --comm, -t, -C, and a process that
 forks children under `-- COMMAND`."""
 import json
+import signal
 import subprocess
 import time
 
@@ -61,3 +62,14 @@ def test_command_children_are_followed():
     busy = [t for t in doc["threads"] if t["comm"] == "sleeper" and t["wakeups"] > 50]
     assert len(busy) == 2, doc["threads"]
     assert all(t["exited"] for t in busy)
+
+
+def test_command_starts_with_default_signal_state():
+    """irqlat blocks SIGINT/SIGTERM outside its ring-buffer wait and ignores
+    SIGPIPE; the command it starts must get neither (both survive exec)."""
+    res = run_irqlat(["trace", "-f", "json", "-o", out_path("sigstate"), "--", "cat", "/proc/self/status"],
+                     timeout=30)
+    assert res.returncode == 0, res.stderr
+    fields = dict(line.split(":\t", 1) for line in res.stdout.splitlines() if ":\t" in line)
+    assert int(fields["SigBlk"], 16) == 0, fields["SigBlk"]
+    assert not int(fields["SigIgn"], 16) & (1 << (signal.SIGPIPE - 1)), fields["SigIgn"]

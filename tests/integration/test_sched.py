@@ -108,8 +108,13 @@ def test_kernel_accounting_equals_streamed_timeline(attach, hot_slots, tmp_path)
                   a["oncpu_ns"], b["oncpu_ns"], a["runqueue_ns"], b["runqueue_ns"],
                   a["sched_p50_ns"], b["sched_p50_ns"], a["sched_p99_ns"], b["sched_p99_ns"]))
         assert a["exited"] and b["exited"]
+        # Against the threads' own counts: a voluntary switch whose wakeup
+        # lands before the switch-out is no BLOCKED -> RUNNABLE wakeup, and
+        # a loaded machine has more of those (1.04% seen in CI), so 2% here;
+        # the two tracers must agree far more closely (next assertions).
         for row in (a, b):
-            assert abs(row["wakeups"] - t["nvcsw"]) <= max(3, 0.01 * t["nvcsw"])
+            assert abs(row["wakeups"] - t["nvcsw"]) <= max(3, 0.02 * t["nvcsw"])
+        assert abs(a["wakeups"] - b["wakeups"]) <= max(3, 0.002 * b["wakeups"])
         assert abs(a["preemptions"] - b["preemptions"]) <= max(3, 0.02 * b["preemptions"])
         # Two tracers on one tracepoint run one after the other, so their
         # stamps differ by a program's run time (~0.2 us a switch): about

@@ -523,10 +523,13 @@ def test_exited_target_is_kept_and_reused_pid_is_not_traced(daemon):
 
 def test_reset_clears_tables_and_forgets_gone_targets(daemon):
     prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
-    gone = subprocess.Popen(["sleep", "0.2"])
+    # Ended by the test once attached (a short sleep could exit before the
+    # attach on a loaded machine).
+    gone = subprocess.Popen(["sleep", "30"])
     try:
         daemon.ctl("attach", str(prog.pid))
         daemon.ctl("attach", str(gone.pid))
+        gone.kill()
         gone.wait()
         time.sleep(0.6)
         before = rows_of(daemon.dump(), prog.pid)[0]["wakeups"]

@@ -77,13 +77,28 @@ bool is_marker(const char* name) {
   return starts_with(name, "uprobe_") || starts_with(name, "usdt_");
 }
 
+// The tracepoint a program's section names ("tp_btf/sched_switch" ->
+// "sched_switch"; the section itself when it has no '/').
+const char* tracepoint_of(const char* sec) {
+  const char* slash = std::strchr(sec, '/');
+  return slash ? slash + 1 : sec;
+}
+
 // Tracepoints only streamed targets need: with every target accounted in
 // the kernel they are not attached at all (each attached program costs the
 // traced task its trampoline on every event).
 bool stream_only(const char* sec) {
-  const char* tp = std::strchr(sec, '/');
-  return tp && (std::strcmp(tp + 1, "sched_wakeup") == 0 ||
-                std::strcmp(tp + 1, "sched_migrate_task") == 0);
+  const char* tp = tracepoint_of(sec);
+  return std::strcmp(tp, "sched_wakeup") == 0 || std::strcmp(tp, "sched_migrate_task") == 0;
+}
+
+// What only streamed targets read, among the programs the daemon loads:
+// their timelines (wakeup, migrate), comm changes (exec) and signal windows.
+// With lazy_streaming these wait for attach_streaming().
+bool streaming_group(const char* sec) {
+  const char* tp = tracepoint_of(sec);
+  return stream_only(sec) || std::strcmp(tp, "sched_process_exec") == 0 ||
+         std::strcmp(tp, "signal_generate") == 0;
 }
 
 // Tracepoints whose program has nothing to do under this configuration:
@@ -93,9 +108,8 @@ bool stream_only(const char* sec) {
 // mode still needs it to clear an exited thread's account before its tid is
 // reused, which task storage does by itself).
 bool unneeded(const char* sec, const LoaderConfig& cfg, bool use_tp_btf) {
-  const char* slash = std::strchr(sec, '/');
-  if (!slash || cfg.stream_all || cfg.may_stream) return false;
-  const char* tp = slash + 1;
+  if (!std::strchr(sec, '/') || cfg.stream_all || cfg.may_stream) return false;
+  const char* tp = tracepoint_of(sec);
   if (std::strcmp(tp, "signal_generate") == 0) return cfg.signal_mask == 0;
   if (std::strcmp(tp, "sched_process_exec") == 0) return cfg.comm.empty();
   if (std::strcmp(tp, "sched_process_fork") == 0) return cfg.all && use_tp_btf;
@@ -153,7 +167,7 @@ uint32_t max_irq_from_proc() {
 }
 
 Loader::Loader(const LoaderConfig& cfg)
-    : lazy_rare_vectors_(cfg.lazy_rare_vectors), verbose_(cfg.verbose) {
+    : lazy_rare_vectors_(cfg.lazy_rare_vectors), lazy_streaming_(cfg.lazy_streaming), verbose_(cfg.verbose) {
   g_libbpf_verbose = cfg.verbose >= 2;
   libbpf_set_print(libbpf_print);
   check_privileges();
@@ -285,23 +299,44 @@ void Loader::attach() {
     const char* sec = bpf_program__section_name(prog);
     if (!bpf_program__autoload(prog) || is_marker(bpf_program__name(prog)) || is_iterator(sec))
       continue;
-    const char* tp = std::strchr(sec, '/') ? std::strchr(sec, '/') + 1 : sec;
+    const char* tp = tracepoint_of(sec);
     if (lazy_rare_vectors_ && rare_vector_of(tp)) continue;  // attach_vector()
-    bpf_link* link = bpf_program__attach(prog);
-    if (!link) {
-      int err = errno;
-      if (is_optional(tp)) {
-        if (verbose_) fprintf(stderr, "irqlat: optional tracepoint %s not attached\n", tp);
-        continue;
-      }
-      throw LoaderError(std::string("cannot attach to tracepoint ") + tp + ": " + errno_text(err));
-    }
-    links_.push_back(link);
-    attached_.push_back(tp);
+    if (lazy_streaming_ && streaming_group(sec)) continue;   // attach_streaming()
+    attach_tracepoint(prog);
   }
   if (verbose_)
     fprintf(stderr, "irqlat: attached %zu tracepoint programs (%s)\n", links_.size(),
             use_tp_btf_ ? "tp_btf" : "raw_tp");
+}
+
+bool Loader::attach_tracepoint(bpf_program* prog) {
+  const char* tp = tracepoint_of(bpf_program__section_name(prog));
+  bpf_link* link = bpf_program__attach(prog);
+  if (!link) {
+    int err = errno;
+    if (is_optional(tp)) {
+      if (verbose_) fprintf(stderr, "irqlat: optional tracepoint %s not attached\n", tp);
+      return false;
+    }
+    throw LoaderError(std::string("cannot attach to tracepoint ") + tp + ": " + errno_text(err));
+  }
+  links_.push_back(link);
+  attached_.push_back(tp);
+  return true;
+}
+
+void Loader::attach_streaming() {
+  if (!lazy_streaming_ || streaming_attached_) return;
+  bpf_program* prog;
+  size_t n = 0;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    const char* sec = bpf_program__section_name(prog);
+    if (bpf_program__autoload(prog) && !is_marker(bpf_program__name(prog)) && !is_iterator(sec) &&
+        streaming_group(sec))
+      n += attach_tracepoint(prog);
+  }
+  streaming_attached_ = true;
+  if (verbose_) fprintf(stderr, "irqlat: a streamed target: attached %zu more programs\n", n);
 }
 
 std::vector<std::string> Loader::lazy_vectors() const {
@@ -315,7 +350,7 @@ std::vector<std::string> Loader::lazy_vectors() const {
     bool loaded = false;
     bpf_object__for_each_program(prog, skel_->obj) {
       const char* sec = bpf_program__section_name(prog);
-      const char* tp = std::strchr(sec, '/') ? std::strchr(sec, '/') + 1 : sec;
+      const char* tp = tracepoint_of(sec);
       if (bpf_program__autoload(prog) && rare_vector_of(tp) == &v) loaded = true;
     }
     if (loaded) out.push_back(v.mnemonic);
@@ -336,7 +371,7 @@ bool Loader::attach_vector(const std::string& mnemonic) {
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel_->obj) {
       const char* sec = bpf_program__section_name(prog);
-      const char* tp = std::strchr(sec, '/') ? std::strchr(sec, '/') + 1 : sec;
+      const char* tp = tracepoint_of(sec);
       if (!bpf_program__autoload(prog) || want != tp) continue;
       bpf_link* link = bpf_program__attach(prog);
       if (!link) {

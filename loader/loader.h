@@ -18,6 +18,7 @@
 struct irqlat_bpf;
 struct ring_buffer;
 struct bpf_link;
+struct bpf_program;
 
 namespace irqlat {
 
@@ -41,6 +42,11 @@ struct LoaderConfig {
   // start; the caller attaches one with attach_vector() once /proc/interrupts
   // shows it fired (every attached tracepoint costs ~0.3 ms to detach).
   bool lazy_rare_vectors = false;
+  // The daemon: the programs only streamed targets need (sched_wakeup,
+  // sched_migrate_task, sched_process_exec, signal_generate) are loaded but
+  // attached by attach_streaming(), when the first target with windows
+  // arrives. Until then, no event pays for them and a stop detaches fewer.
+  bool lazy_streaming = false;
   int verbose = 0;  // 1: our diagnostics, 2: libbpf's too
 };
 
@@ -86,6 +92,9 @@ class Loader {
   bool attach_vector(const std::string& mnemonic);
   // The rare vectors left for attach_vector() (mnemonics).
   std::vector<std::string> lazy_vectors() const;
+  // lazy_streaming: attaches the streaming programs (once; later calls do
+  // nothing). Call before adding a TARGET_STREAM process. Throws LoaderError.
+  void attach_streaming();
   // uprobe/USDT; throws on failure. Returns a handle for detach_marker.
   int attach_marker(const MarkerAttach&);
   void detach_marker(int handle);
@@ -129,6 +138,9 @@ class Loader {
 
  private:
   void open_and_load(const LoaderConfig& cfg, bool use_tp_btf);
+  // Attaches one loaded tracepoint program; false for an optional one this
+  // kernel refuses, LoaderError for a required one.
+  bool attach_tracepoint(bpf_program* prog);
   static int on_sample(void* ctx, void* data, size_t size);
   void set_target_bit(uint32_t tid, bool on);
   void unpack(const void* data, size_t size);
@@ -142,6 +154,8 @@ class Loader {
   std::vector<std::string> attached_;
   bool lazy_rare_vectors_ = false;
   std::vector<std::string> lazy_attached_;  // mnemonics attach_vector() did
+  bool lazy_streaming_ = false;
+  bool streaming_attached_ = false;
   Sink sink_;
   std::function<bool()> abort_;
   const sigset_t* wait_mask_ = nullptr;

@@ -60,8 +60,9 @@ Daemon::~Daemon() {
 
 void Daemon::start() {
   if (opts_.bpf_stats) {
-    // Held open, the fd keeps run_cnt/run_time_ns counting; they cost two
-    // clock reads per program run. --no-bpf-stats leaves them off.
+    // Held open, the fd keeps run_cnt/run_time_ns counting. Opt-in: they
+    // cost two clock reads per program run, and releasing the fd at exit
+    // patches every statistics site in the kernel (20-30 ms of the stop).
     stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
     if (stats_fd_ < 0) logf(LogLevel::Warn, "cannot enable BPF run-time statistics: {}", strerror(errno));
   }

@@ -56,7 +56,7 @@ struct Raw {
       ringbuf, input, socket, metrics, ctl_pid, pidfile, dump_on_exit, log_file, ctl_timeout, client_timeout, nice;
   // Every CLI11 Option bound to each value (one per subcommand that has it).
   using Opts = std::vector<CLI::Option*>;
-  bool no_bpf_stats = false;
+  bool bpf_stats = false, no_bpf_stats = false;
   Opts duration_opt, interval_opt, cpus_opt, cancel_opt, done_opt, window_timeout_opt, format_opt,
       top_opt, max_windows_opt, ringbuf_opt, socket_opt, metrics_opt, pidfile_opt,
       dump_on_exit_opt, log_opt, ctl_timeout_opt, client_timeout_opt, nice_opt;
@@ -406,8 +406,10 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
   track(r.log_opt, daemon->add_option("--log", r.log_file,
                                       "Log to FILE instead of stderr (SIGHUP reopens it)")
                        ->type_name("FILE"));
-  daemon->add_flag("--no-bpf-stats", r.no_bpf_stats,
-                   "Leave the kernel's BPF run-time statistics off (ctl status shows no costs)");
+  daemon->add_flag("--bpf-stats", r.bpf_stats,
+                   "Turn the kernel's BPF run-time statistics on, so ctl status and /metrics show "
+                   "each program's cost (two clock reads per program run; off by default)");
+  daemon->add_flag("--no-bpf-stats", r.no_bpf_stats, "Leave them off (the default)");
   track(r.nice_opt, daemon->add_option("--nice", r.nice,
                                        "Scheduling priority, -20..19 (default -10, like auditd's "
                                        "priority boost: the daemon must keep up with the load it watches)")
@@ -533,7 +535,8 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
       parse_presentation(r, o);
       if (given(r.window_timeout_opt))
         o.window_timeout_ns = parse_duration_opt("--window-timeout", r.window_timeout);
-      o.bpf_stats = !r.no_bpf_stats;
+      if (r.bpf_stats && r.no_bpf_stats) throw UsageError("--bpf-stats and --no-bpf-stats exclude each other");
+      o.bpf_stats = r.bpf_stats;
       if (given(r.nice_opt)) {
         const bool neg = !r.nice.empty() && r.nice[0] == '-';
         int v = 0;

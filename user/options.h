@@ -84,7 +84,7 @@ struct Options {
   std::string pidfile;           // --pidfile PATH
   std::string dump_on_exit;      // --dump-on-exit FILE (in --format)
   std::string log_file;          // --log FILE (SIGHUP reopens it); stderr if empty
-  bool bpf_stats = true;         // --no-bpf-stats: leave kernel BPF statistics off
+  bool bpf_stats = false;        // --bpf-stats: turn kernel BPF run-time statistics on
   uint64_t client_timeout_ns = 10'000'000'000ULL;  // --client-timeout DUR
   int nice = -10;  // daemon --nice N: it must drain the ring buffer under the load it observes
   uint64_t ctl_timeout_ns = 5'000'000'000ULL;  // ctl --timeout DUR

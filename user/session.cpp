@@ -70,6 +70,9 @@ Session::Session(const Options& opts) : opts_(opts) {
   // A recording attaches every vector (it has no place for untimed counts);
   // trace and the daemon attach the rare ones when they first fire.
   cfg.lazy_rare_vectors = opts_.command != Command::Record;
+  // The daemon streams only targets attached with windows: their programs
+  // wait for the first one (attach_process).
+  cfg.lazy_streaming = daemon;
   stream_all_ = cfg.stream_all;
   cfg.verbose = opts_.verbose;
   loader_ = std::make_unique<Loader>(cfg);
@@ -154,6 +157,7 @@ AttachedProcess Session::attach_process(int pid, const std::string& cancel_text,
   // Kernel maps first (threads created from now on are added at fork), then
   // the markers, limited to this process. A process with windows streams.
   const bool stream = cancel.kind != WindowSpec::None;
+  if (stream) loader_->attach_streaming();  // before the target, so none of its events is missed
   loader_->add_process(pid, TARGET_FOLLOW_THREADS | (stream ? TARGET_STREAM : 0));
   try {
     for (MarkerAttach& m : markers) {

@@ -796,3 +796,68 @@ def test_non_root_peer_is_refused_even_through_a_loosened_socket(daemon):
         assert "status" not in reply
     # The daemon keeps serving root.
     assert daemon.status()["pid"] == daemon.tracer.proc.pid
+
+
+# Programs only streamed targets (those attached with windows) read.
+STREAMING_PROGRAMS = {"sched_wakeup", "sched_migrate_task", "sched_process_exec", "signal_generate"}
+
+
+def streaming_attached(names):
+    # By suffix: "tp_btf_sched_wakeup" is one, "tp_btf_sched_wakeup_new" is not.
+    return {tp for tp in STREAMING_PROGRAMS if any(n.endswith("_" + tp) for n in names)}
+
+
+def test_streaming_programs_wait_for_the_first_windowed_target():
+    """Targets without windows are accounted in the kernel, so the programs
+    only streamed timelines read are not attached (no event pays for them,
+    and a stop detaches fewer) until a target with windows arrives; then
+    they are, and its window closes."""
+    from test_interrupts import attached_programs
+    d = Daemon(metrics=False)
+    plain = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    windowed = subprocess.Popen(["sleep", "30"])
+    try:
+        pid = d.tracer.proc.pid
+        names = attached_programs(pid)
+        assert any(n.endswith("_sched_switch") for n in names), names
+        assert streaming_attached(names) == set(), names
+        d.ctl("attach", str(plain.pid))
+        assert streaming_attached(attached_programs(pid)) == set()
+        d.ctl("attach", str(windowed.pid), "--cancel", "signal:TERM", "--done", "exit")
+        assert streaming_attached(attached_programs(pid)) == STREAMING_PROGRAMS
+        windowed.terminate()
+        windowed.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and d.dump()["windows"]["count"] < 1:
+            time.sleep(0.1)
+        w = d.dump()["windows"]
+        assert w["count"] == 1 and w["list"][0]["pid"] == windowed.pid, w
+        assert rows_of(d.dump(), plain.pid), "the plain target lost its row"
+    finally:
+        for p in (plain, windowed):
+            p.kill()
+            p.wait()
+        d.close()
+
+
+def test_bpf_statistics_are_opt_in():
+    """Off by default (two clock reads per program run); --bpf-stats turns
+    them on and status shows each program's runs."""
+    old_stats = set_bpf_stats("0")
+    prog = subprocess.Popen([target("sleeper"), "--seconds", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        for extra, on in (([], False), (["--bpf-stats"], True)):
+            d = Daemon(extra=extra, metrics=False)
+            try:
+                d.ctl("attach", str(prog.pid))
+                time.sleep(0.5)
+                st = d.status()
+                assert st["bpf_stats"] is on, (extra, st["bpf_stats"])
+                ran = [p for p in st["programs"] if p["run_cnt"] > 0]
+                assert bool(ran) is on, (extra, st["programs"])
+            finally:
+                d.close()
+    finally:
+        prog.kill()
+        prog.wait()
+        set_bpf_stats(old_stats)

@@ -187,7 +187,9 @@ TEST_CASE("report, daemon and ctl", "[options]") {
   CHECK(o.log_file == "/var/log/irqlat.log");
   CHECK_FALSE(o.bpf_stats);
   CHECK(o.window_timeout_ns == 2'000'000'000ULL);
-  CHECK(parse({"daemon"}).bpf_stats);
+  CHECK_FALSE(parse({"daemon"}).bpf_stats);  // they cost two clock reads per program run
+  CHECK(parse({"daemon", "--bpf-stats"}).bpf_stats);
+  CHECK_THROWS_WITH(parse({"daemon", "--bpf-stats", "--no-bpf-stats"}), Contains("exclude each other"));
   CHECK_THROWS_WITH(parse({"daemon", "--pidfile", ""}), Contains("empty path"));
   CHECK(parse({"ctl", "dump", "--reset"}).ctl_reset);
   CHECK(parse({"ctl", "--timeout", "2s", "status"}).ctl_timeout_ns == 2'000'000'000ULL);

@@ -264,8 +264,8 @@ def start_irqlat(name, args, json_out, hwm=False):
     return Tracer(name, [IRQLAT, "trace", *args, "-f", "json", "-o", json_out], IRQLAT_READY, json_out, hwm=hwm)
 
 
-def start_floor():
-    return Tracer("floor", [FLOOR], FLOOR_READY)
+def start_floor(clock=False):
+    return Tracer("floor+clock" if clock else "floor", [FLOOR] + (["--clock"] if clock else []), FLOOR_READY)
 
 
 def vmrss_kib(pid):
@@ -522,11 +522,14 @@ class Mix:
 # ------------------------------------------------- 1. in-kernel cost
 
 def section_cost(tmpdir, res):
-    log(f"1. in-kernel cost: {ROUNDS} rounds x 4 configs x {COST_SECONDS:g} s windows under the mix")
+    log(f"1. in-kernel cost: {ROUNDS} rounds x 5 configs x {COST_SECONDS:g} s windows under the mix")
     idle = spawn(["sleep", "1000000"], stdout=subprocess.DEVNULL)
     mix = Mix(tmpdir)
     mix.start()
-    configs = ["floor", "irqlat -p pipe", "irqlat -p idle", "irqlat -a"]
+    # floor+clock: the floor's programs with one bpf_ktime_get_ns() each, the
+    # least a program that timestamps its events costs (information: the
+    # targets are against the empty floor).
+    configs = ["floor", "floor+clock", "irqlat -p pipe", "irqlat -p idle", "irqlat -a"]
     runs = {c: [] for c in configs}
     tps = {}
     bpftool_stats = True
@@ -538,6 +541,8 @@ def section_cost(tmpdir, res):
                 out = os.path.join(tmpdir, f"cost-{r}-{c.replace(' ', '_')}.json")
                 if c == "floor":
                     tr = start_floor()
+                elif c == "floor+clock":
+                    tr = start_floor(clock=True)
                 elif c == "irqlat -p pipe":
                     tr = start_irqlat(c, ["-p", ",".join(map(str, mix.pipe_pids()))], out)
                 elif c == "irqlat -p idle":
@@ -588,11 +593,16 @@ def analyze_cost(res):
     c = res["cost"]
     runs = c["runs"]
     floors = runs["floor"]
+    clocks = runs.get("floor+clock") or [None] * len(floors)
     out = {}
     for cfg in ("irqlat -p pipe", "irqlat -p idle", "irqlat -a"):
         per = [(mix_ratio(a["progs"], f["progs"]), mix_ratio(a["progs"], f["progs"], TASK_TPS_PREFIX))
                for a, f in zip(runs[cfg], floors)]
+        # Against floor+clock on the same events: what irqlat costs beyond one clock read.
+        vs_clock = [mix_ratio(a["progs"], k["progs"]) if k else None for a, k in zip(runs[cfg], clocks)]
         out[cfg] = {
+            "clock_floor_ns": mmm([v[1] for v in vs_clock if v]),
+            "clock_ratio": mmm([v[2] for v in vs_clock if v]),
             "mean_ns": mmm([p[0][0] for p in per if p[0]]),
             "floor_ns": mmm([p[0][1] for p in per if p[0]]),
             "ratio": mmm([p[0][2] for p in per if p[0]]),
@@ -608,6 +618,17 @@ def analyze_cost(res):
         "events_per_s": mmm([sum(v["cnt"] for v in f["progs"].values()) / f["seconds"] for f in floors]),
         "misses": sum(sum(v["miss"] for v in f["progs"].values()) for f in floors),
     }
+    if runs.get("floor+clock"):
+        # floor+clock over its own events against the floor on the same events.
+        per = [mix_ratio(k["progs"], f["progs"]) for k, f in zip(runs["floor+clock"], floors)]
+        out["floor+clock"] = {
+            "events_per_s": mmm([sum(v["cnt"] for v in k["progs"].values()) / k["seconds"]
+                                 for k in runs["floor+clock"]]),
+            "mean_ns": mmm([p[0] for p in per if p]),
+            "floor_ns": mmm([p[1] for p in per if p]),
+            "ratio": mmm([p[2] for p in per if p]),
+            "misses": sum(sum(v["miss"] for v in k["progs"].values()) for k in runs["floor+clock"]),
+        }
     # Per program: median ns/event over rounds, median per-round ratio, share.
     tps = sorted(set().union(*(set(r["progs"]) for rs in runs.values() for r in rs)))
     rows = []
@@ -617,6 +638,8 @@ def analyze_cost(res):
         row["floor_eps"] = statistics.median(
             [(v["cnt"] if v else 0) / f["seconds"] for v, f in zip(fl, floors)])
         row["floor_ns"] = mmm([v["rt"] / v["cnt"] if v and v["cnt"] else None for v in fl])
+        kl = [k["progs"].get(tp) if k else None for k in clocks]
+        row["clock_ns"] = mmm([v["rt"] / v["cnt"] if v and v["cnt"] else None for v in kl])
         for cfg in ("irqlat -p pipe", "irqlat -p idle", "irqlat -a"):
             ns, ratio = [], []
             for a, f in zip(runs[cfg], floors):
@@ -1133,6 +1156,12 @@ def render(res, an, cmd):
             w(f"| in-kernel mean cost over the mix ≤ 2x floor ({label}) | {fmt_mmm(x['ratio'], unit='x')} "
               f"({x['mean_ns'][1]:.0f} ns/event) | floor {x['floor_ns'][1]:.0f} ns/event on the same events | "
               f"{verdict(x['ratio'][1] <= TARGETS['cost_mix'])} |")
+        if "floor+clock" in a and a["floor+clock"]["ratio"]:
+            k = a["floor+clock"]
+            x = a["irqlat -p pipe"]
+            w(f"| (information: the floor with one bpf_ktime_get_ns() per program; irqlat -p pipe against it) | "
+              f"{fmt_mmm(k['ratio'], unit='x')} the floor ({k['mean_ns'][1]:.0f} vs {k['floor_ns'][1]:.0f} ns/event); "
+              f"irqlat -p pipe {fmt_mmm(x['clock_ratio'], unit='x')} floor+clock | same run | — |")
         x = a["irqlat -p idle"]
         w(f"| events not concerning a target ≤ 1.3x floor (idle target; sched_*/signal programs) | "
           f"{fmt_mmm(x['task_ratio'], unit='x')} ({x['task_mean_ns'][1]:.0f} ns/event) | "
@@ -1181,24 +1210,33 @@ def render(res, an, cmd):
           "weighted by the config's own event counts, so both are over the same events.")
         w("")
         w("| config | events/s (kernel) | mean ns/event | floor ns/event, same events | ratio | "
-          "sched_*/signal only: ratio | recursion misses | ring drops |")
-        w("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        w(f"| floor | {fmt_mmm(a['floor']['events_per_s'], '{:.0f}')} | — | — | 1 | 1 | {a['floor']['misses']} | — |")
+          "sched_*/signal only: ratio | floor+clock ns/event, same events | ratio to floor+clock | "
+          "recursion misses | ring drops |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        w(f"| floor | {fmt_mmm(a['floor']['events_per_s'], '{:.0f}')} | — | — | 1 | 1 | — | — | "
+          f"{a['floor']['misses']} | — |")
+        if "floor+clock" in a:
+            k = a["floor+clock"]
+            w(f"| floor+clock | {fmt_mmm(k['events_per_s'], '{:.0f}')} | {fmt_mmm(k['mean_ns'], '{:.1f}')} | "
+              f"{fmt_mmm(k['floor_ns'], '{:.1f}')} | {fmt_mmm(k['ratio'], unit='x')} | — | — | 1 | {k['misses']} | — |")
         for cfg in ("irqlat -p pipe", "irqlat -p idle", "irqlat -a"):
             x = a[cfg]
             w(f"| {cfg} | {fmt_mmm(x['events_per_s'], '{:.0f}')} | {fmt_mmm(x['mean_ns'], '{:.1f}')} | "
               f"{fmt_mmm(x['floor_ns'], '{:.1f}')} | {fmt_mmm(x['ratio'], unit='x')} | "
-              f"{fmt_mmm(x['task_ratio'], unit='x')} | {x['misses']} | {x['dropped']} |")
+              f"{fmt_mmm(x['task_ratio'], unit='x')} | {fmt_mmm(x['clock_floor_ns'], '{:.1f}')} | "
+              f"{fmt_mmm(x['clock_ratio'], unit='x')} | {x['misses']} | {x['dropped']} |")
         w("")
         w("`-p pipe`: both perf bench processes are targets; `-p idle`: the target is a sleeping process, so no "
-          "task event concerns a target; `-a`: every task but irqlat is a target.")
+          "task event concerns a target; `-a`: every task but irqlat is a target. `floor+clock`: the floor's "
+          "programs each reading bpf_ktime_get_ns() once and dropping it (floor_loader --clock): the least a "
+          "program pays that timestamps its events, as irqlat's sched and interrupt programs must (SPEC 5).")
         w("")
         w("Per program: median ns/event over rounds (ratio: median of per-round ratios to the floor; share: "
           "fraction of the config's total BPF time).")
         w("")
-        w("| tracepoint | events/s (floor) | floor ns | -p pipe ns | ratio | share | -p idle ns | ratio | "
-          "-a ns | ratio | share |")
-        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        w("| tracepoint | events/s (floor) | floor ns | floor+clock ns | -p pipe ns | ratio | share | "
+          "-p idle ns | ratio | -a ns | ratio | share |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
         def med(t, f="{:.0f}"):
             return f.format(t[1]) if t else "—"
@@ -1207,7 +1245,7 @@ def render(res, an, cmd):
             p, i, al = r["irqlat -p pipe"], r["irqlat -p idle"], r["irqlat -a"]
             if not r["floor_eps"] and not p["eps"] and not al["eps"]:
                 continue
-            w(f"| {r['tp']} | {r['floor_eps']:.0f} | {med(r['floor_ns'])} | {med(p['ns'])} | "
+            w(f"| {r['tp']} | {r['floor_eps']:.0f} | {med(r['floor_ns'])} | {med(r['clock_ns'])} | {med(p['ns'])} | "
               f"{med(p['ratio'], '{:.2f}x')} | {p['share'] * 100:.1f}% | {med(i['ns'])} | "
               f"{med(i['ratio'], '{:.2f}x')} | {med(al['ns'])} | {med(al['ratio'], '{:.2f}x')} | "
               f"{al['share'] * 100:.1f}% |")

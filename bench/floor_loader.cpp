@@ -3,8 +3,9 @@
 // and its effect on a workload against the bare cost of a BPF program on the
 // same tracepoints.
 //
-//   floor_loader [--list]
+//   floor_loader [--list] [--clock]
 //
+// --clock: every program reads bpf_ktime_get_ns() once (floor.bpf.c).
 // A tracepoint this kernel lacks (no btf_trace_<tp> in vmlinux BTF) is
 // skipped, as irqlat's loader skips it. Once every program is attached it
 // prints one line on stderr, "floor: tracing N programs: tp,tp,...", and then
@@ -31,10 +32,11 @@
 namespace {
 
 const char* kUsage =
-    "usage: floor_loader [--list]\n"
+    "usage: floor_loader [--list] [--clock]\n"
     "  attaches an empty tp_btf program to every tracepoint irqlat uses,\n"
     "  prints 'floor: tracing N programs: ...' on stderr, waits for SIGTERM/SIGINT\n"
-    "  --list  print the tracepoints this kernel has, one per line, and exit\n";
+    "  --list  print the tracepoints this kernel has, one per line, and exit\n"
+    "  --clock each program reads bpf_ktime_get_ns() once (the least a timestamping program costs)\n";
 
 struct SkelDeleter {
   void operator()(floor_bpf* s) const { floor_bpf__destroy(s); }
@@ -61,11 +63,13 @@ std::string tracepoint_of(const bpf_program* prog) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool list = false;
+  bool list = false, clock = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--list") {
       list = true;
+    } else if (a == "--clock") {
+      clock = true;
     } else if (a == "-h" || a == "--help") {
       fputs(kUsage, stdout);
       return 0;
@@ -107,6 +111,7 @@ int main(int argc, char** argv) {
     for (const std::string& tp : present) printf("%s\n", tp.c_str());
     return 0;
   }
+  skel->rodata->read_clock = clock;
   if (int err = floor_bpf__load(skel.get())) {
     fprintf(stderr, "floor_loader: cannot load the BPF programs: %s\n", strerror(-err));
     return 1;

@@ -21,6 +21,7 @@
 #include "user/log.h"
 #include "user/metrics_server.h"
 #include "user/privileges.h"
+#include "user/stop_worker.h"
 
 namespace irqlat {
 namespace {
@@ -137,15 +138,22 @@ int serve(const Options& opts) {
     throw;
   }
   // Capabilities and no_new_privs are per thread: the drop must come before
-  // any thread exists, so that every thread has the reduced sets.
+  // any thread exists, so that every thread has the reduced sets. The one
+  // thread started before it, the stop worker (SCHED_FIFO 1 needs
+  // CAP_SYS_NICE), drops its own before this goes on.
+  StopWorker stopper([] { drop_unneeded_capabilities(); });
+  std::string drop_error;
   try {
     const auto kept = drop_unneeded_capabilities();
     std::string names;
     for (const auto& n : kept) names += (names.empty() ? "" : " ") + n;
-    logf(LogLevel::Debug, "capabilities kept: {}", names);
+    logf(LogLevel::Debug, "capabilities kept: {}; the stop runs at {}", names, stopper.priority());
   } catch (const std::exception& e) {
-    logf(LogLevel::Warn, "{}", e.what());
+    drop_error = e.what();
+    logf(LogLevel::Warn, "{}", drop_error);
   }
+  if (!stopper.setup_error().empty() && stopper.setup_error() != drop_error)
+    logf(LogLevel::Warn, "stop thread: {}", stopper.setup_error());
   if (metrics) metrics->start();
 
   const int epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -220,32 +228,35 @@ int serve(const Options& opts) {
 
   // Stop: the counted interval closes at once; then the final dump (only if
   // asked: it needs the records still in the ring), then everything goes.
+  // All of it on the stop worker, at real-time priority; this thread waits.
   const uint64_t t0 = monotonic_ns();
   auto phase = [&](const char* what) {
     logf(LogLevel::Debug, "stop: {} at {:.2f} ms", what, (monotonic_ns() - t0) / 1e6);
   };
-  daemon.stop(dump_fd >= 0);
-  phase("interval closed");
-  if (metrics) metrics->shutdown();
-  control.close_all();  // socket file removed
-  if (dump_fd >= 0) {
-    try {
-      replace_contents(dump_fd, daemon.dump(opts.format, opts.top));
-    } catch (const std::exception& e) {
-      logf(LogLevel::Error, "cannot write --dump-on-exit '{}': {}", opts.dump_on_exit, e.what());
+  stopper.run([&] {
+    daemon.stop(dump_fd >= 0);
+    phase("interval closed");
+    if (metrics) metrics->shutdown();
+    control.close_all();  // socket file removed
+    if (dump_fd >= 0) {
+      try {
+        replace_contents(dump_fd, daemon.dump(opts.format, opts.top));
+      } catch (const std::exception& e) {
+        logf(LogLevel::Error, "cannot write --dump-on-exit '{}': {}", opts.dump_on_exit, e.what());
+      }
+      close(dump_fd);
+      phase("final dump written");
     }
-    close(dump_fd);
-    phase("final dump written");
-  }
-  if (pid_fd >= 0) {
-    unlink(opts.pidfile.c_str());
-    close(pid_fd);
-  }
-  logf(LogLevel::Info, "stopping on {} with {} target(s) attached", strsignal(stop_signal),
-       daemon.attached_count());
-  logf(LogLevel::Info, "stopped tracing");
-  daemon.detach();  // closing the links is most of the stop
-  phase("programs detached");
+    if (pid_fd >= 0) {
+      unlink(opts.pidfile.c_str());
+      close(pid_fd);
+    }
+    logf(LogLevel::Info, "stopping on {} with {} target(s) attached, at {}", strsignal(stop_signal),
+         daemon.attached_count(), stopper.priority());
+    logf(LogLevel::Info, "stopped tracing");
+    daemon.detach();  // closing the links is most of the stop
+    phase("programs detached");
+  });
   logf(LogLevel::Info, "stopped in {:.1f} ms", (monotonic_ns() - t0) / 1e6);
   std::fflush(nullptr);
   // Not a return: HTTP worker threads may still be blocked on slow clients,

@@ -744,7 +744,9 @@ def test_metrics_are_off_by_default():
         mine = socket_inodes(pid)
         assert mine, "the control socket, at least"
         assert not mine & listening_tcp_inodes()
-        assert os.listdir("/proc/%d/task" % pid) == [str(pid)], "threads without --metrics"
+        # No HTTP threads: the main thread and the stop worker (SCHED_FIFO) only.
+        others = [int(t) for t in os.listdir("/proc/%d/task" % pid) if int(t) != pid]
+        assert [os.sched_getscheduler(t) for t in others] == [os.SCHED_FIFO], "threads without --metrics"
         # And with --metrics the same check sees the listener.
         m = Daemon()
         try:
@@ -838,6 +840,30 @@ def test_streaming_programs_wait_for_the_first_windowed_target():
             p.kill()
             p.wait()
         d.close()
+
+
+def test_stop_runs_on_a_realtime_thread_without_cap_sys_nice():
+    """The daemon drops CAP_SYS_NICE, yet its stop (mostly the kernel
+    detaching programs, which sleeps on IPIs and then needs a CPU again)
+    runs at SCHED_FIFO 1: on the one thread that took that priority before
+    the drop and dropped its own capabilities too. The others stay normal."""
+    log_dir = tempfile.mkdtemp(prefix="irqlat-rt")
+    log_file = os.path.join(log_dir, "irqlat.log")
+    d = Daemon(extra=["--log", log_file], metrics=False)
+    try:
+        pid = d.tracer.proc.pid
+        policies = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            cap_eff = int(proc_status("/proc/%d/task/%s/status" % (pid, tid))["CapEff"], 16)
+            assert not cap_eff & (1 << 23), "thread %s kept CAP_SYS_NICE" % tid
+            policies.append(os.sched_getscheduler(int(tid)))
+        assert sorted(policies) == sorted([os.SCHED_OTHER, os.SCHED_FIFO]), policies
+        assert d.stop() == 0
+        text = open(log_file).read()
+        assert "target(s) attached, at SCHED_FIFO 1" in text, text
+    finally:
+        d.close()
+        shutil.rmtree(log_dir, ignore_errors=True)
 
 
 def test_bpf_statistics_are_opt_in():

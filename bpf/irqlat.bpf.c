@@ -928,7 +928,9 @@ IRQLAT_TRACEPOINT(sched_process_exit, on_exit)
 /* Pushes a frame stamped now; returns the stamp (0 if nothing was pushed). */
 static __always_inline __u64 irq_enter(struct cpu_state *cs, __u32 kind, __u32 id)
 {
-	__u64 now;
+	/* The clock first: its read is ordered (lfence) after every earlier
+	 * load, so reading it after this CPU's cold state would wait for it. */
+	__u64 now = bpf_ktime_get_ns();
 	__u32 d;
 
 	if (!cs)
@@ -960,7 +962,6 @@ static __always_inline __u64 irq_enter(struct cpu_state *cs, __u32 kind, __u32 i
 			ks->irq_overflow++;
 		return 0;
 	}
-	now = bpf_ktime_get_ns();
 	cs->frames[d].ts = now;
 	cs->frames[d].child_ns = 0;
 	cs->frames[d].id = id;
@@ -1026,7 +1027,8 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 		if (net > st->max_ns)
 			st->max_ns = net;
 		st->hist[irqlat_hist_bucket(net) & 2047] += 1;
-		if (action && st->name[0] == 0) {
+		/* The name line only on a slot's first count (a reset zeroes both). */
+		if (action && st->count == 1 && st->name[0] == 0) {
 			const char *name = BPF_CORE_READ(action, name);
 
 			bpf_probe_read_kernel_str(st->name, sizeof(st->name), name);

@@ -14,6 +14,12 @@
 #endif
 
 #define IRQLAT_COMM_LEN 16
+
+#ifdef __cplusplus
+#define IRQLAT_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define IRQLAT_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
 #define IRQLAT_IRQ_NAME_LEN 32
 #define IRQLAT_MAX_DEPTH 8 /* interrupt nesting levels tracked per CPU */
 #define IRQLAT_MAX_CPUS 1024
@@ -108,7 +114,13 @@ static inline __u64 irqlat_hist_width(unsigned int b)
 	return group == 0 ? 1 : (__u64)1 << (group - 1);
 }
 
-/* One stats slot on one CPU, aggregated in the kernel. Self (net) time. */
+/*
+ * One stats slot on one CPU, aggregated in the kernel. Self (net) time.
+ * A multiple of 64 bytes: the mmapable array is page-aligned and indexed
+ * slot * nr_cpus + cpu, so every element's counters then sit in one cache
+ * line (at 7520 bytes, every odd element's straddled two: all of CPU 1's on
+ * a 2-CPU machine).
+ */
 struct irq_stat {
 	__u64 count;
 	__u64 total_ns;
@@ -119,8 +131,10 @@ struct irq_stat {
 	__u64 target_hits;    /* ran while a kernel-accounted target was on CPU */
 	__u64 target_stolen_ns; /* self time taken from those targets */
 	char name[IRQLAT_IRQ_NAME_LEN]; /* device IRQs: irqaction->name */
+	char pad[64 - IRQLAT_IRQ_NAME_LEN];
 	__u32 hist[IRQLAT_HIST_BUCKETS];
 };
+IRQLAT_STATIC_ASSERT(sizeof(struct irq_stat) % 64 == 0, "irq_stat elements must be cache-line multiples");
 
 /* Per-CPU counters of the kernel side (PERCPU_ARRAY, one entry). */
 struct kstats {

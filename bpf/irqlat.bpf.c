@@ -130,6 +130,7 @@ struct {
  * task); raw_tp programs have no BTF task pointer, so a tid hash. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* page-aligned values (see struct thread_acct) */
 	__uint(max_entries, IRQLAT_HOT_SLOTS);
 	__type(key, __u32);
 	__type(value, struct thread_acct);
@@ -508,7 +509,6 @@ static __always_inline void acct_switch_in(struct thread_acct *a, __u64 now)
 		if (b >= IRQLAT_HIST_BUCKETS)
 			b = IRQLAT_HIST_BUCKETS - 1;
 		a->hist[b]++;
-		a->sched_count++;
 		a->sched_total_ns += lat;
 		if (lat > a->sched_max_ns)
 			a->sched_max_ns = lat;

@@ -206,28 +206,34 @@ enum irqlat_tstate {
  * Counters are cumulative from its first event; `since` is the time booked
  * up to, so a reader adds now - since to the current state. */
 struct thread_acct {
+	/* Line 1: what every switch and wakeup of the thread reads or writes.
+	 * tid stays first (hot_release zeroes everything after it). */
 	__u32 tid;
-	__u32 pid;
 	__u8 state;  /* enum irqlat_tstate */
 	__u8 woken;  /* RUNNABLE after a wakeup: wake_ts starts a latency sample */
 	__u16 pad;
-	__u32 flags; /* TARGET_* */
-	__u64 created_ns;
 	__u64 since;
 	__u64 run_start; /* RUNNING: when it went on CPU */
 	__u64 wake_ts;
-	__u64 wakeups;     /* sched_waking from BLOCKED */
-	__u64 preemptions; /* switched out still runnable */
 	__u64 oncpu_ns;
 	__u64 runqueue_ns;
+	__u64 sched_total_ns; /* wakeup -> on CPU samples (their count: the histogram's) */
+	__u64 sched_max_ns;
+	/* Line 2: counters of some events, and identity. */
+	__u64 wakeups;     /* sched_waking from BLOCKED */
+	__u64 preemptions; /* switched out still runnable */
 	__u64 hardirq_ns; /* hardirq + vector self time while RUNNING */
 	__u64 softirq_ns;
-	__u64 sched_count; /* wakeup -> on CPU samples */
-	__u64 sched_total_ns;
-	__u64 sched_max_ns;
+	__u32 pid;
+	__u32 flags; /* TARGET_* */
+	__u64 created_ns;
 	char comm[IRQLAT_COMM_LEN];
 	__u32 hist[IRQLAT_HIST_BUCKETS]; /* wakeup -> on CPU latencies */
 };
+/* Whole lines, so that in the page-aligned acct_hot array every account's
+ * first line is the one above. */
+IRQLAT_STATIC_ASSERT(sizeof(struct thread_acct) % 64 == 0, "thread_acct must be cache-line multiples");
+IRQLAT_STATIC_ASSERT(__builtin_offsetof(struct thread_acct, wakeups) == 64, "line 1 of thread_acct");
 
 /* Key of exited_accts: an exited thread's final account, until user space
  * collects it (tids are reused, so the exit time is part of the key). */

@@ -25,7 +25,6 @@ std::unique_ptr<thread_acct> acct(uint32_t tid, uint32_t pid, const char* comm) 
 
 void sample(thread_acct& a, uint64_t lat) {
   a.hist[irqlat_hist_bucket(lat)]++;
-  a.sched_count++;
   a.sched_total_ns += lat;
   a.sched_max_ns = std::max<uint64_t>(a.sched_max_ns, lat);
 }

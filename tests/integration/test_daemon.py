@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 
 from conftest import IRQLAT, Tracer, check_spec_json, example, json_lines, run_irqlat, target
-from test_windows import check_sum_invariant, match_windows
+from test_windows import check_sum_invariant, match_windows, own_pairs
 
 
 def free_port():
@@ -177,10 +177,19 @@ def test_windows_equal_trace_and_own_stamps(daemon):
     errors = match_windows(doc, lines, 8)
     match_windows(traced, lines, 8)
     assert len(mine) == len(traced["windows"]["list"]) == len(errors)
+    pairs = own_pairs(lines)
     for d, t in zip(mine, traced["windows"]["list"]):
-        # Two tracers stamp the same marker hits: microseconds apart at most.
+        # Two tracers stamp the same marker hits: microseconds apart, unless
+        # the thread lost its CPU between the two uprobe handlers (a vCPU
+        # descheduled by the host shows up as tens of microseconds). Then the
+        # program's own bracket around the marker is as wide, so the bound is
+        # 50 us or that bracket, whichever is wider.
         assert d["tid"] == t["tid"]
-        assert abs(d["start_ns"] - t["start_ns"]) < 50_000 and abs(d["end_ns"] - t["end_ns"]) < 50_000, (d, t)
+        p = next(p for p in pairs if p["tid"] == d["tid"] and abs(p["cancel"]["ts"] - d["start_ns"]) < 1_000_000
+                 and abs(p["done"]["ts"] - d["end_ns"]) < 1_000_000)
+        start_tol = max(50_000, p["cancel"]["ts"] - p["cancel"]["ts_before"] + 2_000)
+        end_tol = max(50_000, p["done"]["ts"] - p["done"]["ts_before"] + 2_000)
+        assert abs(d["start_ns"] - t["start_ns"]) < start_tol and abs(d["end_ns"] - t["end_ns"]) < end_tol, (d, t, p)
 
 
 def test_signal_window_through_daemon(daemon):

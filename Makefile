@@ -13,10 +13,10 @@ BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Wextra -Werror -Wno-unused-para
 CXXFLAGS   ?= -O2 -g
 CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -I. -Iuser -Iloader -Iinclude -I$(BUILD) $(HTTPLIB_CFLAGS)
 HTTPLIB_CFLAGS := $(shell pkg-config --cflags cpp-httplib 2>/dev/null)
-LDLIBS     := -lbpf -lelf -lz -ldeflate -lfmt -lpthread $(shell pkg-config --libs cpp-httplib 2>/dev/null || echo -lcpp-httplib)
+LDLIBS     := -lbpf -lelf -lz -ldeflate -lzstd -lfmt -lpthread $(shell pkg-config --libs cpp-httplib 2>/dev/null || echo -lcpp-httplib)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev pkg-config \
+DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev libzstd-dev pkg-config \
                 libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev catch2 \
                 systemtap-sdt-dev golang-go python3 python3-pytest linux-perf \
                 stress-ng rt-tests bpftrace util-linux iproute2 libclang-rt-dev prometheus
@@ -130,7 +130,7 @@ $(BUILD)/fuzz/obj/%.o: %.cpp $(wildcard user/*.h) bpf/irqlat.h
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
 
 $(BUILD)/fuzz/recording_fuzz: $(FUZZ_OBJS)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) $^ -o $@ -lz -ldeflate -lfmt
+	$(FUZZ_CXX) $(FUZZ_FLAGS) $^ -o $@ -lz -ldeflate -lzstd -lfmt
 
 fuzz: $(BUILD)/fuzz/recording_fuzz
 	@mkdir -p $(BUILD)/fuzz/corpus

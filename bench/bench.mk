@@ -3,7 +3,7 @@
 
 BENCH_DIR  := $(BUILD)/bench
 BENCH_BINS := $(BENCH_DIR)/floor_loader $(BENCH_DIR)/udp_blast $(BENCH_DIR)/thread_ring \
-              $(BENCH_DIR)/stop_time
+              $(BENCH_DIR)/stop_time $(BENCH_DIR)/decompress_only
 
 $(BENCH_DIR):
 	mkdir -p $@
@@ -19,3 +19,6 @@ $(BENCH_DIR)/floor_loader: bench/floor_loader.cpp $(BENCH_DIR)/floor.skel.h
 
 $(BENCH_DIR)/udp_blast $(BENCH_DIR)/thread_ring $(BENCH_DIR)/stop_time: $(BENCH_DIR)/%: bench/%.cpp | $(BENCH_DIR)
 	$(CXX) $(CXXFLAGS) $< -o $@ -lpthread
+
+$(BENCH_DIR)/decompress_only: bench/decompress_only.cpp | $(BENCH_DIR)
+	$(CXX) $(CXXFLAGS) $< -o $@ -ldeflate -lzstd

@@ -1,7 +1,7 @@
 // gen_recording: writes a synthetic irqlat recording of N events, for timing
 // `irqlat report` on large inputs (issue 6) without root or a real workload.
 //
-//   gen_recording N FILE [--seed S] [--level L]
+//   gen_recording N FILE [--seed S] [--level L] [--format 2|3]
 //
 // The stream looks like a busy traced program: 4 processes of 4 threads on 2
 // CPUs waking, switching, being interrupted (device IRQ 36, LOC, TIMER and
@@ -9,7 +9,9 @@
 // cancellation window (usdt:irqlat:cancel on a process's main thread, one
 // usdt:irqlat:done per worker). Records come in CPU-interleaved order with
 // interleaving off by at most one step, watermarks every ~100 ms of trace time, interim
-// statistics every 2 s, like `irqlat record` writes them.
+// statistics every 2 s, like `irqlat record` writes them: format 3 (the
+// default) stores them as the live Reorderer released them, format 2 in
+// arrival order.
 //
 // Prints one line: events, file bytes, bytes/event.
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 
 #include "bpf/irqlat.h"
 #include "user/recording.h"
+#include "user/reorder.h"
 
 using namespace irqlat;
 
@@ -83,16 +86,22 @@ struct FakeStats {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: gen_recording N FILE [--seed S] [--level L]\n");
+    std::fprintf(stderr, "usage: gen_recording N FILE [--seed S] [--level L] [--format 2|3]\n");
     return 2;
   }
   const uint64_t n = std::strtoull(argv[1], nullptr, 10);
   const std::string path = argv[2];
   uint64_t seed = 42;
   int level = WriterOptions{}.level;
+  int format = recfmt::kVersion;
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--level")) level = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--format")) format = std::atoi(argv[i + 1]);
+  }
+  if (format != 2 && format != 3) {
+    std::fprintf(stderr, "gen_recording: --format must be 2 or 3\n");
+    return 2;
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -101,7 +110,10 @@ int main(int argc, char** argv) {
   }
   WriterOptions wo;
   wo.level = level;
+  wo.version = static_cast<uint8_t>(format);
   RecordingWriter w(fd, path, wo);
+  Reorderer reorder;  // format 3: what the live session delivered
+  auto store = [&w](const void* d, size_t size) { w.add_record(d, size); };
   Rng rng{seed | 1};
 
   std::vector<Thread> threads;
@@ -137,7 +149,10 @@ int main(int argc, char** argv) {
   uint64_t emitted = 0, next_wm = start + 100'000'000, next_stats = start + 2'000'000'000;
 
   auto emit = [&](const void* rec, size_t size) {
-    w.add_record(rec, size);
+    if (format >= 3)
+      reorder.push(rec, size);
+    else
+      w.add_record(rec, size);
     emitted++;
   };
   auto put = [&](const auto& e) { emit(&e, sizeof(e)); };
@@ -223,6 +238,7 @@ int main(int argc, char** argv) {
     }
     const uint64_t lo = std::min(now[0], now[1]);
     if (lo >= next_wm) {
+      reorder.release_until(next_wm - 2'000'000, store);
       w.add_watermark(next_wm - 2'000'000);
       next_wm += 100'000'000;
     }
@@ -231,6 +247,7 @@ int main(int argc, char** argv) {
       next_stats += 2'000'000'000;
     }
   }
+  reorder.flush(store);
   const uint64_t end = std::max(now[0], now[1]) + 1000;
   kstats k{};
   k.records = emitted;

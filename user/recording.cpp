@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <libdeflate.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -193,7 +194,7 @@ json record_sizes() {
                       sizeof(ev_signal), sizeof(ev_mark)});
 }
 
-std::string header_json(const RecordingHeader& h) {
+std::string header_json(const RecordingHeader& h, int version) {
   json irq_names = json::object();
   for (const auto& [irq, name] : h.irq_names) irq_names[std::to_string(irq)] = bytes_to_json(name);
   json threads = json::array();
@@ -202,7 +203,7 @@ std::string header_json(const RecordingHeader& h) {
   json argv = json::array();
   for (const std::string& a : h.argv) argv.push_back(bytes_to_json(a));
   json j = {
-      {"format", kVersion},
+      {"format", version},
       {"tool", "irqlat"},
       {"tool_version", bytes_to_json(h.tool_version)},
       {"kernel", bytes_to_json(h.kernel)},
@@ -378,6 +379,7 @@ RecordingWriter::~RecordingWriter() {
   space_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (fd_ >= 0) ::close(fd_);
+  ZSTD_freeCCtx(zstd_);
 }
 
 void RecordingWriter::write_all(const void* p, size_t n) {
@@ -581,25 +583,41 @@ void RecordingWriter::write_block(Job& job) {
     transpose_events(job.payload, job.rows, tx_);
     payload = &tx_;
   }
-  uLongf clen = compressBound(static_cast<uLong>(payload->size()));
+  const bool zstd = opts_.version >= 3;
+  size_t clen = zstd ? ZSTD_compressBound(payload->size()) : compressBound(static_cast<uLong>(payload->size()));
   if (comp_.size() < recfmt::kBlockHeaderSize + clen) comp_.resize(recfmt::kBlockHeaderSize + clen);
   auto* out = reinterpret_cast<unsigned char*>(comp_.data());
-  if (compress2(out + recfmt::kBlockHeaderSize, &clen, reinterpret_cast<const Bytef*>(payload->data()),
-                static_cast<uLong>(payload->size()), opts_.level) != Z_OK) {
+  std::string failed;
+  if (zstd) {
+    if (!zstd_) zstd_ = ZSTD_createCCtx();
+    const size_t n = zstd_ ? ZSTD_compressCCtx(zstd_, out + recfmt::kBlockHeaderSize, clen, payload->data(),
+                                               payload->size(), opts_.level)
+                           : 0;
+    if (!zstd_) failed = "zstd: out of memory";
+    else if (ZSTD_isError(n)) failed = std::string("zstd: ") + ZSTD_getErrorName(n);
+    clen = n;
+  } else {
+    uLongf zlen = clen;
+    if (compress2(out + recfmt::kBlockHeaderSize, &zlen, reinterpret_cast<const Bytef*>(payload->data()),
+                  static_cast<uLong>(payload->size()), opts_.level) != Z_OK)
+      failed = "zlib compression error";
+    clen = zlen;
+  }
+  if (!failed.empty()) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (error_.empty()) error_ = "writing '" + path_ + "' failed: zlib compression error";
+    if (error_.empty()) error_ = "writing '" + path_ + "' failed: " + failed;
     return;
   }
   put_u32(out, recfmt::kBlockSync);
   out[4] = job.kind;
-  out[5] = out[6] = out[7] = 0;
+  out[5] = zstd ? recfmt::kCodecZstd : recfmt::kCodecZlib;
+  out[6] = out[7] = 0;
   put_u32(out + 8, job.seq);
   put_u32(out + 12, static_cast<uint32_t>(payload->size()));
   put_u32(out + 16, static_cast<uint32_t>(clen));
-  uLong crc = crc32(0L, Z_NULL, 0);
-  crc = crc32(crc, out, 20);
-  crc = crc32(crc, out + recfmt::kBlockHeaderSize, static_cast<uInt>(clen));
-  put_u32(out + 20, static_cast<uint32_t>(crc));
+  uint32_t crc = libdeflate_crc32(0, out, 20);
+  crc = libdeflate_crc32(crc, out + recfmt::kBlockHeaderSize, clen);
+  put_u32(out + 20, crc);
   write_all(out, recfmt::kBlockHeaderSize + clen);
 }
 
@@ -645,8 +663,11 @@ void RecordingWriter::queue(Job job) {
 }
 
 void RecordingWriter::write_header(const RecordingHeader& h) {
-  write_all(recfmt::kMagic, sizeof(recfmt::kMagic));
-  std::string text = recfmt::header_json(h);
+  char magic[sizeof(recfmt::kMagic)];
+  std::memcpy(magic, recfmt::kMagic, sizeof(magic));
+  magic[7] = static_cast<char>(opts_.version);
+  write_all(magic, sizeof(magic));
+  std::string text = recfmt::header_json(h, opts_.version);
   if (text.size() > recfmt::kMaxHeaderBytes)
     throw std::runtime_error("recording header too large (" + std::to_string(text.size()) + " bytes)");
   queue(Job{recfmt::kHeader, 0, std::move(text), {}});
@@ -959,6 +980,16 @@ libdeflate_decompressor* inflater() {
   return h.d;
 }
 
+ZSTD_DCtx* zstd_decompressor() {
+  struct Holder {
+    ZSTD_DCtx* d = ZSTD_createDCtx();
+    ~Holder() { ZSTD_freeDCtx(d); }
+  };
+  thread_local Holder h;
+  if (!h.d) throw std::bad_alloc();
+  return h.d;
+}
+
 }  // namespace
 
 RecordingReader::RecordingReader(std::unique_ptr<ByteSource> src, std::string name)
@@ -1026,11 +1057,16 @@ RecordingReader::Got RecordingReader::next_block(uint8_t& kind, std::string& pay
   const uint32_t bseq = get_u32(h + 8), ulen = get_u32(h + 12), clen = get_u32(h + 16);
   const uint32_t crc = get_u32(h + 20);
   if (kind < recfmt::kHeader || kind > recfmt::kEnd) corrupt(where + ": unknown block kind " + std::to_string(kind));
-  if (h[5] || h[6] || h[7]) corrupt(where + ": reserved bytes are not zero");
+  // Version 3 names the codec in byte 5; before, it was reserved (zlib).
+  const uint8_t codec = h[5];
+  if (h[6] || h[7] || (version_ < 3 && codec)) corrupt(where + ": reserved bytes are not zero");
+  if (codec != recfmt::kCodecZlib && codec != recfmt::kCodecZstd)
+    corrupt(where + ": unknown codec " + std::to_string(codec));
   if (bseq != seq) corrupt(where + ": sequence number " + std::to_string(bseq));
   const uint32_t cap = kind == recfmt::kHeader ? recfmt::kMaxHeaderBytes : recfmt::kMaxBlockBytes;
   if (ulen > cap) corrupt(where + ": length " + std::to_string(ulen) + " over the " + std::to_string(cap) + "-byte limit");
-  if (clen == 0 || clen > compressBound(ulen))
+  const size_t bound = codec == recfmt::kCodecZstd ? ZSTD_compressBound(ulen) : compressBound(ulen);
+  if (clen == 0 || clen > bound)
     corrupt(where + ": compressed length " + std::to_string(clen) + " does not fit length " + std::to_string(ulen));
   if (clen > src_->remaining()) return Got::Truncated;  // checked before allocating
   comp_.resize(clen);
@@ -1041,11 +1077,17 @@ RecordingReader::Got RecordingReader::next_block(uint8_t& kind, std::string& pay
   c = libdeflate_crc32(c, comp_.data(), clen);
   if (c != crc) corrupt(where + ": CRC mismatch");
   payload.resize(ulen);
-  size_t in_used = 0, out_len = 0;
   unsigned char dummy;  // a non-null buffer even for an empty payload
-  const libdeflate_result rc = libdeflate_zlib_decompress_ex(
-      inflater(), comp_.data(), clen, ulen ? static_cast<void*>(payload.data()) : &dummy, ulen, &in_used, &out_len);
-  if (rc != LIBDEFLATE_SUCCESS || out_len != ulen || in_used != clen) corrupt(where + ": bad compressed data");
+  void* dst = ulen ? static_cast<void*>(payload.data()) : &dummy;
+  if (codec == recfmt::kCodecZstd) {
+    const size_t n = ZSTD_decompressDCtx(zstd_decompressor(), dst, ulen, comp_.data(), clen);
+    if (ZSTD_isError(n) || n != ulen) corrupt(where + ": bad compressed data");
+  } else {
+    size_t in_used = 0, out_len = 0;
+    const libdeflate_result rc =
+        libdeflate_zlib_decompress_ex(inflater(), comp_.data(), clen, dst, ulen, &in_used, &out_len);
+    if (rc != LIBDEFLATE_SUCCESS || out_len != ulen || in_used != clen) corrupt(where + ": bad compressed data");
+  }
   seq_ = seq;
   return Got::Block;
 }

@@ -96,9 +96,14 @@ Remap plan_override(const RecordingHeader& h, const ReplayOptions& o) {
 // ones held back, and the collector gets pointers into the reader's block
 // (RecordSink::record): nothing is copied except the few records still held
 // when a block ends.
+//
+// From format version 3 on, records are stored in the order the live
+// collector got them (in_order): each goes to the collector as it is
+// decoded. A late record then is one older than a record before it, which is
+// what the live Reorderer counted (older than the last released at push).
 class Replayer : public RecordSink {
  public:
-  Replayer(Collector& c, const Remap& m) : col_(c), remap_(m) {}
+  Replayer(Collector& c, const Remap& m, bool in_order) : col_(c), remap_(m), in_order_(in_order) {}
 
   void record(const void* data, size_t size) override {
     received_++;
@@ -123,7 +128,7 @@ class Replayer : public RecordSink {
   // The live Reorderer rejected it (bad size): counted as received, nothing else.
   void rejected(size_t) override { received_++; }
   void watermark(uint64_t wm) override {
-    release(std::max(wm, last_released_));
+    if (!in_order_) release(std::max(wm, last_released_));
     col_.advance(wm);
   }
   // The reader keeps two blocks: records still held that point into the
@@ -163,6 +168,13 @@ class Replayer : public RecordSink {
     uint64_t ts;
     std::memcpy(&ts, p, sizeof(ts));
     if (released_any_ && ts < last_released_) late_++;  // its place has gone out
+    if (in_order_) {
+      col_.on_record(p, size);
+      last_released_ = std::max(last_released_, ts);
+      released_any_ = true;
+      if (slot != kInBlock) pool_.release(slot);
+      return;
+    }
     if (heap_mode_) {
       reorder_.push(p, size);
       if (slot != kInBlock) pool_.release(slot);
@@ -244,6 +256,7 @@ class Replayer : public RecordSink {
 
   Collector& col_;
   Remap remap_;
+  bool in_order_;
   // Not released yet: the records held at the last release, sorted by
   // (ts, arrival), then those pushed since, in arrival order.
   std::vector<Entry> pend_;
@@ -290,7 +303,7 @@ ReplayResult replay_recording(RecordingReader& reader, const ReplayOptions& opts
   Collector collector(cc);
   for (const KnownThread& t : h.threads) collector.set_comm(t.tid, t.pid, t.comm);
 
-  Replayer replayer(collector, remap);
+  Replayer replayer(collector, remap, reader.version() >= 3);
   ReplayResult out;
   out.summary = reader.read(replayer);
   const RecordingSummary& s = out.summary;

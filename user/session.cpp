@@ -248,8 +248,12 @@ void Session::release_command() {
 
 void Session::feed(const void* data, size_t size) {
   received_++;
+  if (!reorder_.push(data, size) && tap_) tap_(data, size);
+}
+
+void Session::deliver(const void* data, size_t size) {
   if (tap_) tap_(data, size);
-  reorder_.push(data, size);
+  collector_->on_record(data, size);
 }
 
 void Session::pump(int timeout_ms) {
@@ -257,7 +261,7 @@ void Session::pump(int timeout_ms) {
   loader_->poll(timeout_ms);
   const uint64_t watermark = t0 - kOrderMarginNs;
   last_watermark_ = watermark;
-  reorder_.release_until(watermark, [this](const void* d, size_t n) { collector_->on_record(d, n); });
+  reorder_.release_until(watermark, [this](const void* d, size_t n) { deliver(d, n); });
   for (auto it = pending_detach_.begin(); it != pending_detach_.end();) {
     if (it->second > watermark) {
       ++it;
@@ -298,7 +302,7 @@ void Session::stop() {
   pause();
   stopped_ = true;
   loader_->drain();
-  reorder_.flush([this](const void* d, size_t n) { collector_->on_record(d, n); });
+  reorder_.flush([this](const void* d, size_t n) { deliver(d, n); });
   for (const auto& [pid, ts] : pending_detach_) collector_->detach_process(pid);
   pending_detach_.clear();
   collector_->finish(end_ns_);

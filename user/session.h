@@ -89,7 +89,9 @@ class Session {
   KernelIrqStats kernel_irq_stats() const;  // valid while the session lives
   void reset_interval();  // zero the per-interval aggregates
 
-  // Every raw record, in arrival order, before time ordering (for `record`).
+  // For `record`: every record as the collector gets it (time-ordered, in
+  // delivery order, so a replay needs no reordering), and at arrival every
+  // record of a size the pipeline rejects (counted, never delivered).
   void set_tap(std::function<void(const void*, size_t)> tap) { tap_ = std::move(tap); }
   const Options& options() const { return opts_; }
   int nr_cpus() const { return loader_->nr_cpus(); }
@@ -113,6 +115,7 @@ class Session {
   std::unique_ptr<Loader> loader_;
   std::unique_ptr<LaunchedCommand> command_;
   Reorderer reorder_;
+  void deliver(const void* data, size_t size);  // the tap, then the collector
   std::unique_ptr<Collector> collector_;
   std::vector<MarkerAttach> markers_;
   std::function<void(const void*, size_t)> tap_;

@@ -9,11 +9,12 @@
 // Two input modes, so mutations reach the decoders behind the CRC and zlib:
 //   raw         the input is the file itself (magic, blocks, CRCs: all fuzzed)
 //   structured  the input starts with 'S' and is a list of chunks
-//               [u8 kind][u16 le length][payload...]; the harness compresses
+//               [u8 kind|0x80 for zstd][u16 le length][payload...]; the harness compresses
 //               each payload into a block with a correct sequence number and
 //               CRC (and puts a fixed header first unless chunk 1 is one).
 //               tests/fuzz/make_seeds.py turns recordings into such seeds.
 #include <zlib.h>
+#include <zstd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -30,16 +31,25 @@ using namespace irqlat;
 
 namespace {
 
-std::string block(uint8_t kind, uint32_t seq, const uint8_t* p, size_t n) {
-  uLongf clen = compressBound(n);
+// `zstd`: a version-3 zstd block (codec byte 1), else zlib (codec 0).
+std::string block(uint8_t kind, uint32_t seq, const uint8_t* p, size_t n, bool zstd = false) {
+  const uint8_t* src = n ? p : reinterpret_cast<const uint8_t*>("");
+  size_t clen = zstd ? ZSTD_compressBound(n) : compressBound(n);
   std::string out(24 + clen, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
-  compress2(o + 24, &clen, n ? p : reinterpret_cast<const Bytef*>(""), n, 1);
+  if (zstd) {
+    clen = ZSTD_compress(o + 24, clen, src, n, 1);
+  } else {
+    uLongf zlen = clen;
+    compress2(o + 24, &zlen, src, n, 1);
+    clen = zlen;
+  }
   out.resize(24 + clen);
   o = reinterpret_cast<unsigned char*>(out.data());
   auto put = [](unsigned char* d, uint32_t v) { std::memcpy(d, &v, 4); };
   put(o, recfmt::kBlockSync);
   o[4] = kind;
+  o[5] = zstd ? recfmt::kCodecZstd : recfmt::kCodecZlib;
   put(o + 8, seq);
   put(o + 12, static_cast<uint32_t>(n));
   put(o + 16, static_cast<uint32_t>(clen));
@@ -55,7 +65,8 @@ std::string structured(const uint8_t* data, size_t size) {
   size_t i = 1;
   bool first = true;
   while (i + 3 <= size) {
-    const uint8_t kind = data[i];
+    const uint8_t kind = data[i] & 0x7f;
+    const bool zstd = data[i] & 0x80;  // the high bit picks the codec
     size_t len = data[i + 1] | static_cast<size_t>(data[i + 2]) << 8;
     i += 3;
     len = std::min(len, size - i);
@@ -74,7 +85,7 @@ std::string structured(const uint8_t* data, size_t size) {
       file += block(recfmt::kHeader, ++seq, reinterpret_cast<const uint8_t*>(j.data()), j.size());
     }
     first = false;
-    file += block(kind, ++seq, data + i, len);
+    file += block(kind, ++seq, data + i, len, zstd);
     i += len;
   }
   return file;

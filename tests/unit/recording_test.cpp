@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -159,9 +160,12 @@ struct TempFile {
   ~TempFile() { ::unlink(path.c_str()); }
 };
 
-// Writes a recording the way `irqlat record` does; returns its bytes.
+// Writes a recording the way `irqlat record` does; returns its bytes. The
+// items are in ring-buffer arrival order; from format 3 on, the records go
+// in as the live Reorderer releases them (Session's tap) unless `raw`.
 std::string make_recording(const std::vector<Item>& items, const RecordingHeader& h, const FakeKernel& k,
-                           WriterOptions wo = {}, size_t stats_every = 0, size_t flush_every = 0) {
+                           WriterOptions wo = {}, size_t stats_every = 0, size_t flush_every = 0,
+                           bool raw = false) {
   TempFile tmp;
   int fd = ::open(tmp.path.c_str(), O_WRONLY | O_TRUNC);
   REQUIRE(fd >= 0);
@@ -170,10 +174,21 @@ std::string make_recording(const std::vector<Item>& items, const RecordingHeader
   kstats c{};
   c.drops = 3;
   c.irq_unmatched = 2;
+  const bool reorder = wo.version >= 3 && !raw;
+  Reorderer ro;
+  auto store = [&w](const void* d, size_t n) { w.add_record(d, n); };
   for (size_t i = 0; i < items.size(); i++) {
     const Item& it = items[i];
-    if (it.kind == Item::Record) w.add_record(it.rec.bytes.data(), it.rec.size);
-    if (it.kind == Item::Watermark) w.add_watermark(it.wm);
+    if (it.kind == Item::Record) {
+      if (reorder)
+        ro.push(it.rec.bytes.data(), it.rec.size);
+      else
+        w.add_record(it.rec.bytes.data(), it.rec.size);
+    }
+    if (it.kind == Item::Watermark) {
+      if (reorder) ro.release_until(it.wm, store);
+      w.add_watermark(it.wm);
+    }
     if (it.kind == Item::Rejected) {
       std::vector<unsigned char> junk(it.size, 0xab);
       w.add_record(junk.data(), junk.size());
@@ -181,6 +196,7 @@ std::string make_recording(const std::vector<Item>& items, const RecordingHeader
     if (stats_every && i % stats_every == stats_every - 1) w.add_stats(k.view(), 5000 + i, c, 1, i, false);
     else if (flush_every && i % flush_every == flush_every - 1) w.flush_events();
   }
+  ro.flush(store);
   w.add_stats(k.view(), kEnd, c, 4, items.size(), true);
   w.finish();
   return slurp(tmp.path);
@@ -303,6 +319,25 @@ std::string make_block(uint8_t kind, uint32_t seq, const std::string& payload, u
   return std::string(reinterpret_cast<char*>(h), 24) + comp;
 }
 
+// The same block with a zstd payload and codec byte `codec` (version 3).
+std::string make_zstd_block(uint8_t kind, uint32_t seq, const std::string& payload, uint8_t codec = 1,
+                            uint32_t ulen_field = UINT32_MAX) {
+  std::string comp(ZSTD_compressBound(payload.size()), '\0');
+  comp.resize(ZSTD_compress(comp.data(), comp.size(), payload.data(), payload.size(), 1));
+  unsigned char h[24] = {};
+  auto put = [](unsigned char* p, uint32_t v) { std::memcpy(p, &v, 4); };
+  put(h, 0x42515249);
+  h[4] = kind;
+  h[5] = codec;
+  put(h + 8, seq);
+  put(h + 12, ulen_field == UINT32_MAX ? static_cast<uint32_t>(payload.size()) : ulen_field);
+  put(h + 16, static_cast<uint32_t>(comp.size()));
+  uLong crc = crc32(0, h, 20);
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(comp.data()), comp.size());
+  put(h + 20, static_cast<uint32_t>(crc));
+  return std::string(reinterpret_cast<char*>(h), 24) + comp;
+}
+
 const std::string kMagic(recfmt::kMagic, 8);
 
 std::string header_block() { return make_block(recfmt::kHeader, 1, recfmt::header_json(test_header())); }
@@ -336,7 +371,8 @@ TEST_CASE("recording: records, watermarks and rejected records come back as writ
       wo.level = level;
       wo.background = background;
       wo.block_bytes = 4096;  // many blocks
-      const std::string f = make_recording(items, test_header(), session_kernel(), wo, 50, 0);
+      wo.version = level == 6 ? 2 : 3;  // zlib and zstd
+      const std::string f = make_recording(items, test_header(), session_kernel(), wo, 50, 0, true);
       Collect c;
       RecordingSummary s = read_all(f, c);
       CHECK(s.complete);
@@ -402,13 +438,16 @@ TEST_CASE("recording: report equals what the live pipeline printed", "[recording
   const Report live = live_report(items, test_header(), k);
   REQUIRE(live.windows.count > 0);
   REQUIRE(live.events.late > 0);  // the late records went through the same release points
-  for (uint32_t block : {4096u, 1u << 20}) {
-    WriterOptions wo;
-    wo.block_bytes = block;
-    const std::string f = make_recording(items, test_header(), k, wo, 17, 5);
-    ReplayResult res = replay_bytes(f);
-    CHECK(res.warnings.empty());
-    CHECK(json_of(res.report) == json_of(live));
+  for (uint8_t version : {2, 3}) {
+    for (uint32_t block : {4096u, 1u << 20}) {
+      WriterOptions wo;
+      wo.block_bytes = block;
+      wo.version = version;
+      const std::string f = make_recording(items, test_header(), k, wo, 17, 5);
+      ReplayResult res = replay_bytes(f);
+      CHECK(res.warnings.empty());
+      CHECK(json_of(res.report) == json_of(live));
+    }
   }
 }
 
@@ -468,9 +507,15 @@ TEST_CASE("recording: replay releases records exactly like the live Reorderer", 
       const std::vector<Item> items = shuffled_items(seed, pile_up ? 200'000 : 30'000, pile_up);
       const Report live = live_report(items, h, k);
       REQUIRE(live.events.late > 0);
-      const std::string f = make_recording(items, h, k, {}, 0, 0);
-      ReplayResult res = replay_bytes(f);
-      CHECK(json_of(res.report) == json_of(live));
+      // Version 2 stores arrival order (the replay reorders), version 3
+      // delivery order (the replay passes records on and counts the late).
+      for (uint8_t version : {2, 3}) {
+        WriterOptions wo;
+        wo.version = version;
+        const std::string f = make_recording(items, h, k, wo, 0, 0);
+        ReplayResult res = replay_bytes(f);
+        CHECK(json_of(res.report) == json_of(live));
+      }
     }
   }
 }
@@ -572,11 +617,11 @@ TEST_CASE("recording: not a recording, empty, wrong version", "[recording]") {
   CHECK_THAT(error_of("IRQLA"), Contains("truncated inside its header"));
   std::string v9 = standard_recording();
   v9[7] = 9;
-  CHECK(error_of(v9) == "'x.rec': recording format version 9 is not supported (this irqlat reads versions 1 to 2)");
+  CHECK(error_of(v9) == "'x.rec': recording format version 9 is not supported (this irqlat reads versions 1 to 3)");
   std::string v0 = standard_recording();
   v0[7] = 0;
   CHECK_THAT(error_of(v0), Contains("recording format version 0 is not supported"));
-  // A version-2 file whose header says otherwise.
+  // A version-3 file whose header says otherwise.
   CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":1}")), Contains("format version mismatch"));
   CHECK_THAT(error_of(kMagic), Contains("truncated inside its header"));
 }
@@ -708,6 +753,29 @@ TEST_CASE("recording: version-2 record columns decode in every mode", "[recordin
   // Version 1 (planes) is still read: the committed real recording is one.
 }
 
+TEST_CASE("recording: block codecs: zlib and zstd in version 3, zlib only before", "[recording]") {
+  const std::string header = recfmt::header_json(test_header());
+  const std::string events = std::string("\0\0\0\0", 4);
+  // zlib and zstd blocks mix in one version-3 file.
+  Collect c;
+  const RecordingSummary s =
+      read_all(kMagic + make_zstd_block(recfmt::kHeader, 1, header) + make_block(recfmt::kEvents, 2, events) +
+                   make_zstd_block(recfmt::kEvents, 3, events),
+               c);
+  CHECK(c.items.empty());
+  CHECK_THAT(s.warning, Contains("truncated"));
+  // Unknown codec; a zstd payload whose length is not the header's.
+  CHECK(error_of(kMagic + make_zstd_block(recfmt::kHeader, 1, header, 7)) == "'x.rec' is corrupt: block 1: unknown codec 7");
+  CHECK(error_of(kMagic + make_zstd_block(recfmt::kHeader, 1, header, 1, static_cast<uint32_t>(header.size() + 1))) ==
+        "'x.rec' is corrupt: block 1: bad compressed data");
+  CHECK(error_of(kMagic + make_zstd_block(recfmt::kHeader, 1, header, 1, static_cast<uint32_t>(header.size() - 1))) ==
+        "'x.rec' is corrupt: block 1: bad compressed data");
+  // Versions 1 and 2 had byte 5 reserved.
+  std::string v2 = kMagic + make_zstd_block(recfmt::kHeader, 1, header);
+  v2[7] = 2;
+  CHECK(error_of(v2) == "'x.rec' is corrupt: block 1: reserved bytes are not zero");
+}
+
 TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
   const std::string hb = header_block();
   const std::string events = make_block(recfmt::kEvents, 2, std::string("\0\0\0\0", 4));
@@ -718,7 +786,7 @@ TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
   CHECK_THAT(error_of(kMagic + hb + make_block(9, 2, "")), Contains("unknown block kind 9"));
   // A header that is not JSON, or misses fields.
   CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "not json")), Contains("bad header"));
-  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":2}")), Contains("'record_sizes' is missing"));
+  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":3}")), Contains("'record_sizes' is missing"));
   // Records laid out differently from this build's: refused.
   std::string other = recfmt::header_json(test_header());
   const size_t at = other.find("\"record_sizes\":[0,48,");

@@ -1,0 +1,74 @@
+// decompress_only: the baseline of bench section 3. Reads an irqlat
+// recording the way `irqlat report` does (whole file, block by block) and
+// only decompresses each payload (zlib or zstd, by the block's codec byte,
+// docs/recording-format.md), with the same libraries `report` uses. Prints
+// one JSON line: {"blocks": N, "raw_bytes": B, "seconds": S} (S: the read
+// and decompress loop, process start-up excluded).
+//
+//   decompress_only FILE
+#include <libdeflate.h>
+#include <zstd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+namespace {
+
+uint32_t u32_at(const unsigned char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: decompress_only FILE\n");
+    return 2;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::ifstream f(argv[1], std::ios::binary);
+  if (!f) {
+    std::fprintf(stderr, "decompress_only: cannot read '%s'\n", argv[1]);
+    return 1;
+  }
+  const std::vector<unsigned char> data((std::istreambuf_iterator<char>(f)), {});
+  libdeflate_decompressor* inflater = libdeflate_alloc_decompressor();
+  ZSTD_DCtx* zstd = ZSTD_createDCtx();
+  std::vector<unsigned char> out;
+  uint64_t raw = 0, blocks = 0;
+  for (size_t off = 8; off + 24 <= data.size();) {
+    const unsigned char* h = data.data() + off;
+    if (u32_at(h) != 0x42515249) break;  // "IRQB"; zeros after the last block
+    const uint32_t ulen = u32_at(h + 12), clen = u32_at(h + 16);
+    if (off + 24 + clen > data.size()) break;
+    out.resize(ulen + 1);
+    size_t got = 0;
+    if (h[5] == 1) {
+      got = ZSTD_decompressDCtx(zstd, out.data(), ulen, h + 24, clen);
+      if (ZSTD_isError(got)) got = SIZE_MAX;
+    } else if (libdeflate_zlib_decompress(inflater, h + 24, clen, out.data(), ulen, &got) != LIBDEFLATE_SUCCESS) {
+      got = SIZE_MAX;
+    }
+    if (got != ulen) {
+      std::fprintf(stderr, "decompress_only: block %llu does not decompress\n",
+                   static_cast<unsigned long long>(blocks + 1));
+      return 1;
+    }
+    raw += ulen;
+    blocks++;
+    off += 24 + clen;
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("{\"blocks\": %llu, \"raw_bytes\": %llu, \"seconds\": %.6f}\n", static_cast<unsigned long long>(blocks),
+              static_cast<unsigned long long>(raw), s);
+  libdeflate_free_decompressor(inflater);
+  ZSTD_freeDCtx(zstd);
+  return 0;
+}

@@ -747,15 +747,15 @@ def decompress_seconds(path):
     return d["seconds"], d["raw_bytes"]
 
 
-def record_mix(tmpdir, path):
+def record_mix(tmpdir, path, extra=()):
     """A real recording: `irqlat record -a` of the workload mix, long enough
     for REPORT_EVENTS events at the mix's usual rate (~600k records/s)."""
     seconds = max(10, -(-REPORT_EVENTS // 400_000))
-    log(f"3. collector throughput: recording the mix system-wide for {seconds} s")
+    log(f"3. collector throughput: recording the mix system-wide for {seconds} s {' '.join(extra)}")
     mix = Mix(tmpdir)
     mix.start()
     try:
-        _, err = run_checked([IRQLAT, "record", "-a", "-d", f"{seconds}s", "-o", path], "irqlat record",
+        _, err = run_checked([IRQLAT, "record", "-a", "-d", f"{seconds}s", "-o", path, *extra], "irqlat record",
                              timeout=seconds + 120)
     finally:
         mix.stop()
@@ -768,14 +768,18 @@ def section_collector(tmpdir, res):
         log(f"3. collector throughput: skipped ({why})")
         res["collector"] = {"skipped": "record/report not built", "why": why}
         return
-    files = {"real": os.path.join(tmpdir, "mix.irqlat"), "synthetic": os.path.join(tmpdir, "bench.irqlat")}
+    # The default codec (zlib) on a real and a synthetic recording; a second
+    # real recording with --compress zstd for information.
+    files = {"real": os.path.join(tmpdir, "mix.irqlat"), "synthetic": os.path.join(tmpdir, "bench.irqlat"),
+             "real-zstd": os.path.join(tmpdir, "mix-zstd.irqlat")}
     # Interface of bench/gen_recording (owned elsewhere): N FILE, overridable
     # with BENCH_GEN_ARGS ("{events}" and "{file}" substituted).
     args = os.environ.get("BENCH_GEN_ARGS", "{events} {file}")
     argv = [GEN_RECORDING] + [a.format(events=REPORT_EVENTS, file=files["synthetic"]) for a in args.split()]
     log(f"3. collector throughput: generating {REPORT_EVENTS} events: {' '.join(argv)}")
     gen_out, _ = run_checked(argv, "gen_recording", timeout=1200)
-    lines = {"synthetic": gen_out.strip(), "real": record_mix(tmpdir, files["real"])}
+    lines = {"synthetic": gen_out.strip(), "real": record_mix(tmpdir, files["real"]),
+             "real-zstd": record_mix(tmpdir, files["real-zstd"], ("--compress", "zstd"))}
     for f in files.values():
         if not os.path.exists(f):
             raise BenchError(f"no recording {f}: {lines}")
@@ -803,8 +807,9 @@ def section_collector(tmpdir, res):
                 o["events"] = json.load(f)["events"]["received"]
     for k, f in files.items():
         out[k]["raw_bytes"] = decompress_seconds(f)[1]
-        out[k]["profile"] = perf_profile([TASKSET, "-c", "0", IRQLAT, "report", f, "-f", "json", "-o", os.devnull],
-                                         tmpdir)
+        if k != "real-zstd":
+            out[k]["profile"] = perf_profile([TASKSET, "-c", "0", IRQLAT, "report", f, "-f", "json", "-o",
+                                              os.devnull], tmpdir)
     res["collector"] = out
 
 
@@ -1197,6 +1202,10 @@ def render(res, an, cmd):
                   f"{fmt_mmm(b['eps'], '{:.3g}')} events/s | decompression alone "
                   f"{fmt_mmm(b['decompress_eps'], '{:.3g}')} events/s | "
                   f"{verdict(b['eps'][1] >= TARGETS['collector_eps'])} |")
+            z = a["real-zstd"]
+            w(f"| (information: `record -a --compress zstd` of the mix, {z['events']} events) | "
+              f"{fmt_mmm(z['eps'], '{:.3g}')} events/s | decompression alone "
+              f"{fmt_mmm(z['decompress_eps'], '{:.3g}')} events/s | — |")
     if "live" in an:
         a = an["live"]
         w(f"| zero drops at the full mix, flat RSS | {a['dropped']} dropped of {a['received']}; RSS "
@@ -1301,27 +1310,29 @@ def render(res, an, cmd):
         if "skipped" in a:
             w(f"skipped: record/report not built ({a['why']}).")
         else:
-            w("`taskset -c 0 irqlat report FILE -f json` on two recordings: `irqlat record -a` of the workload "
-              "mix (what a user records) and `build/bench/gen_recording` (random fields and timings: the "
-              "worst case for the decoder and the per-thread state machine). Baseline: "
+            w("`taskset -c 0 irqlat report FILE -f json` on two recordings in the default format (zlib blocks): "
+              "`irqlat record -a` of the workload mix (what a user records) and `build/bench/gen_recording` "
+              "(random fields and timings: the worst case for the decoder and the per-thread state machine); "
+              "for information a second `record -a` of the mix with `--compress zstd`. Baseline: "
               "`bench/decompress_only` decompressing the same blocks with the same libraries, alternating.")
             w("")
-            w("| what | `record -a` of the mix | synthetic |")
-            w("| --- | --- | --- |")
-            r, y = a["real"], a["synthetic"]
-            w(f"| events | {r['events']} | {y['events']} |")
-            w(f"| bytes/event on disk (uncompressed blocks) | {r['bytes_per_event']:.2f} "
-              f"({(r['raw_bytes_per_event'] or 0):.1f}) | {y['bytes_per_event']:.2f} "
-              f"({(y['raw_bytes_per_event'] or 0):.1f}) |")
-            w(f"| irqlat report, wall, events/s | {fmt_mmm(r['eps'], '{:.3g}')} | {fmt_mmm(y['eps'], '{:.3g}')} |")
-            w(f"| irqlat report, CPU time, events/s | {fmt_mmm(r['eps_cpu'], '{:.3g}')} | "
-              f"{fmt_mmm(y['eps_cpu'], '{:.3g}')} |")
-            w(f"| decompression only, events/s | {fmt_mmm(r['decompress_eps'], '{:.3g}')} | "
-              f"{fmt_mmm(y['decompress_eps'], '{:.3g}')} |")
-            w(f"| report time / decompression time | {fmt_mmm(r['ratio'], unit='x')} | "
-              f"{fmt_mmm(y['ratio'], unit='x')} |")
+            cols = (("real", "`record -a` of the mix"), ("synthetic", "synthetic"),
+                    ("real-zstd", "`record -a --compress zstd`"))
+            w("| what | " + " | ".join(t for _, t in cols) + " |")
+            w("| --- |" + " --- |" * len(cols))
+
+            def row(label, f):
+                w(f"| {label} | " + " | ".join(f(a[k]) for k, _ in cols) + " |")
+            row("events", lambda b: str(b["events"]))
+            row("bytes/event on disk (uncompressed blocks)",
+                lambda b: f"{b['bytes_per_event']:.2f} ({(b['raw_bytes_per_event'] or 0):.1f})")
+            row("irqlat report, wall, events/s", lambda b: fmt_mmm(b["eps"], "{:.3g}"))
+            row("irqlat report, CPU time, events/s", lambda b: fmt_mmm(b["eps_cpu"], "{:.3g}"))
+            row("decompression only, events/s", lambda b: fmt_mmm(b["decompress_eps"], "{:.3g}"))
+            row("report time / decompression time", lambda b: fmt_mmm(b["ratio"], unit="x"))
             w("")
-            w(f"Recorded: {r['line']}; generated: {y['line']}.")
+            r, y = a["real"], a["synthetic"]
+            w(f"Recorded: {r['line']}; {a['real-zstd']['line']}; generated: {y['line']}.")
             for k in ("real", "synthetic"):
                 prof = a[k].get("profile")
                 if prof:

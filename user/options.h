@@ -67,6 +67,7 @@ struct Options {
 
   OutputFormat format = OutputFormat::Table;  // -f
   std::string output;              // -o: tables (trace/report) or recording (record)
+  bool compress_zstd = false;      // record --compress zstd (default zlib)
   int top = 5;                     // --top N, >= 1
   uint64_t window_list_cap = 100000;  // --max-windows N (0 = summary only)
 

@@ -93,7 +93,9 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
     ::close(fd);
     throw UsageError("cannot write '" + opts.output + "': not a regular file");
   }
-  RecordingWriter writer(fd, opts.output);
+  WriterOptions wo;
+  wo.codec = opts.compress_zstd ? recfmt::kCodecZstd : recfmt::kCodecZlib;
+  RecordingWriter writer(fd, opts.output, wo);
   // A run that fails before it records anything (bad PID, not root, ...)
   // leaves no file behind.
   struct RemoveOnError {

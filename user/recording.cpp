@@ -583,7 +583,7 @@ void RecordingWriter::write_block(Job& job) {
     transpose_events(job.payload, job.rows, tx_);
     payload = &tx_;
   }
-  const bool zstd = opts_.version >= 3;
+  const bool zstd = opts_.version >= 3 && opts_.codec == recfmt::kCodecZstd;
   size_t clen = zstd ? ZSTD_compressBound(payload->size()) : compressBound(static_cast<uLong>(payload->size()));
   if (comp_.size() < recfmt::kBlockHeaderSize + clen) comp_.resize(recfmt::kBlockHeaderSize + clen);
   auto* out = reinterpret_cast<unsigned char*>(comp_.data());

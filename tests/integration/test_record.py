@@ -119,14 +119,29 @@ def windows_recording():
 @pytest.fixture(scope="module")
 def system_recording():
     """-a for 3 s with disk interrupts: several event blocks and interim
-    statistics blocks."""
+    statistics blocks, zstd-compressed."""
     d = tempfile.mkdtemp(prefix="irqlat-rec-")
     path = os.path.join(d, "all.rec")
-    t = Tracer(["record", "-a", "-d", "3s", "-o", path, "-f", "json"])
+    t = Tracer(["record", "-a", "-d", "3s", "-o", path, "-f", "json", "--compress", "zstd"])
     direct_write(500)
     doc = t.json(timeout=60)
     yield path, doc, "".join(t.stderr_lines)
     shutil.rmtree(d, ignore_errors=True)
+
+
+def block_codecs(path):
+    """Format version and the codec byte of every block (docs/recording-format.md)."""
+    data = open(path, "rb").read()
+    codecs, off = set(), 8
+    while off + 24 <= len(data) and data[off:off + 4] == b"IRQB":
+        codecs.add(data[off + 5])
+        off += 24 + int.from_bytes(data[off + 16:off + 20], "little")
+    return data[7], codecs
+
+
+def test_record_writes_format_3_zlib_unless_asked(windows_recording, system_recording):
+    assert block_codecs(windows_recording[0]) == (3, {0})
+    assert block_codecs(system_recording[0]) == (3, {1})  # --compress zstd
 
 
 def test_report_equals_live_tables_with_windows(windows_recording):

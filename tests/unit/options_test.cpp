@@ -80,6 +80,12 @@ TEST_CASE("everything after -- is the command", "[options]") {
   CHECK(o.command_argv == std::vector<std::string>{"./cancel_loop"});
   CHECK(o.cancel.kind == WindowSpec::Usdt);
   CHECK(o.done.name == "done");
+  CHECK_FALSE(o.compress_zstd);  // zlib unless asked
+  CHECK(parse({"record", "-a", "-o", "r", "--compress", "zstd"}).compress_zstd);
+  CHECK_FALSE(parse({"record", "-a", "-o", "r", "--compress", "zlib"}).compress_zstd);
+  CHECK_THROWS_WITH(parse({"record", "-a", "-o", "r", "--compress", "lz4"}),
+                    Equals("invalid --compress 'lz4': expected zlib or zstd"));
+  CHECK_THROWS_AS(parse({"trace", "-a", "--compress", "zstd"}), UsageError);  // record only
 
   CHECK_THROWS_WITH(parse({"trace", "-p", "1", "--"}),
                     Equals("'--' must be followed by a COMMAND to start"));

@@ -365,13 +365,19 @@ std::string data_path(const std::string& name) {
 
 TEST_CASE("recording: records, watermarks and rejected records come back as written", "[recording]") {
   const std::vector<Item> items = session_items();
-  for (int level : {1, 6}) {
+  struct Config {
+    uint8_t version, codec;
+    int level;
+  };
+  for (Config cfg : {Config{2, recfmt::kCodecZlib, 6}, Config{3, recfmt::kCodecZlib, 1},
+                     Config{3, recfmt::kCodecZstd, 1}}) {
     for (bool background : {true, false}) {
       WriterOptions wo;
-      wo.level = level;
+      wo.level = cfg.level;
       wo.background = background;
       wo.block_bytes = 4096;  // many blocks
-      wo.version = level == 6 ? 2 : 3;  // zlib and zstd
+      wo.version = cfg.version;
+      wo.codec = cfg.codec;
       const std::string f = make_recording(items, test_header(), session_kernel(), wo, 50, 0, true);
       Collect c;
       RecordingSummary s = read_all(f, c);
@@ -438,11 +444,12 @@ TEST_CASE("recording: report equals what the live pipeline printed", "[recording
   const Report live = live_report(items, test_header(), k);
   REQUIRE(live.windows.count > 0);
   REQUIRE(live.events.late > 0);  // the late records went through the same release points
-  for (uint8_t version : {2, 3}) {
+  for (uint8_t version : {2, 3, 4}) {  // 4: format 3 with zstd blocks
     for (uint32_t block : {4096u, 1u << 20}) {
       WriterOptions wo;
       wo.block_bytes = block;
-      wo.version = version;
+      wo.version = std::min<uint8_t>(version, 3);
+      wo.codec = version == 4 ? recfmt::kCodecZstd : recfmt::kCodecZlib;
       const std::string f = make_recording(items, test_header(), k, wo, 17, 5);
       ReplayResult res = replay_bytes(f);
       CHECK(res.warnings.empty());

@@ -1,7 +1,7 @@
 // gen_recording: writes a synthetic irqlat recording of N events, for timing
 // `irqlat report` on large inputs (issue 6) without root or a real workload.
 //
-//   gen_recording N FILE [--seed S] [--level L] [--format 2|3] [--compress zlib|zstd]
+//   gen_recording N FILE [--seed S] [--level L] [--format 2|3] [--compress zlib|zstd] [--block-bytes B]
 //
 // The stream looks like a busy traced program: 4 processes of 4 threads on 2
 // CPUs waking, switching, being interrupted (device IRQ 36, LOC, TIMER and
@@ -86,7 +86,7 @@ struct FakeStats {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: gen_recording N FILE [--seed S] [--level L] [--format 2|3] [--compress zlib|zstd]\n");
+    std::fprintf(stderr, "usage: gen_recording N FILE [--seed S] [--level L] [--format 2|3] [--compress zlib|zstd] [--block-bytes B]\n");
     return 2;
   }
   const uint64_t n = std::strtoull(argv[1], nullptr, 10);
@@ -95,11 +95,13 @@ int main(int argc, char** argv) {
   int level = WriterOptions{}.level;
   int format = recfmt::kVersion;
   bool zstd = false;
+  uint32_t block_bytes = WriterOptions{}.block_bytes;
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--level")) level = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--format")) format = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--compress")) zstd = !std::strcmp(argv[i + 1], "zstd");
+    else if (!std::strcmp(argv[i], "--block-bytes")) block_bytes = static_cast<uint32_t>(std::atoi(argv[i + 1]));
   }
   if (format != 2 && format != 3) {
     std::fprintf(stderr, "gen_recording: --format must be 2 or 3\n");
@@ -114,6 +116,7 @@ int main(int argc, char** argv) {
   wo.level = level;
   wo.version = static_cast<uint8_t>(format);
   wo.codec = zstd ? recfmt::kCodecZstd : recfmt::kCodecZlib;
+  wo.block_bytes = block_bytes;
   RecordingWriter w(fd, path, wo);
   Reorderer reorder;  // format 3: what the live session delivered
   auto store = [&w](const void* d, size_t size) { w.add_record(d, size); };

@@ -969,26 +969,22 @@ const char* decode_word_columns(Cursor& c, size_t count, size_t words, unsigned 
   return nullptr;
 }
 
-// One decompressor per thread (it is a few KiB of tables, reused per block).
+// One decompressor per thread and codec (tables and buffers of a few KiB
+// or more, reused for every block).
+template <class T, auto Make, auto Free>
+T* per_thread() {
+  struct Holder {
+    T* d = Make();
+    ~Holder() { Free(d); }
+  };
+  thread_local Holder h;
+  if (!h.d) throw std::bad_alloc();
+  return h.d;
+}
 libdeflate_decompressor* inflater() {
-  struct Holder {
-    libdeflate_decompressor* d = libdeflate_alloc_decompressor();
-    ~Holder() { libdeflate_free_decompressor(d); }
-  };
-  thread_local Holder h;
-  if (!h.d) throw std::bad_alloc();
-  return h.d;
+  return per_thread<libdeflate_decompressor, libdeflate_alloc_decompressor, libdeflate_free_decompressor>();
 }
-
-ZSTD_DCtx* zstd_decompressor() {
-  struct Holder {
-    ZSTD_DCtx* d = ZSTD_createDCtx();
-    ~Holder() { ZSTD_freeDCtx(d); }
-  };
-  thread_local Holder h;
-  if (!h.d) throw std::bad_alloc();
-  return h.d;
-}
+ZSTD_DCtx* zstd_decompressor() { return per_thread<ZSTD_DCtx, ZSTD_createDCtx, ZSTD_freeDCtx>(); }
 
 }  // namespace
 

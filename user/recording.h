@@ -153,9 +153,9 @@ std::string encode_stats(const KernelIrqStats& k, uint64_t at_ns, const kstats& 
 }  // namespace recfmt
 
 struct WriterOptions {
-  // 3: zstd blocks, records in the order the live collector got them (the
-  // caller feeds them so); 2: zlib blocks, records in ring-buffer arrival
-  // order (kept for tests and comparisons: the replay reorders those).
+  // 3: records in the order the live collector got them (the caller feeds
+  // them so), a codec byte per block; 2: zlib blocks, records in ring-buffer
+  // arrival order (kept for tests and comparisons: the replay reorders them).
   uint8_t version = recfmt::kVersion;
   // Version 3: the blocks' codec. zlib is what the SPEC names; zstd
   // decompresses ~2x faster for the same size (`record --compress zstd`).

@@ -103,8 +103,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--compress")) zstd = !std::strcmp(argv[i + 1], "zstd");
     else if (!std::strcmp(argv[i], "--block-bytes")) block_bytes = static_cast<uint32_t>(std::atoi(argv[i + 1]));
   }
-  if (format != 2 && format != 3) {
-    std::fprintf(stderr, "gen_recording: --format must be 2 or 3\n");
+  if ((format != 2 && format != 3) || (zstd && format != 3)) {
+    std::fprintf(stderr, "gen_recording: --format must be 2 or 3 (zstd: 3)\n");
     return 2;
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

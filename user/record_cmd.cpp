@@ -1,7 +1,7 @@
 // See record_cmd.h. The trace main loop, with the session's tap writing every
-// raw record into the recording, and the release points (watermarks) of the
-// live pipeline written between them, so `report` replays exactly what the
-// live collector saw.
+// record as the collector gets it (and rejected ones as they arrive) into the
+// recording, and the release points (watermarks) of the live pipeline written
+// between them, so `report` replays exactly what the live collector saw.
 #include "user/record_cmd.h"
 
 #include <fcntl.h>

@@ -365,6 +365,15 @@ KernelIrqStats StatsSnapshot::view() const {
 
 RecordingWriter::RecordingWriter(int fd, std::string path, WriterOptions opts)
     : fd_(fd), path_(std::move(path)), opts_(opts) {
+  // Version 2 (zlib, arrival order) or 3 (either codec): nothing else is
+  // written the way its readers expect.
+  const bool writable = opts_.codec == recfmt::kCodecZlib ? opts_.version == 2 || opts_.version == 3
+                                                          : opts_.codec == recfmt::kCodecZstd && opts_.version == 3;
+  if (!writable) {
+    ::close(fd_);
+    throw std::invalid_argument("recording format " + std::to_string(opts_.version) + " with codec " +
+                                std::to_string(opts_.codec) + " cannot be written");
+  }
   opts_.block_bytes = std::clamp<uint32_t>(opts_.block_bytes, 4096, 4u << 20);
   cap_ = opts_.block_bytes + 256;
   if (opts_.background) thread_ = std::thread([this] { worker(); });

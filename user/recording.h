@@ -1,7 +1,8 @@
 // The recording file of `irqlat record` / `irqlat report` (docs/recording-format.md).
 //
-//   file    := magic "IRQLAT\0" u8 version (1), then blocks
-//   block   := 24-byte header (sync "IRQB", kind, seq, lengths, CRC32) + zlib payload
+//   file    := magic "IRQLAT\0" u8 version (1 to 3), then blocks
+//   block   := 24-byte header (sync "IRQB", kind, codec, seq, lengths, CRC32)
+//              + zlib or (version 3, codec byte 1) zstd payload
 //   blocks  := HEADER, then EVENTS / STATS in stream order, then FINAL_STATS, END
 //
 // Every block decodes on its own, so a file cut short (SIGKILL, power loss)
@@ -50,7 +51,7 @@ constexpr uint64_t kMaxStatCells = 1u << 24;       // slots * cpus
 // Version 3 also stores records in delivery order (see WriterOptions).
 // Block header byte 5 from version 3 on (versions 1 and 2: 0, zlib only).
 // zstd decompresses the events blocks ~2x faster than libdeflate inflates
-// zlib, at the same size (the columns leave little for either to find).
+// zlib, at the same size or smaller (the columns leave little for either).
 enum Codec : uint8_t {
   kCodecZlib = 0,  // RFC 1950
   kCodecZstd = 1,  // RFC 8878 frame
@@ -160,7 +161,9 @@ struct WriterOptions {
   // Version 3: the blocks' codec. zlib is what the SPEC names; zstd
   // decompresses ~2x faster for the same size (`record --compress zstd`).
   uint8_t codec = recfmt::kCodecZlib;
-  int level = 1;  // zlib 1 is ~4x faster than 6, ~12% larger; zstd 1 ~2x faster than 3, ~2% larger
+  // The codec's level (zlib 1 is ~4x faster than 6, ~12% larger; zstd 1 ~2x
+  // faster than 3, ~2% larger). 0 means "stored" to zlib but "default" to zstd.
+  int level = 1;
   uint32_t block_bytes = 1u << 20;      // close an events block at this size (<= 4 MiB)
   bool background = true;               // compress and write on a worker thread
   size_t max_queued = 8;                // blocks waiting for the worker (back-pressure)

@@ -1,7 +1,8 @@
-// Offline analysis of a recording: feeds the recorded records through a
-// Reorderer and a Collector exactly as the live session did (same records,
-// same release points), then builds the Report with build_report() from the
-// recorded kernel statistics. Used by `irqlat report`, the tests, the fuzzer
+// Offline analysis of a recording: feeds the recorded records to a Collector
+// exactly as the live session did (same records in the same order, same
+// release points; format 3 stores them in delivery order, older formats are
+// put back in order as the live Reorderer did), then builds the Report with
+// build_report() from the recorded kernel statistics. Used by `irqlat report`, the tests, the fuzzer
 // and the benchmark.
 #pragma once
 

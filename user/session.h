@@ -89,9 +89,10 @@ class Session {
   KernelIrqStats kernel_irq_stats() const;  // valid while the session lives
   void reset_interval();  // zero the per-interval aggregates
 
-  // For `record`: every record as the collector gets it (time-ordered, in
-  // delivery order, so a replay needs no reordering), and at arrival every
-  // record of a size the pipeline rejects (counted, never delivered).
+  // For `record`: every record as the collector gets it (in delivery order:
+  // time-ordered except late records, so a replay needs no reordering), and
+  // at arrival every record of a size the pipeline rejects (counted, never
+  // delivered).
   void set_tap(std::function<void(const void*, size_t)> tap) { tap_ = std::move(tap); }
   const Options& options() const { return opts_; }
   int nr_cpus() const { return loader_->nr_cpus(); }

@@ -100,8 +100,13 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--level")) level = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--format")) format = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--compress")) zstd = !std::strcmp(argv[i + 1], "zstd");
+    else if (!std::strcmp(argv[i], "--compress") && (!std::strcmp(argv[i + 1], "zstd") || !std::strcmp(argv[i + 1], "zlib")))
+      zstd = !std::strcmp(argv[i + 1], "zstd");
     else if (!std::strcmp(argv[i], "--block-bytes")) block_bytes = static_cast<uint32_t>(std::atoi(argv[i + 1]));
+    else {
+      std::fprintf(stderr, "gen_recording: bad option '%s %s'\n", argv[i], argv[i + 1]);
+      return 2;
+    }
   }
   if ((format != 2 && format != 3) || (zstd && format != 3)) {
     std::fprintf(stderr, "gen_recording: --format must be 2 or 3 (zstd: 3)\n");

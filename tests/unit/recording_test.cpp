@@ -299,31 +299,21 @@ std::vector<size_t> block_offsets(const std::string& f) {
 }
 
 // A block built independently of the writer, from the documented layout.
+// `codec` goes into byte 5; the payload is zstd-compressed when it names
+// zstd, zlib otherwise (so an unknown codec byte carries a zlib payload).
 std::string make_block(uint8_t kind, uint32_t seq, const std::string& payload, uint32_t ulen_field = UINT32_MAX,
-                       uint32_t clen_field = UINT32_MAX) {
-  uLongf clen = compressBound(payload.size());
-  std::string comp(clen, '\0');
-  compress2(reinterpret_cast<Bytef*>(comp.data()), &clen, reinterpret_cast<const Bytef*>(payload.data()),
-            payload.size(), 1);
-  comp.resize(clen);
-  unsigned char h[24] = {};
-  auto put = [](unsigned char* p, uint32_t v) { std::memcpy(p, &v, 4); };
-  put(h, 0x42515249);
-  h[4] = kind;
-  put(h + 8, seq);
-  put(h + 12, ulen_field == UINT32_MAX ? static_cast<uint32_t>(payload.size()) : ulen_field);
-  put(h + 16, clen_field == UINT32_MAX ? static_cast<uint32_t>(clen) : clen_field);
-  uLong crc = crc32(0, h, 20);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(comp.data()), comp.size());
-  put(h + 20, static_cast<uint32_t>(crc));
-  return std::string(reinterpret_cast<char*>(h), 24) + comp;
-}
-
-// The same block with a zstd payload and codec byte `codec` (version 3).
-std::string make_zstd_block(uint8_t kind, uint32_t seq, const std::string& payload, uint8_t codec = 1,
-                            uint32_t ulen_field = UINT32_MAX) {
-  std::string comp(ZSTD_compressBound(payload.size()), '\0');
-  comp.resize(ZSTD_compress(comp.data(), comp.size(), payload.data(), payload.size(), 1));
+                       uint32_t clen_field = UINT32_MAX, uint8_t codec = recfmt::kCodecZlib) {
+  std::string comp;
+  if (codec == recfmt::kCodecZstd) {
+    comp.resize(ZSTD_compressBound(payload.size()));
+    comp.resize(ZSTD_compress(comp.data(), comp.size(), payload.data(), payload.size(), 1));
+  } else {
+    uLongf clen = compressBound(payload.size());
+    comp.resize(clen);
+    compress2(reinterpret_cast<Bytef*>(comp.data()), &clen, reinterpret_cast<const Bytef*>(payload.data()),
+              payload.size(), 1);
+    comp.resize(clen);
+  }
   unsigned char h[24] = {};
   auto put = [](unsigned char* p, uint32_t v) { std::memcpy(p, &v, 4); };
   put(h, 0x42515249);
@@ -331,11 +321,16 @@ std::string make_zstd_block(uint8_t kind, uint32_t seq, const std::string& paylo
   h[5] = codec;
   put(h + 8, seq);
   put(h + 12, ulen_field == UINT32_MAX ? static_cast<uint32_t>(payload.size()) : ulen_field);
-  put(h + 16, static_cast<uint32_t>(comp.size()));
+  put(h + 16, clen_field == UINT32_MAX ? static_cast<uint32_t>(comp.size()) : clen_field);
   uLong crc = crc32(0, h, 20);
   crc = crc32(crc, reinterpret_cast<const Bytef*>(comp.data()), comp.size());
   put(h + 20, static_cast<uint32_t>(crc));
   return std::string(reinterpret_cast<char*>(h), 24) + comp;
+}
+
+std::string make_zstd_block(uint8_t kind, uint32_t seq, const std::string& payload,
+                            uint32_t ulen_field = UINT32_MAX) {
+  return make_block(kind, seq, payload, ulen_field, UINT32_MAX, recfmt::kCodecZstd);
 }
 
 const std::string kMagic(recfmt::kMagic, 8);
@@ -444,12 +439,14 @@ TEST_CASE("recording: report equals what the live pipeline printed", "[recording
   const Report live = live_report(items, test_header(), k);
   REQUIRE(live.windows.count > 0);
   REQUIRE(live.events.late > 0);  // the late records went through the same release points
-  for (uint8_t version : {2, 3, 4}) {  // 4: format 3 with zstd blocks
+  const std::pair<uint8_t, uint8_t> formats[] = {
+      {2, recfmt::kCodecZlib}, {3, recfmt::kCodecZlib}, {3, recfmt::kCodecZstd}};
+  for (auto [version, codec] : formats) {
     for (uint32_t block : {4096u, 1u << 20}) {
       WriterOptions wo;
       wo.block_bytes = block;
-      wo.version = std::min<uint8_t>(version, 3);
-      wo.codec = version == 4 ? recfmt::kCodecZstd : recfmt::kCodecZlib;
+      wo.version = version;
+      wo.codec = codec;
       const std::string f = make_recording(items, test_header(), k, wo, 17, 5);
       ReplayResult res = replay_bytes(f);
       CHECK(res.warnings.empty());
@@ -780,10 +777,11 @@ TEST_CASE("recording: block codecs: zlib and zstd in version 3, zlib only before
   CHECK(c.items.empty());
   CHECK_THAT(s.warning, Contains("truncated"));
   // Unknown codec; a zstd payload whose length is not the header's.
-  CHECK(error_of(kMagic + make_zstd_block(recfmt::kHeader, 1, header, 7)) == "'x.rec' is corrupt: block 1: unknown codec 7");
-  CHECK(error_of(kMagic + make_zstd_block(recfmt::kHeader, 1, header, 1, static_cast<uint32_t>(header.size() + 1))) ==
+  CHECK(error_of(kMagic + make_block(recfmt::kHeader, 1, header, UINT32_MAX, UINT32_MAX, 7)) ==
+        "'x.rec' is corrupt: block 1: unknown codec 7");
+  CHECK(error_of(kMagic + make_zstd_block(recfmt::kHeader, 1, header, static_cast<uint32_t>(header.size() + 1))) ==
         "'x.rec' is corrupt: block 1: bad compressed data");
-  CHECK(error_of(kMagic + make_zstd_block(recfmt::kHeader, 1, header, 1, static_cast<uint32_t>(header.size() - 1))) ==
+  CHECK(error_of(kMagic + make_zstd_block(recfmt::kHeader, 1, header, static_cast<uint32_t>(header.size() - 1))) ==
         "'x.rec' is corrupt: block 1: bad compressed data");
   // Versions 1 and 2 had byte 5 reserved.
   std::string v2 = kMagic + make_zstd_block(recfmt::kHeader, 1, header);

@@ -128,7 +128,8 @@ def test_softirq_counts_match_proc_softirqs(traced_run):
         r = rows(doc, "softirqs", "vector", vec)
         got = r[None]["count"] if None in r else 0
         report(vec, got, sum(per_cpu))
-        assert within(got, sum(per_cpu)), vec
+        # The edge below (up to 4 short per CPU) adds up over the CPUs.
+        assert within(got, sum(per_cpu), absolute=4 * len(per_cpu)), vec
         for cpu, n in enumerate(per_cpu):
             c = r[cpu]["count"] if cpu in r else 0
             # Per CPU, the tick's softirqs (TIMER, SCHED, RCU: ~50/s on a
@@ -136,7 +137,7 @@ def test_softirq_counts_match_proc_softirqs(traced_run):
             # it, with no unmatched or missed events (a CI run: RCU 193 vs
             # 197). bpftrace counting softirq_exit per CPU with the same
             # bracketing shows the same 1 short on that CPU: an edge of this
-            # oracle, not of irqlat. The totals above stay within 1%.
+            # oracle, not of irqlat. The totals above stay within 1% past it.
             assert within(c, n, rel=0.02, absolute=6), (vec, cpu, c, n)
         checked += 1
     assert checked == 10

@@ -432,12 +432,23 @@ void Loader::detach() {
   links_.clear();
 }
 
-void Loader::add_thread(int tid, int pid) {
+void Loader::add_thread(int tid, int pid, uint32_t flags) {
+  // The flags go in with the entry: a set bit must never find a streamed
+  // target without TARGET_STREAM, or its first event gives it a kernel
+  // account that then keeps it from being streamed.
   target_val v{};
   v.pid = pid;
   v.wait_cpu = -1;
+  v.flags = flags;
   uint32_t key = tid;
-  bpf_map__update_elem(skel_->maps.target_tids, &key, sizeof(key), &v, sizeof(v), BPF_NOEXIST);
+  if (bpf_map__update_elem(skel_->maps.target_tids, &key, sizeof(key), &v, sizeof(v),
+                           BPF_NOEXIST) != 0 &&
+      bpf_map__lookup_elem(skel_->maps.target_tids, &key, sizeof(key), &v, sizeof(v), 0) == 0 &&
+      v.flags != flags) {
+    // Already there (added at fork, or by an earlier attach): new flags only.
+    v.flags = flags;
+    bpf_map__update_elem(skel_->maps.target_tids, &key, sizeof(key), &v, sizeof(v), BPF_EXIST);
+  }
   set_target_bit(key, true);  // after the insert: a set bit always finds the entry
 }
 
@@ -455,15 +466,7 @@ void Loader::add_process(int pid, uint32_t flags) {
   }
   while (dirent* e = readdir(d)) {
     int tid = atoi(e->d_name);
-    if (tid > 0) {
-      add_thread(tid, pid);
-      target_val v{};
-      uint32_t k = tid;
-      if (bpf_map__lookup_elem(skel_->maps.target_tids, &k, sizeof(k), &v, sizeof(v), 0) == 0) {
-        v.flags = flags;
-        bpf_map__update_elem(skel_->maps.target_tids, &k, sizeof(k), &v, sizeof(v), BPF_EXIST);
-      }
-    }
+    if (tid > 0) add_thread(tid, pid, flags);
   }
   closedir(d);
 }

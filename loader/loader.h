@@ -82,7 +82,7 @@ class Loader {
   // Targets; call before or after attach(). flags: TARGET_FOLLOW_*.
   // add_process adds the tgid and every current thread of it.
   void add_process(int pid, uint32_t flags);
-  void add_thread(int tid, int pid);
+  void add_thread(int tid, int pid, uint32_t flags);
   void remove_process(int pid);
 
   void attach();                           // tracepoints

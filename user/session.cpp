@@ -223,7 +223,7 @@ void Session::start() {
   }
   for (int tid : opts_.tids) {
     int pid = tgid_of_thread(tid);
-    loader_->add_thread(tid, pid);
+    loader_->add_thread(tid, pid, 0);
     for (const ThreadName& t : process_threads(pid))
       if (t.tid == tid) collector_->set_comm(tid, pid, t.comm, !stream_all_);
     text += (text.empty() ? "tid " : ", tid ") + std::to_string(tid);

@@ -851,6 +851,36 @@ def test_streaming_programs_wait_for_the_first_windowed_target():
         d.close()
 
 
+def test_busy_threads_attached_with_windows_are_streamed_once():
+    """A thread attached with windows while it is switching hundreds of
+    thousands of times a second is streamed: one row per thread, counting
+    its wakeups. (Its target entry used to go in before its flags; an event
+    between the two gave it a kernel account, and with it a second, frozen
+    row and no timeline for its windows.)"""
+    d = Daemon(metrics=False)
+    try:
+        for _ in range(20):
+            prog = subprocess.Popen([target("pingpong"), "--rounds", "3000000"],
+                                    stdout=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 10
+                while len(os.listdir("/proc/%d/task" % prog.pid)) < 3 and time.time() < deadline:
+                    time.sleep(0.01)
+                d.ctl("attach", str(prog.pid), "--cancel", "signal:TERM", "--done", "exit")
+                time.sleep(0.2)
+                rows = rows_of(d.dump(), prog.pid)
+                tids = [r["tid"] for r in rows]
+                assert len(tids) == 3 and len(set(tids)) == 3, rows
+                busy = [r for r in rows if r["tid"] != prog.pid]  # ping and pong
+                assert len(busy) == 2 and all(r["wakeups"] > 1000 for r in busy), rows
+                d.ctl("detach", str(prog.pid))
+            finally:
+                prog.kill()
+                prog.wait()
+    finally:
+        d.close()
+
+
 def test_stop_runs_on_a_realtime_thread_without_cap_sys_nice():
     """The daemon drops CAP_SYS_NICE, yet its stop (mostly the kernel
     detaching programs, which sleeps on IPIs and then needs a CPU again)

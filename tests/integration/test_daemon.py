@@ -872,7 +872,7 @@ def test_busy_threads_attached_with_windows_are_streamed_once():
                 tids = [r["tid"] for r in rows]
                 assert len(tids) == 3 and len(set(tids)) == 3, rows
                 busy = [r for r in rows if r["tid"] != prog.pid]  # ping and pong
-                assert len(busy) == 2 and all(r["wakeups"] > 1000 for r in busy), rows
+                assert len(busy) == 2 and all(r["wakeups"] > 100 for r in busy), rows
                 d.ctl("detach", str(prog.pid))
             finally:
                 prog.kill()

@@ -73,6 +73,7 @@ THREAD_RING = os.path.join(BUILD, "bench", "thread_ring")
 STOP_TIME = os.path.join(BUILD, "bench", "stop_time")
 GEN_RECORDING = os.path.join(BUILD, "bench", "gen_recording")
 DECOMPRESS_ONLY = os.path.join(BUILD, "bench", "decompress_only")
+BUCKET_COST = os.path.join(BUILD, "bench", "bucket_cost")
 RUNQLAT_BT = os.path.join(HERE, "runqlat.bt")
 STOP_PROFILE_BT = os.path.join(HERE, "stop_profile.bt")
 TASKSET = shutil.which("taskset") or "/usr/bin/taskset"
@@ -567,8 +568,11 @@ def section_cost(tmpdir, res):
         set_bpf_stats(False)
         mix.stop()
         kill_tree(idle)
+    # The histogram bucket every interrupt exit and wakeup latency pays,
+    # alone: bench/bucket_cost (BPF_PROG_TEST_RUN, order rotating).
+    out, _ = run_checked([BUCKET_COST, str(ROUNDS)], "bucket_cost")
     res["cost"] = {"runs": runs, "tracepoints": {c: sorted(v) for c, v in tps.items()},
-                   "bpftool_has_stats": bpftool_stats}
+                   "bpftool_has_stats": bpftool_stats, "bucket": json.loads(out)}
 
 
 def mix_ratio(cfg, floor, only=None):
@@ -659,6 +663,8 @@ def analyze_cost(res):
     irq_tps = set(c["tracepoints"].get("irqlat -a", []))
     floor_tps = set(c["tracepoints"].get("floor", []))
     out["tp_mismatch"] = sorted(irq_tps ^ floor_tps)
+    if c.get("bucket"):
+        out["bucket"] = {k: mmm(c["bucket"][k]) for k in ("branchy_ns", "irqlat_ns")}
     return out
 
 
@@ -1282,6 +1288,14 @@ def render(res, an, cmd):
           "fields read from /proc/PID/fdinfo. Tracepoints attached by irqlat but not the floor or vice versa: "
           f"{', '.join(a['tp_mismatch']) or 'none'}.")
         w("")
+        if "bucket" in a:
+            b = a["bucket"]
+            w(f"Histogram bucket alone (bench/bucket_cost: BPF_PROG_TEST_RUN of an XDP program bucketing 16 "
+              f"xorshift durations of 0.5-128 us per run, minus the draws; {ROUNDS} rounds, order rotating): "
+              f"irqlat_hist_bucket {fmt_mmm(b['irqlat_ns'], '{:.1f}', ' ns')} per bucket; a compare and branch per "
+              f"halving step (irqlat's log2 before) {fmt_mmm(b['branchy_ns'], '{:.1f}', ' ns')}. Every interrupt "
+              "exit and every wakeup-latency sample pays one.")
+            w("")
     if "slowdown" in an:
         a = an["slowdown"]
         w("## 2. Target slowdown (`taskset -c 1 perf bench sched pipe`)")
@@ -1422,7 +1436,7 @@ def main():
     if os.geteuid() != 0:
         print("bench: must run as root (BPF, bpf_stats_enabled, tracefs)", file=sys.stderr)
         return 2
-    for exe in (IRQLAT, FLOOR, UDP_BLAST, THREAD_RING, STOP_TIME):
+    for exe in (IRQLAT, FLOOR, UDP_BLAST, THREAD_RING, STOP_TIME, BUCKET_COST):
         if not os.access(exe, os.X_OK):
             print(f"bench: {exe} is missing: run `make bench`", file=sys.stderr)
             return 2

@@ -1026,7 +1026,12 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 		st->total_ns += net;
 		if (net > st->max_ns)
 			st->max_ns = net;
-		st->hist[irqlat_hist_bucket(net) & 2047] += 1;
+		__u32 b = irqlat_hist_bucket(net);
+
+		/* Always true; it tells the verifier the branch-free log2's range. */
+		if (b >= IRQLAT_HIST_BUCKETS)
+			b = IRQLAT_HIST_BUCKETS - 1;
+		st->hist[b] += 1;
 		/* The name line only on a slot's first count (a reset zeroes both). */
 		if (action && st->count == 1 && st->name[0] == 0) {
 			const char *name = BPF_CORE_READ(action, name);

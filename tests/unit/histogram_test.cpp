@@ -167,6 +167,24 @@ TEST_CASE("histogram: from kernel bucket arrays") {
   CHECK(Histogram::from_buckets(buckets.data(), 0, 0, 0).count() == 0);
 }
 
+TEST_CASE("irqlat_log2 (branch-free, for BPF) is floor(log2)", "[histogram]") {
+  for (uint64_t v = 1; v < 70000; v++) REQUIRE(irqlat_log2(v) == 63u - static_cast<unsigned>(__builtin_clzll(v)));
+  for (int b = 0; b < 64; b++) {
+    const uint64_t lo = 1ULL << b, hi = lo + (lo - 1);  // [2^b, 2^(b+1))
+    for (uint64_t v : {lo, lo + (lo > 1), lo + std::min<uint64_t>(12345, lo - 1), hi})
+      REQUIRE(irqlat_log2(v) == static_cast<unsigned>(b));
+  }
+  REQUIRE(irqlat_log2(UINT64_MAX) == 63u);
+  uint64_t x = 88172645463325252ULL;  // xorshift: values of every magnitude
+  for (int i = 0; i < 200000; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const uint64_t v = x >> (x % 64);
+    if (v) REQUIRE(irqlat_log2(v) == 63u - static_cast<unsigned>(__builtin_clzll(v)));
+  }
+}
+
 TEST_CASE("hist_bucket is irqlat_hist_bucket", "[histogram]") {
   for (uint64_t v = 0; v < 100000; v++) REQUIRE(irqlat::hist_bucket(v) == irqlat_hist_bucket(v));
   for (int b = 0; b < 64; b++)

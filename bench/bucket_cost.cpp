@@ -59,7 +59,10 @@ int main(int argc, char** argv) {
     }
     const __u32 zero = 0;
     const __u64 seed = 88172645463325252ULL;
-    bpf_map_update_elem(bpf_map__fd(skel[m]->maps.rng), &zero, &seed, BPF_ANY);
+    if (bpf_map_update_elem(bpf_map__fd(skel[m]->maps.rng), &zero, &seed, BPF_ANY) != 0) {
+      std::perror("bucket_cost: seeding the generator");  // a zero state would draw only 512 ns
+      return 1;
+    }
   }
   std::string branchy, ours;
   for (int r = 0; r < rounds; r++) {

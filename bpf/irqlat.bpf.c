@@ -350,6 +350,15 @@ static __always_inline bool target_bit(__u32 tid)
 	return word && (*word & (1ULL << (tid % 64)));
 }
 
+/* irqlat_hist_bucket(v) as an index the verifier can bound: the branch-free
+ * log2 leaves it no range to infer, so the clamp (which never fires) says it. */
+static __always_inline __u32 hist_index(__u64 v)
+{
+	__u32 b = irqlat_hist_bucket(v);
+
+	return b < IRQLAT_HIST_BUCKETS ? b : IRQLAT_HIST_BUCKETS - 1;
+}
+
 /* ------------------------------------------------- kernel accounting */
 
 enum target_kind { T_NONE = 0, T_STREAM, T_ACCT };
@@ -504,11 +513,8 @@ static __always_inline void acct_switch_in(struct thread_acct *a, __u64 now)
 	acct_book(a, now);
 	if (a->state == TS_RUNNABLE && a->woken) {
 		__u64 lat = now - a->wake_ts;
-		__u32 b = irqlat_hist_bucket(lat);
 
-		if (b >= IRQLAT_HIST_BUCKETS)
-			b = IRQLAT_HIST_BUCKETS - 1;
-		a->hist[b]++;
+		a->hist[hist_index(lat)]++;
 		a->sched_total_ns += lat;
 		if (lat > a->sched_max_ns)
 			a->sched_max_ns = lat;
@@ -1026,12 +1032,7 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 		st->total_ns += net;
 		if (net > st->max_ns)
 			st->max_ns = net;
-		__u32 b = irqlat_hist_bucket(net);
-
-		/* Always true; it tells the verifier the branch-free log2's range. */
-		if (b >= IRQLAT_HIST_BUCKETS)
-			b = IRQLAT_HIST_BUCKETS - 1;
-		st->hist[b] += 1;
+		st->hist[hist_index(net)] += 1;
 		/* The name line only on a slot's first count (a reset zeroes both). */
 		if (action && st->count == 1 && st->name[0] == 0) {
 			const char *name = BPF_CORE_READ(action, name);

@@ -154,11 +154,29 @@ def test_device_irq_charged_to_a_target_only_on_its_cpu(mode, tmp_path):
     other = (irq_cpu + 1) % os.cpu_count()
 
     def run(cpu):
-        args = [mode, "-f", "json"] + (["-o", str(tmp_path / "r.rec")] if mode == "record" else [])
-        tr = Tracer(args + ["--", target("cpuhog"), "--cpu", str(cpu), "--seconds", "2"])
-        time.sleep(0.3)  # the hog starts unpinned (exec, loader) before it pins itself
-        direct_write(3000)
-        doc = tr.json()
+        # The premise is that the hog holds its CPU while the disk interrupts
+        # arrive. The kernel's own schedstat of the hog (run_delay: time it
+        # waited on a runqueue) checks that independently of irqlat: on this
+        # VM the sandbox agent (nice -10) sometimes takes a CPU for 360 ms, and
+        # the interrupts then rightly hit it, not the hog. Such a run is
+        # repeated, at most twice.
+        for attempt in range(3):
+            path = tmp_path / ("cpu%d-%d.rec" % (cpu, attempt))
+            args = [mode, "-f", "json"] + (["-o", str(path)] if mode == "record" else [])
+            tr = Tracer(args + ["--", target("cpuhog"), "--cpu", str(cpu), "--seconds", "2"])
+            time.sleep(0.3)  # the hog starts unpinned (exec, loader) before it pins itself
+            hog_pid = child_named(tr.proc.pid, "cpuhog")
+            waited0, t0 = run_delay_ns(hog_pid), time.monotonic()
+            direct_write(3000)
+            waited = run_delay_ns(hog_pid) - waited0 if waited0 is not None else None
+            burst_ns = (time.monotonic() - t0) * 1e9
+            doc = tr.json()
+            if waited is not None and waited <= 0.1 * burst_ns:
+                break
+            print("attempt %d on CPU %d: the hog waited %s of the %.0f ms burst on a runqueue; again" % (
+                attempt + 1, cpu, "(gone)" if waited is None else "%.0f ms" % (waited / 1e6), burst_ns / 1e6))
+        else:
+            pytest.fail("the hog never held CPU %d through the disk burst in 3 attempts" % cpu)
         row = next(h for h in doc["hardirqs"] if h["irq"] == irq and h["cpu"] is None)
         hog = next(t for t in doc["threads"] if t["comm"] == "cpuhog")
         return row, hog
@@ -177,6 +195,36 @@ def test_device_irq_charged_to_a_target_only_on_its_cpu(mode, tmp_path):
     # after the tracing line and may still run unpinned for a moment.
     assert off_row["target_hits"] <= 0.02 * on_row["target_hits"]
     assert off_row["target_stolen_ns"] <= 0.02 * on_row["target_stolen_ns"]
+
+
+def child_named(pid, comm):
+    """The pid of pid's child process named comm (or None)."""
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        for k in kids:
+            try:
+                with open("/proc/%d/comm" % k) as f:
+                    if f.read().strip() == comm:
+                        return k
+            except OSError:
+                pass
+    return None
+
+
+def run_delay_ns(pid):
+    """The kernel's count of the time pid waited on a runqueue
+    (/proc/PID/schedstat, second field), or None once it is gone."""
+    if pid is None:
+        return None
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def attached_programs(pid):

@@ -610,12 +610,12 @@ static __always_inline void wait_done(struct target_val *tv)
 
 /* ---------------------------------------------------------------- sched */
 
-static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
+static __always_inline int switch_targeted(unsigned long long *ctx, __u32 prev_tid,
+					   __u32 next_tid, const bool btf)
 {
 	bool preempt = (bool)ctx[0];
 	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u32 prev_tid = RD(btf, prev, pid), next_tid = RD(btf, next, pid);
 	__u32 prev_pid = RD(btf, prev, tgid), next_pid = RD(btf, next, tgid);
 	struct target_val *ptv, *ntv;
 	struct thread_acct *pa, *na;
@@ -686,15 +686,47 @@ static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
 		flush_if_due(0, true);
 	return 0;
 }
+
+/* Most switches concern no target: two bitmap words decide that before
+ * anything else is read or spilled (the general path runs three times the
+ * instructions). Such a switch still leaves this CPU without a target, and
+ * is streamed when a target waits here, to name the task it waits behind. */
+static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
+{
+	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
+	__u32 prev_tid = RD(btf, prev, pid), next_tid = RD(btf, next, pid);
+	bool concerns = targ_all || target_bit(prev_tid) || target_bit(next_tid);
+
+	if (!concerns && may_stream) {
+		struct cpu_state *cs = my_cpu();
+		__u32 cpu = bpf_get_smp_processor_id();
+		__u32 *nwait = bpf_map_lookup_elem(&waiting, &cpu);
+
+		if (cs) {
+			cs->cur_tid = 0;
+			cs->cur_pid = 0;
+		}
+		concerns = nwait && *nwait;
+		if (!concerns && next_tid == 0)
+			flush_if_due(0, true); /* going idle: see switch_targeted() */
+	}
+	if (!concerns)
+		return 0;
+	return switch_targeted(ctx, prev_tid, next_tid, btf);
+}
 IRQLAT_TRACEPOINT(sched_switch, on_switch)
 
 static __always_inline int emit_wake(struct task_struct *p, __u8 type, const bool btf)
 {
-	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
+	__u32 tid = RD(btf, p, pid);
 	struct target_val *tv;
 	struct thread_acct *a;
 	struct ev_wake *e;
 	__u64 id;
+
+	if (!targ_all && !target_bit(tid))
+		return 0;  /* not a target: classify() would say T_NONE */
+	__u32 pid = RD(btf, p, tgid);
 	int kind = classify(p, tid, pid, &tv, &a, btf);
 
 	if (a) {

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Does /proc disagree with a tracepoint count on its own? (manual check, root)
 
 test_interrupts.py allows per-CPU counts of the tick (LOC and the TIMER,
@@ -7,7 +7,7 @@ edge belongs to the oracle, not to irqlat: bpftrace counts local_timer_entry
 and softirq_entry per CPU only between two marker execs, /proc is read just
 inside them, and the per-CPU differences are printed.
 
-    python3 tests/oracle/tick_edge.py [RUNS]
+    /usr/bin/python3 tests/oracle/tick_edge.py [RUNS]   (Debian python3-pytest, from make deps)
 """
 import os
 import re
@@ -16,6 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# The oracle readers the integration tests use, not a second copy.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from conftest import delta, read_interrupts, read_softirqs  # noqa: E402
 
 SOFTIRQS = ["HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU"]
 SCRIPT = """
@@ -26,43 +30,28 @@ tracepoint:irq:softirq_entry /@on == 1/ { @soft[cpu, args->vec] = count(); }
 """
 
 
-def proc_loc():
-    for line in open("/proc/interrupts"):
-        if line.split(":")[0].strip() == "LOC":
-            return [int(x) for x in line.split()[1:1 + os.cpu_count()]]
-    raise SystemExit("tick_edge: no LOC row in /proc/interrupts")
-
-
-def proc_softirqs():
-    rows = {}
-    for line in open("/proc/softirqs").readlines()[1:]:
-        f = line.split()
-        rows[f[0].rstrip(":")] = [int(x) for x in f[1:1 + os.cpu_count()]]
-    return rows
-
-
 def one_run(tmp, script):
     bt = subprocess.Popen(["bpftrace", script], stdout=subprocess.PIPE, text=True)
     bt.stdout.readline()  # "Attaching N probes..."
     time.sleep(0.5)
     subprocess.run([os.path.join(tmp, "tick_edge_on")], check=True)
-    loc0, soft0 = proc_loc(), proc_softirqs()
+    irq0, soft0 = read_interrupts(), read_softirqs()
     # Disk interrupts and cross-CPU wakeups, as in test_interrupts.py.
     subprocess.run(["sh", "-c", "dd if=/dev/zero of=%s/dd bs=4k count=3000 oflag=direct 2>/dev/null;"
                     "for i in $(seq 200); do taskset -c 1 true; done" % tmp], check=True)
     time.sleep(1.0)
-    loc1, soft1 = proc_loc(), proc_softirqs()
+    irq1, soft1 = read_interrupts(), read_softirqs()
     subprocess.run([os.path.join(tmp, "tick_edge_off")], check=True)
     time.sleep(0.2)
     bt.send_signal(2)
     out = bt.communicate()[0]
     loc = {int(c): int(n) for c, n in re.findall(r"@loc\[(\d+)\]: (\d+)", out)}
     soft = {(int(c), SOFTIRQS[int(v)]): int(n) for c, v, n in re.findall(r"@soft\[(\d+), (\d+)\]: (\d+)", out)}
-    cpus = range(len(loc0))
-    print("LOC bpftrace - /proc per CPU: %s (/proc %s);" % (
-        [loc.get(c, 0) - (loc1[c] - loc0[c]) for c in cpus], [loc1[c] - loc0[c] for c in cpus]),
-        " ".join("%s %s" % (v, [soft.get((c, v), 0) - (soft1[v][c] - soft0[v][c]) for c in cpus])
-                 for v in ("TIMER", "SCHED", "RCU")))
+    dloc, dsoft = delta(irq0, irq1)["LOC"], delta(soft0, soft1)
+    cpus = range(len(dloc))
+    print("LOC bpftrace - /proc per CPU: %s (/proc %s);" % ([loc.get(c, 0) - dloc[c] for c in cpus], dloc),
+          " ".join("%s %s" % (v, [soft.get((c, v), 0) - dsoft[v][c] for c in cpus])
+                   for v in ("TIMER", "SCHED", "RCU")))
 
 
 def main():

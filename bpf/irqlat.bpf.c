@@ -350,6 +350,12 @@ static __always_inline bool target_bit(__u32 tid)
 	return word && (*word & (1ULL << (tid % 64)));
 }
 
+/* Whether classify() may find tid a target: with -a every task may be. */
+static __always_inline bool candidate(__u32 tid)
+{
+	return targ_all || target_bit(tid);
+}
+
 /* irqlat_hist_bucket(v) as an index the verifier can bound: the branch-free
  * log2 leaves it no range to infer, so the clamp (which never fires) says it. */
 static __always_inline __u32 hist_index(__u64 v)
@@ -445,14 +451,16 @@ static __always_inline struct thread_acct *acct_create(struct task_struct *t, __
  * What a task is to us: not a target, a streamed target (tv set when it has
  * a target_tids entry), or a kernel-accounted one (acct set). Non-targets,
  * most tasks, cost one array load; accounted targets one task-storage load.
+ * `bit` is candidate(tid), read once by the caller, which has usually
+ * returned already when it is false.
  */
-static __always_inline int classify(struct task_struct *t, __u32 tid, __u32 tgid,
+static __always_inline int classify(struct task_struct *t, __u32 tid, __u32 tgid, bool bit,
 				    struct target_val **tv, struct thread_acct **acct,
 				    const bool btf)
 {
 	*tv = NULL;
 	*acct = NULL;
-	if (tid == 0)
+	if (tid == 0 || !bit)
 		return T_NONE;
 	if (targ_all) {
 		if (tgid == self_tgid)
@@ -464,8 +472,6 @@ static __always_inline int classify(struct task_struct *t, __u32 tid, __u32 tgid
 			*acct = acct_create(t, tid, tgid, 0, btf);
 		return *acct ? T_ACCT : T_NONE;
 	}
-	if (!target_bit(tid))
-		return T_NONE;
 	if (!stream_all) {
 		*acct = acct_lookup(t, tid, btf);
 		if (*acct)
@@ -610,21 +616,61 @@ static __always_inline void wait_done(struct target_val *tv)
 
 /* ---------------------------------------------------------------- sched */
 
-static __always_inline int switch_targeted(unsigned long long *ctx, __u32 prev_tid,
-					   __u32 next_tid, const bool btf)
+/* The switch record: the collector's timeline needs every switch on a CPU
+ * where a target runs or waits (a waiting target is charged to whichever
+ * task holds its CPU, named here). */
+static __always_inline void emit_switch(unsigned long long *ctx, __u32 prev_tid, __u32 prev_pid,
+					__u32 next_tid, __u32 next_pid, bool prev_runnable,
+					bool pt, bool nt, const bool btf)
 {
-	bool preempt = (bool)ctx[0];
+	struct task_struct *next = (void *)ctx[2];
+	struct rec_slot slot;
+	struct ev_switch *e = reserve(sizeof(*e), &slot);
+
+	if (!e)
+		return;
+	fill_hdr(&e->h, bpf_ktime_get_ns(), prev_tid, EV_SWITCH);
+	e->prev_pid = prev_pid;
+	e->next_tid = next_tid;
+	e->next_pid = next_pid;
+	e->prev_runnable = prev_runnable;
+	e->prev_target = pt;
+	e->next_target = nt;
+	e->pad = 0;
+	if (btf)  /* a trusted BTF pointer: plain loads, no helper call */
+		__builtin_memcpy(e->next_comm, next->comm, sizeof(e->next_comm));
+	else
+		bpf_probe_read_kernel(e->next_comm, sizeof(e->next_comm), &next->comm);
+	submit(e, &slot);
+}
+
+/* The tracepoint's prev_state hides preemptions; a preempted or yielding
+ * task is still runnable whatever its __state says. */
+static __always_inline bool prev_is_runnable(unsigned long long *ctx, const bool btf)
+{
+	return (bool)ctx[0] || task_state((void *)ctx[1], btf) == 0;
+}
+
+/* Going idle: nothing may run here for long, so no later event would
+ * flush the batch. */
+static __always_inline void flush_if_idle(__u32 next_tid)
+{
+	if (may_stream && next_tid == 0)
+		flush_if_due(0, true);
+}
+
+/* A switch where prev or next may be a target (pbit, nbit: candidate()). */
+static __always_inline int switch_targeted(unsigned long long *ctx, __u32 prev_tid, bool pbit,
+					   __u32 next_tid, bool nbit, const bool btf)
+{
 	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
 	__u32 cpu = bpf_get_smp_processor_id();
 	__u32 prev_pid = RD(btf, prev, tgid), next_pid = RD(btf, next, tgid);
 	struct target_val *ptv, *ntv;
 	struct thread_acct *pa, *na;
-	bool pt = classify(prev, prev_tid, prev_pid, &ptv, &pa, btf) == T_STREAM;
-	bool nt = classify(next, next_tid, next_pid, &ntv, &na, btf) == T_STREAM;
-	/* The tracepoint's prev_state hides preemptions; a preempted or
-	 * yielding task is still runnable whatever its __state says. */
+	bool pt = classify(prev, prev_tid, prev_pid, pbit, &ptv, &pa, btf) == T_STREAM;
+	bool nt = classify(next, next_tid, next_pid, nbit, &ntv, &na, btf) == T_STREAM;
 	bool prev_runnable = false;
-	struct ev_switch *e;
 	__u32 *nwait = NULL;
 
 	__u64 now = 0;
@@ -632,7 +678,7 @@ static __always_inline int switch_targeted(unsigned long long *ctx, __u32 prev_t
 	/* (Separate tests: the verifier refuses `pa || na` merged into an OR.) */
 	if (pa) {
 		now = bpf_ktime_get_ns();
-		prev_runnable = preempt || task_state(prev, btf) == 0;
+		prev_runnable = prev_is_runnable(ctx, btf);
 		acct_switch_out(pa, prev_runnable, now);
 	}
 	if (na) {
@@ -650,40 +696,18 @@ static __always_inline int switch_targeted(unsigned long long *ctx, __u32 prev_t
 		nwait = targ_all ? NULL : bpf_map_lookup_elem(&waiting, &cpu);
 	}
 	if (!pt && !nt && !(nwait && *nwait)) {
-		/* Going idle: nothing may run here for long, so no later event
-		 * would flush the batch. */
-		if (may_stream && next_tid == 0)
-			flush_if_due(0, true);
+		flush_if_idle(next_tid);
 		return 0;
 	}
 
 	if (!pa)
-		prev_runnable = preempt || task_state(prev, btf) == 0;
+		prev_runnable = prev_is_runnable(ctx, btf);
 	if (pt && prev_runnable)
 		wait_on(ptv, cpu);
 	if (nt)
 		wait_done(ntv);
-
-	struct rec_slot slot;
-
-	e = reserve(sizeof(*e), &slot);
-	if (!e)
-		return 0;
-	fill_hdr(&e->h, bpf_ktime_get_ns(), prev_tid, EV_SWITCH);
-	e->prev_pid = prev_pid;
-	e->next_tid = next_tid;
-	e->next_pid = next_pid;
-	e->prev_runnable = prev_runnable;
-	e->prev_target = pt;
-	e->next_target = nt;
-	e->pad = 0;
-	if (btf)  /* a trusted BTF pointer: plain loads, no helper call */
-		__builtin_memcpy(e->next_comm, next->comm, sizeof(e->next_comm));
-	else
-		bpf_probe_read_kernel(e->next_comm, sizeof(e->next_comm), &next->comm);
-	submit(e, &slot);
-	if (next_tid == 0)
-		flush_if_due(0, true);
+	emit_switch(ctx, prev_tid, prev_pid, next_tid, next_pid, prev_runnable, pt, nt, btf);
+	flush_if_idle(next_tid);
 	return 0;
 }
 
@@ -695,24 +719,26 @@ static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
 {
 	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
 	__u32 prev_tid = RD(btf, prev, pid), next_tid = RD(btf, next, pid);
-	bool concerns = targ_all || target_bit(prev_tid) || target_bit(next_tid);
+	bool pbit = candidate(prev_tid), nbit = candidate(next_tid);
 
-	if (!concerns && may_stream) {
-		struct cpu_state *cs = my_cpu();
-		__u32 cpu = bpf_get_smp_processor_id();
-		__u32 *nwait = bpf_map_lookup_elem(&waiting, &cpu);
-
-		if (cs) {
-			cs->cur_tid = 0;
-			cs->cur_pid = 0;
-		}
-		concerns = nwait && *nwait;
-		if (!concerns && next_tid == 0)
-			flush_if_due(0, true); /* going idle: see switch_targeted() */
-	}
-	if (!concerns)
+	if (pbit || nbit)
+		return switch_targeted(ctx, prev_tid, pbit, next_tid, nbit, btf);
+	if (!may_stream)
 		return 0;
-	return switch_targeted(ctx, prev_tid, next_tid, btf);
+
+	struct cpu_state *cs = my_cpu();
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 *nwait = bpf_map_lookup_elem(&waiting, &cpu);
+
+	if (cs) {
+		cs->cur_tid = 0;
+		cs->cur_pid = 0;
+	}
+	if (nwait && *nwait)
+		emit_switch(ctx, prev_tid, RD(btf, prev, tgid), next_tid, RD(btf, next, tgid),
+			    prev_is_runnable(ctx, btf), false, false, btf);
+	flush_if_idle(next_tid);
+	return 0;
 }
 IRQLAT_TRACEPOINT(sched_switch, on_switch)
 
@@ -724,10 +750,10 @@ static __always_inline int emit_wake(struct task_struct *p, __u8 type, const boo
 	struct ev_wake *e;
 	__u64 id;
 
-	if (!targ_all && !target_bit(tid))
+	if (!candidate(tid))
 		return 0;  /* not a target: classify() would say T_NONE */
 	__u32 pid = RD(btf, p, tgid);
-	int kind = classify(p, tid, pid, &tv, &a, btf);
+	int kind = classify(p, tid, pid, true, &tv, &a, btf);
 
 	if (a) {
 		__u64 now = bpf_ktime_get_ns();
@@ -801,7 +827,7 @@ static __always_inline int on_migrate(unsigned long long *ctx, const bool btf)
 	struct thread_acct *a;
 	struct ev_migrate *e;
 
-	if (!may_stream || classify(p, tid, pid, &tv, &a, btf) != T_STREAM)
+	if (!may_stream || classify(p, tid, pid, candidate(tid), &tv, &a, btf) != T_STREAM)
 		return 0;
 	if (tv && tv->wait_cpu >= 0)
 		wait_on(tv, dest);

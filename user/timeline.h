@@ -196,7 +196,15 @@ class Timeline {
     Entry& at(int tid) { return e[static_cast<unsigned>(tid) % kFindCache]; }
   };
 
-  Thread& ensure(int tid, int pid, uint64_t now);
+  // The thread's record, created (or restarted for a reused tid) if need be.
+  // The hit is inlined: most records are about known threads.
+  Thread& ensure(int tid, int pid, uint64_t now) {
+    Thread* t = find(tid);
+    if (t && (pid == 0 || t->pid == pid)) [[likely]]
+      return *t;
+    return ensure_slow(tid, pid, now);
+  }
+  Thread& ensure_slow(int tid, int pid, uint64_t now);
   Thread* find(int tid) {
     FindCache::Entry& c = find_cache_.at(tid);
     if (c.t && c.tid == tid) return c.t;

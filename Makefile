@@ -19,7 +19,7 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev libzstd-dev pkg-config \
                 libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev catch2 \
                 systemtap-sdt-dev golang-go python3 python3-pytest linux-perf \
-                stress-ng rt-tests bpftrace util-linux iproute2 libclang-rt-dev prometheus
+                stress-ng rt-tests bpftrace util-linux iproute2 libclang-rt-dev prometheus valgrind
 
 USER_SRCS   := $(filter-out user/main.cpp,$(wildcard user/*.cpp)) $(wildcard loader/*.cpp)
 USER_OBJS   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(USER_SRCS))

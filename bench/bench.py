@@ -353,6 +353,18 @@ def perf_profile(argv, tmpdir, top=10):
     return prof
 
 
+def instructions(argv):
+    """User-space instructions one run of argv executes (callgrind's "I refs"):
+    unlike seconds, the same on a fast or a slow hour of the host, so runs of
+    different days compare. None when valgrind is missing or the run fails."""
+    if not shutil.which("valgrind"):
+        return None
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=1800)
+    m = re.search(r"I\s+refs:\s+([\d,]+)", r.stderr)
+    return int(m.group(1).replace(",", "")) if r.returncode == 0 and m else None
+
+
 SYSCALLS = {0: "read", 1: "write", 3: "close", 5: "fstat", 7: "poll", 9: "mmap", 10: "mprotect",
             11: "munmap", 63: "uname", 12: "brk", 13: "rt_sigaction", 14: "rt_sigprocmask", 15: "rt_sigreturn",
             16: "ioctl", 20: "writev", 28: "madvise", 35: "nanosleep", 39: "getpid", 60: "exit",
@@ -822,6 +834,9 @@ def section_collector(tmpdir, res):
         if k != "real-zstd":
             out[k]["profile"] = perf_profile([TASKSET, "-c", "0", IRQLAT, "report", f, "-f", "json", "-o",
                                               os.devnull], tmpdir)
+        log(f"3. collector throughput: counting instructions (callgrind) on the {k} recording")
+        out[k]["report_instr"] = instructions([IRQLAT, "report", f, "-f", "json", "-o", os.devnull])
+        out[k]["decompress_instr"] = instructions([DECOMPRESS_ONLY, f])
     res["collector"] = out
 
 
@@ -838,6 +853,9 @@ def analyze_collector(res):
                  "decompress_eps": mmm([ev / s for s in o["decompress_s"] if s]),
                  "ratio": mmm([a / b for a, b in zip(o["report_s"], o["decompress_s"]) if b]),
                  "line": o.get("line", ""), "profile": o.get("profile"),
+                 "instr_per_event": o["report_instr"] / ev if ev and o.get("report_instr") else None,
+                 "decompress_instr_per_event":
+                     o["decompress_instr"] / ev if ev and o.get("decompress_instr") else None,
                  "raw_bytes_per_event": o["raw_bytes"] / ev if ev and o.get("raw_bytes") else None}
     return an
 
@@ -1254,8 +1272,11 @@ def render(res, an, cmd):
                             ("real-zstd", "(information: `record -a --compress zstd` of the mix")):
                 b = a[k]
                 judged = verdict(b["eps"][1] >= TARGETS["collector_eps"]) if k != "real-zstd" else "—"
-                w(f"| {what}, {b['events']} events) | {fmt_mmm(b['eps'], '{:.3g}')} events/s | decompression alone "
-                  f"{fmt_mmm(b['decompress_eps'], '{:.3g}')} events/s | {judged} |")
+                instr = f"; {b['instr_per_event']:.0f} instructions/event" if b.get("instr_per_event") else ""
+                dinstr = (f"; {b['decompress_instr_per_event']:.0f} instructions/event"
+                          if b.get("decompress_instr_per_event") else "")
+                w(f"| {what}, {b['events']} events) | {fmt_mmm(b['eps'], '{:.3g}')} events/s{instr} | "
+                  f"decompression alone {fmt_mmm(b['decompress_eps'], '{:.3g}')} events/s{dinstr} | {judged} |")
     if "live" in an:
         a = an["live"]
         w(f"| zero drops at the full mix, flat RSS | {a['dropped']} dropped of {a['received']}; RSS "
@@ -1391,6 +1412,11 @@ def render(res, an, cmd):
             row("irqlat report, CPU time, events/s", lambda b: fmt_mmm(b["eps_cpu"], "{:.3g}"))
             row("decompression only, events/s", lambda b: fmt_mmm(b["decompress_eps"], "{:.3g}"))
             row("report time / decompression time", lambda b: fmt_mmm(b["ratio"], unit="x"))
+            row("instructions per event, report (callgrind, one run; host-independent)",
+                lambda b: f"{b['instr_per_event']:.0f}" if b.get("instr_per_event") else "n/a (no valgrind)")
+            row("instructions per event, decompression only",
+                lambda b: f"{b['decompress_instr_per_event']:.0f}" if b.get("decompress_instr_per_event")
+                else "n/a (no valgrind)")
             w("")
             r, y = a["real"], a["synthetic"]
             w(f"Recorded: {r['line']}; {a['real-zstd']['line']}; generated: {y['line']}.")

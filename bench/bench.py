@@ -1413,10 +1413,10 @@ def render(res, an, cmd):
             row("decompression only, events/s", lambda b: fmt_mmm(b["decompress_eps"], "{:.3g}"))
             row("report time / decompression time", lambda b: fmt_mmm(b["ratio"], unit="x"))
             row("instructions per event, report (callgrind, one run; host-independent)",
-                lambda b: f"{b['instr_per_event']:.0f}" if b.get("instr_per_event") else "n/a (no valgrind)")
+                lambda b: f"{b['instr_per_event']:.0f}" if b.get("instr_per_event") else "n/a (valgrind missing or failed)")
             row("instructions per event, decompression only",
                 lambda b: f"{b['decompress_instr_per_event']:.0f}" if b.get("decompress_instr_per_event")
-                else "n/a (no valgrind)")
+                else "n/a (valgrind missing or failed)")
             w("")
             r, y = a["real"], a["synthetic"]
             w(f"Recorded: {r['line']}; {a['real-zstd']['line']}; generated: {y['line']}.")

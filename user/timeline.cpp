@@ -13,25 +13,20 @@ std::string_view comm_view(const char* comm) { return {comm, ::strnlen(comm, IRQ
 bool valid_cpu(int cpu) { return cpu >= 0 && cpu < IRQLAT_MAX_CPUS; }
 
 // The state machine's steps, run several times per record: inlined into the
-// event handlers, whose register saves and calls showed as a quarter of the
-// timeline's instructions (callgrind on `report` of a real recording).
+// event handlers, whose calls and register saves were a sixth of `report`'s
+// instructions (callgrind on a real recording: 3.70G -> 3.09G).
 #define IRQLAT_HOT [[gnu::always_inline]] inline
 
-}  // namespace
-
-namespace {
-
-// The record's 16 comm bytes as they are: whatever follows the first NUL is
-// kept, and holder_comm() reads up to that NUL (comm_view). Two words in
-// registers, stored as two words: note_holder_name() reads them the same
-// way, so the stores forward.
-void copy_comm16(std::array<char, IRQLAT_COMM_LEN>& dst, const char* src) {
+// A comm's 16 bytes as they are (holder_comm() reads up to the first NUL),
+// moved as two words: a 16-byte load of two 8-byte stores cannot be
+// forwarded and stalls, and the hot comm copies all go through here.
+void copy_comm16(char* dst, const char* src) {
   static_assert(IRQLAT_COMM_LEN == 16);
   uint64_t lo, hi;
   std::memcpy(&lo, src, 8);
   std::memcpy(&hi, src + 8, 8);
-  std::memcpy(dst.data(), &lo, 8);
-  std::memcpy(dst.data() + 8, &hi, 8);
+  std::memcpy(dst, &lo, 8);
+  std::memcpy(dst + 8, &hi, 8);
 }
 
 }  // namespace
@@ -154,7 +149,7 @@ void Timeline::set_holder(int cpu, int tid, std::string_view comm, uint64_t now)
 IRQLAT_HOT void Timeline::set_holder(int cpu, int tid, const char* comm16, uint64_t now) {
   Cpu& c = cpu_at(cpu);
   if (c.holder != tid) change_holder(c, tid, now);
-  copy_comm16(c.comm, comm16);
+  copy_comm16(c.comm.data(), comm16);
   if (!c.waiters.empty()) note_holder_name(c);
 }
 
@@ -166,12 +161,7 @@ IRQLAT_HOT void Timeline::note_holder_name(Cpu& c) {
     if (!at) at = &holder_names_[c.holder];
     c.noted = at;
   }
-  // Word by word, like copy_comm16() wrote c.comm (see there).
-  uint64_t w[2];
-  std::memcpy(&w[0], c.comm.data(), 8);
-  std::memcpy(&w[1], c.comm.data() + 8, 8);
-  std::memcpy(c.noted->data(), &w[0], 8);
-  std::memcpy(c.noted->data() + 8, &w[1], 8);
+  copy_comm16(c.noted->data(), c.comm.data());
 }
 
 void Timeline::index_add(int pid, int tid) { by_pid_[pid].push_back(tid); }

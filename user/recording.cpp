@@ -16,6 +16,7 @@
 #include <limits>
 #include <stdexcept>
 #include <tuple>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -365,10 +366,10 @@ KernelIrqStats StatsSnapshot::view() const {
 
 RecordingWriter::RecordingWriter(int fd, std::string path, WriterOptions opts)
     : fd_(fd), path_(std::move(path)), opts_(opts) {
-  // Version 2 (zlib, arrival order) or 3 (either codec): nothing else is
+  // Version 2 (zlib, arrival order) or 3 and 4 (either codec): nothing else is
   // written the way its readers expect.
-  const bool writable = opts_.codec == recfmt::kCodecZlib ? opts_.version == 2 || opts_.version == 3
-                                                          : opts_.codec == recfmt::kCodecZstd && opts_.version == 3;
+  const bool writable = opts_.version >= 2 && opts_.version <= recfmt::kVersion &&
+                        (opts_.codec == recfmt::kCodecZlib || (opts_.codec == recfmt::kCodecZstd && opts_.version >= 3));
   if (!writable) {
     ::close(fd_);
     throw std::invalid_argument("recording format " + std::to_string(opts_.version) + " with codec " +
@@ -389,6 +390,7 @@ RecordingWriter::~RecordingWriter() {
   if (thread_.joinable()) thread_.join();
   if (fd_ >= 0) ::close(fd_);
   ZSTD_freeCCtx(zstd_);
+  libdeflate_free_compressor(deflate_);
 }
 
 void RecordingWriter::write_all(const void* p, size_t n) {
@@ -526,7 +528,64 @@ void encode_word_column(const char* rows, size_t count, size_t len, size_t off, 
   for (size_t k = 0; k < count; k++) put_u32(reinterpret_cast<unsigned char*>(p + 4 * k), v[k]);
 }
 
-void transpose_events(const std::string& items, const std::string& rows, std::string& out) {
+// Version 4's other layout: the group's distinct rows (bytes [8, size)) in
+// first-seen order, then each record's row index. A system-wide stream has
+// few distinct rows per block once the timestamp is out (a switch record is
+// its CPU, the two tasks and the next comm: ~70 distinct in 50k records),
+// so this is ~1 byte per record where the columns take one per word, and
+// decoding it is a copy per record. Appended to out only when smaller than
+// the columns (col_bytes); false otherwise.
+bool encode_row_dict(const char* rows, size_t count, size_t len, size_t col_bytes, std::string& out) {
+  thread_local std::vector<uint32_t> slots;  // 1 + dictionary index, 0: empty
+  thread_local std::vector<uint32_t> first;  // dictionary index -> its first record
+  thread_local std::vector<uint16_t> idx;
+  size_t cap = 64;
+  while (cap < 2 * std::min<size_t>(count, recfmt::kMaxRowDict)) cap *= 2;
+  slots.assign(cap, 0);
+  first.clear();
+  idx.resize(count);
+  auto hash = [len](const char* r) {
+    uint64_t h = len;
+    size_t j = 0;
+    for (; j + 8 <= len; j += 8) {
+      uint64_t w;
+      std::memcpy(&w, r + j, 8);
+      h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    }
+    for (; j < len; j++) h = (h ^ static_cast<unsigned char>(r[j])) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 29);
+  };
+  for (size_t k = 0; k < count; k++) {
+    const char* r = rows + k * len;
+    size_t h = hash(r) & (cap - 1);
+    while (slots[h] && std::memcmp(rows + size_t{first[slots[h] - 1]} * len, r, len) != 0) h = (h + 1) & (cap - 1);
+    if (!slots[h]) {
+      // No smaller than the columns already (with 1-byte indices and the
+      // layout byte and varint): give up early, as on random fields.
+      if (first.size() == recfmt::kMaxRowDict || 4 + (first.size() + 1) * len + count >= col_bytes) return false;
+      first.push_back(static_cast<uint32_t>(k));
+      slots[h] = static_cast<uint32_t>(first.size());
+    }
+    idx[k] = static_cast<uint16_t>(slots[h] - 1);
+  }
+  const size_t k = first.size(), wide = k > 256 ? 2 : 1;
+  char v[10];
+  const size_t vlen = static_cast<size_t>(put_varint(v, k) - v);
+  if (1 + vlen + k * len + wide * count >= col_bytes) return false;
+  out += static_cast<char>(recfmt::kLayoutRows);
+  out.append(v, vlen);
+  for (uint32_t r : first) out.append(rows + size_t{r} * len, len);
+  const size_t at = out.size();
+  out.resize(at + wide * count);
+  char* p = out.data() + at;
+  for (size_t i = 0; i < count; i++) {
+    p[wide * i] = static_cast<char>(idx[i]);
+    if (wide == 2) p[2 * i + 1] = static_cast<char>(idx[i] >> 8);
+  }
+  return true;
+}
+
+void transpose_events(const std::string& items, const std::string& rows, bool row_dicts, std::string& out) {
   // Per-thread tables: only the writer's worker (or the tracing thread
   // without one) calls this; sized once, the used entries reset after.
   thread_local std::vector<uint32_t> count(kGroups), next(kGroups);
@@ -567,14 +626,23 @@ void transpose_events(const std::string& items, const std::string& rows, std::st
     skip_varint();
   }
   // ...then each group as columns after the item stream (version 2): u32
-  // words, then the bytes past the last whole word as planes.
+  // words, then the bytes past the last whole word as planes. Version 4:
+  // after a layout byte, and as a row dictionary when that is smaller.
+  thread_local std::string dict;
   out.assign(items);
   for (uint16_t g : touched) {
     const size_t len = g / 256 + recfmt::kMinRecord - 8, words = len / 4;
     const char* grows = grouped.data() + base[g];
+    const size_t at = out.size();
+    if (row_dicts) out += static_cast<char>(recfmt::kLayoutColumns);
     for (size_t j = 0; j < words; j++) encode_word_column(grows, count[g], len, 4 * j, out);
     for (size_t b = 4 * words; b < len; b++)
       for (size_t k = 0; k < count[g]; k++) out += grows[k * len + b];
+    dict.clear();
+    if (row_dicts && encode_row_dict(grows, count[g], len, out.size() - at, dict)) {
+      out.resize(at);
+      out += dict;
+    }
     count[g] = next[g] = 0;
   }
   touched.clear();
@@ -589,28 +657,35 @@ void RecordingWriter::write_block(Job& job) {
   }
   const std::string* payload = &job.payload;
   if (job.kind == recfmt::kEvents) {
-    transpose_events(job.payload, job.rows, tx_);
+    transpose_events(job.payload, job.rows, opts_.version >= 4, tx_);
     payload = &tx_;
   }
   const bool zstd = opts_.version >= 3 && opts_.codec == recfmt::kCodecZstd;
-  size_t clen = zstd ? ZSTD_compressBound(payload->size()) : compressBound(static_cast<uLong>(payload->size()));
+  const int level = opts_.level >= 0 ? opts_.level : zstd ? 1 : 3;
+  // libdeflate wants room for its own (larger) bound to start on a small
+  // input, though what it makes, the smallest of each block's encodings
+  // (stored included), stays within zlib's, which the reader holds it to.
+  size_t clen = zstd ? ZSTD_compressBound(payload->size())
+                     : std::max<size_t>(compressBound(static_cast<uLong>(payload->size())),
+                                        libdeflate_zlib_compress_bound(nullptr, payload->size()));
   if (comp_.size() < recfmt::kBlockHeaderSize + clen) comp_.resize(recfmt::kBlockHeaderSize + clen);
   auto* out = reinterpret_cast<unsigned char*>(comp_.data());
   std::string failed;
   if (zstd) {
     if (!zstd_) zstd_ = ZSTD_createCCtx();
     const size_t n = zstd_ ? ZSTD_compressCCtx(zstd_, out + recfmt::kBlockHeaderSize, clen, payload->data(),
-                                               payload->size(), opts_.level)
+                                               payload->size(), level)
                            : 0;
     if (!zstd_) failed = "zstd: out of memory";
     else if (ZSTD_isError(n)) failed = std::string("zstd: ") + ZSTD_getErrorName(n);
     clen = n;
   } else {
-    uLongf zlen = clen;
-    if (compress2(out + recfmt::kBlockHeaderSize, &zlen, reinterpret_cast<const Bytef*>(payload->data()),
-                  static_cast<uLong>(payload->size()), opts_.level) != Z_OK)
-      failed = "zlib compression error";
-    clen = zlen;
+    if (!deflate_) deflate_ = libdeflate_alloc_compressor(level);
+    clen = deflate_ ? libdeflate_zlib_compress(deflate_, payload->data(), payload->size(),
+                                               out + recfmt::kBlockHeaderSize, clen)
+                    : 0;
+    if (!deflate_) failed = "zlib: bad level " + std::to_string(level) + " or out of memory";
+    else if (clen == 0 || clen > compressBound(static_cast<uLong>(payload->size()))) failed = "zlib compression error";
   }
   if (!failed.empty()) {
     std::lock_guard<std::mutex> lk(mu_);
@@ -978,6 +1053,68 @@ const char* decode_word_columns(Cursor& c, size_t count, size_t words, unsigned 
   return nullptr;
 }
 
+// Copies row idx[r] of dict (W words per row) to record r (dst + r * stride).
+template <size_t W, class Index>
+void fill_rows(const uint64_t* dict, const Index* idx, size_t count, unsigned char* dst, size_t stride) {
+  for (size_t r = 0; r < count; r++) {
+    const uint64_t* src = dict + size_t{idx[r]} * W;
+    unsigned char* d = dst + r * stride;
+    for (size_t w = 0; w < W; w++) std::memcpy(d + 8 * w, &src[w], 8);
+  }
+}
+
+// Decodes a version-4 row dictionary of a group of `count` records of
+// `len` bytes from byte 8 (rec0: byte 8 of the first record; records are
+// `stride` apart, and the slot past the record's len bytes is theirs to
+// fill up to the next 8-byte boundary). Its rows are copied whole, padded
+// to 8-byte words. `mistyped` as in decode_word_columns: every record is a
+// copy of a row, so checking the rows is enough.
+const char* decode_row_dict(Cursor& c, size_t count, size_t len, unsigned char* rec0, size_t stride, uint8_t type,
+                            bool& mistyped) {
+  uint64_t k;
+  if (!c.varint(k)) return "record data cut short";
+  if (k == 0 || k > count || k > recfmt::kMaxRowDict) return "record row dictionary size out of range";
+  const size_t wide = k > 256 ? 2 : 1;
+  const unsigned char *rows, *idx;
+  if (!c.bytes(k * len, rows) || !c.bytes(wide * count, idx)) return "record data cut short";
+  if (wide == 1 ? any_byte_above(idx, count, static_cast<unsigned>(k - 1)) : [&] {
+        unsigned top = 0;
+        for (size_t r = 0; r < count; r++) top = std::max<unsigned>(top, idx[2 * r] | unsigned{idx[2 * r + 1]} << 8);
+        return top >= k;
+      }())
+    return "record row index out of range";
+  constexpr size_t kType = recfmt::kTypeOffset - 8;  // from byte 8
+  const size_t words = (len + 7) / 8;                // == (stride - 8) / 8
+  thread_local std::vector<uint64_t> dict;
+  dict.assign(k * words, 0);
+  for (size_t i = 0; i < k; i++) {
+    std::memcpy(&dict[i * words], rows + i * len, len);
+    if (rows[i * len + kType] != type) mistyped = true;
+  }
+  // The indices as native u16 when wide (little-endian on disk).
+  thread_local std::vector<uint16_t> idx16;
+  if (wide == 2) {
+    idx16.resize(count);
+    for (size_t r = 0; r < count; r++) idx16[r] = static_cast<uint16_t>(idx[2 * r] | idx[2 * r + 1] << 8);
+  }
+  auto fill = [&](auto w) {
+    if (wide == 1)
+      fill_rows<decltype(w)::value>(dict.data(), idx, count, rec0, stride);
+    else
+      fill_rows<decltype(w)::value>(dict.data(), idx16.data(), count, rec0, stride);
+  };
+  switch (words) {  // len is 8..56 (records of 16..64 bytes)
+    case 1: fill(std::integral_constant<size_t, 1>{}); break;
+    case 2: fill(std::integral_constant<size_t, 2>{}); break;
+    case 3: fill(std::integral_constant<size_t, 3>{}); break;
+    case 4: fill(std::integral_constant<size_t, 4>{}); break;
+    case 5: fill(std::integral_constant<size_t, 5>{}); break;
+    case 6: fill(std::integral_constant<size_t, 6>{}); break;
+    default: fill(std::integral_constant<size_t, 7>{}); break;
+  }
+  return nullptr;
+}
+
 // One decompressor per thread and codec (tables and buffers of a few KiB
 // or more, reused for every block).
 template <class T, auto Make, auto Free>
@@ -1234,6 +1371,22 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
       const size_t size = g / 256 + recfmt::kMinRecord, len = size - 8, stride = (size + 7) & ~size_t{7};
       const size_t count = group_count_[g];
       unsigned char* rec0 = rows.data() + group_row_[g] + 8;
+      uint8_t layout = recfmt::kLayoutColumns;
+      if (version_ >= 4 && !cc.u8(layout)) {
+        c.p = cc.p;
+        bad("record data cut short");
+      }
+      if (layout == recfmt::kLayoutRows) {
+        if (const char* e = decode_row_dict(cc, count, len, rec0, stride, static_cast<uint8_t>(g % 256), mistyped)) {
+          c.p = cc.p;
+          bad(e);
+        }
+        continue;
+      }
+      if (layout != recfmt::kLayoutColumns) {
+        c.p = cc.p;
+        bad("unknown record group layout");
+      }
       if (const char* e = decode_word_columns(cc, count, len / 4, rec0, stride, static_cast<uint8_t>(g % 256),
                                               mistyped)) {
         c.p = cc.p;

@@ -139,9 +139,9 @@ def block_codecs(path):
     return data[7], codecs
 
 
-def test_record_writes_format_3_zlib_unless_asked(windows_recording, system_recording):
-    assert block_codecs(windows_recording[0]) == (3, {0})
-    assert block_codecs(system_recording[0]) == (3, {1})  # --compress zstd
+def test_record_writes_format_4_zlib_unless_asked(windows_recording, system_recording):
+    assert block_codecs(windows_recording[0]) == (4, {0})
+    assert block_codecs(system_recording[0]) == (4, {1})  # --compress zstd
 
 
 def test_report_equals_live_tables_with_windows(windows_recording):

@@ -335,6 +335,19 @@ std::string make_zstd_block(uint8_t kind, uint32_t seq, const std::string& paylo
 
 const std::string kMagic(recfmt::kMagic, 8);
 
+// Sum of the uncompressed lengths of a recording's EVENTS blocks.
+uint64_t events_payload_bytes(const std::string& file) {
+  uint64_t sum = 0;
+  for (size_t at = 8; at + 24 <= file.size();) {
+    uint32_t ulen, clen;
+    std::memcpy(&ulen, file.data() + at + 12, 4);
+    std::memcpy(&clen, file.data() + at + 16, 4);
+    if (static_cast<uint8_t>(file[at + 4]) == recfmt::kEvents) sum += ulen;
+    at += 24 + clen;
+  }
+  return sum;
+}
+
 std::string header_block() { return make_block(recfmt::kHeader, 1, recfmt::header_json(test_header())); }
 
 // Finds tests/data from the working directory or the binary's location.
@@ -364,8 +377,11 @@ TEST_CASE("recording: records, watermarks and rejected records come back as writ
     uint8_t version, codec;
     int level;
   };
-  for (Config cfg : {Config{2, recfmt::kCodecZlib, 6}, Config{3, recfmt::kCodecZlib, 1},
-                     Config{3, recfmt::kCodecZstd, 1}}) {
+  // zlib streams come from libdeflate: its default (-1: level 3), level 0
+  // (stored blocks only) and its slowest level 12 all read back.
+  for (Config cfg : {Config{2, recfmt::kCodecZlib, 6}, Config{3, recfmt::kCodecZlib, -1},
+                     Config{3, recfmt::kCodecZlib, 0}, Config{3, recfmt::kCodecZlib, 12},
+                     Config{3, recfmt::kCodecZstd, -1}}) {
     for (bool background : {true, false}) {
       WriterOptions wo;
       wo.level = cfg.level;
@@ -621,11 +637,11 @@ TEST_CASE("recording: not a recording, empty, wrong version", "[recording]") {
   CHECK_THAT(error_of("IRQLA"), Contains("truncated inside its header"));
   std::string v9 = standard_recording();
   v9[7] = 9;
-  CHECK(error_of(v9) == "'x.rec': recording format version 9 is not supported (this irqlat reads versions 1 to 3)");
+  CHECK(error_of(v9) == "'x.rec': recording format version 9 is not supported (this irqlat reads versions 1 to 4)");
   std::string v0 = standard_recording();
   v0[7] = 0;
   CHECK_THAT(error_of(v0), Contains("recording format version 0 is not supported"));
-  // A version-3 file whose header says otherwise.
+  // A version-4 file whose header says otherwise.
   CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":1}")), Contains("format version mismatch"));
   CHECK_THAT(error_of(kMagic), Contains("truncated inside its header"));
 }
@@ -721,9 +737,17 @@ std::string v2_mark_block(const std::string& tid_column) {
   return p;
 }
 
+// A version-3 file: magic and header (version 4 puts a layout byte before
+// each group's columns).
+std::string v3_start() {
+  std::string m = kMagic;
+  m[7] = 3;
+  return m + make_block(recfmt::kHeader, 1, recfmt::header_json(test_header(), 3));
+}
+
 TEST_CASE("recording: version-2 record columns decode in every mode", "[recording]") {
   const std::string dict = std::string("\x03\x01", 2) + std::string("\x07\0\0\0\x09\0\0\0", 8) + std::string("\x00\x01\x00", 3);
-  const std::string f = kMagic + header_block() + make_block(recfmt::kEvents, 2, v2_mark_block(dict));
+  const std::string f = v3_start() + make_block(recfmt::kEvents, 2, v2_mark_block(dict));
   Collect c;
   RecordingSummary s = read_all(f, c);
   CHECK(!s.complete);
@@ -746,7 +770,7 @@ TEST_CASE("recording: version-2 record columns decode in every mode", "[recordin
   }
   // Damaged columns.
   auto err = [&](const std::string& payload) {
-    return error_of(kMagic + header_block() + make_block(recfmt::kEvents, 2, payload));
+    return error_of(v3_start() + make_block(recfmt::kEvents, 2, payload));
   };
   const std::string bad_index = std::string("\x03\x01", 2) + std::string("\x07\0\0\0\x09\0\0\0", 8) + std::string("\x00\x02\x00", 3);
   CHECK_THAT(err(v2_mark_block(bad_index)), Contains("block 2: record column index out of range"));
@@ -755,20 +779,175 @@ TEST_CASE("recording: version-2 record columns decode in every mode", "[recordin
   const std::string whole = v2_mark_block(dict);
   CHECK_THAT(err(whole.substr(0, whole.size() - 3)), Contains("record data cut short"));
   // Version 1 (planes) is still read: the committed real recording is one.
+  // Version 4: the same columns after a layout byte 0.
+  std::string v4 = v2_mark_block(dict);
+  v4.insert(14, 1, '\0');  // after the u32 count and three items
+  read_all(kMagic + header_block() + make_block(recfmt::kEvents, 2, v4), c);
+  REQUIRE(c.items.size() == 6);
+  CHECK(std::memcmp(c.items[3].rec.bytes.data(), c.items[0].rec.bytes.data(), sizeof(ev_mark)) == 0);
 }
 
-TEST_CASE("recording: block codecs: zlib and zstd in version 3, zlib only before", "[recording]") {
+// Version 4's row dictionary, by hand: three EV_MARK records, two distinct
+// rows (bytes 8..31).
+std::string v4_rows_block(const std::string& dict_part) {
+  std::string p("\x03\0\0\0", 4);
+  p += std::string("\x20\x0a\xc8\x01", 4);  // EV_MARK, 32 bytes, ts 100
+  p += std::string("\x20\x0a\x64", 3);      // ts 150
+  p += std::string("\x20\x0a\x3b", 3);      // ts 120
+  p += '\x01';                               // kLayoutRows
+  return p + dict_part;
+}
+
+std::string mark_row(uint32_t tid, uint32_t pid, uint32_t which, uint64_t arg) {
+  ev_mark m{};
+  m.h.tid = tid;
+  m.h.cpu = 1;
+  m.h.type = EV_MARK;
+  m.pid = pid;
+  m.which = which;
+  m.arg = arg;
+  return std::string(reinterpret_cast<const char*>(&m) + 8, sizeof(m) - 8);
+}
+
+TEST_CASE("recording: version-4 row dictionaries decode, and their damage is named", "[recording]") {
+  static_assert(sizeof(ev_mark) == 32);
+  const std::string rows = mark_row(7, 1000, 1, 0xdeadbeef) + mark_row(9, 1005, 2, 1ULL << 40);
+  const std::string good = std::string(1, '\x02') + rows + std::string("\x01\x00\x01", 3);
+  Collect c;
+  read_all(kMagic + header_block() + make_block(recfmt::kEvents, 2, v4_rows_block(good)), c);
+  REQUIRE(c.items.size() == 3);
+  const uint64_t ts[3] = {100, 150, 120};
+  const uint32_t tid[3] = {9, 7, 9}, which[3] = {2, 1, 2};
+  const uint64_t arg[3] = {1ULL << 40, 0xdeadbeef, 1ULL << 40};
+  for (int i = 0; i < 3; i++) {
+    REQUIRE(c.items[i].kind == Item::Record);
+    REQUIRE(c.items[i].rec.size == sizeof(ev_mark));
+    ev_mark m;
+    std::memcpy(&m, c.items[i].rec.bytes.data(), sizeof(m));
+    CHECK(m.h.ts == ts[i]);
+    CHECK(m.h.tid == tid[i]);
+    CHECK(m.h.cpu == 1);
+    CHECK(m.h.type == EV_MARK);
+    CHECK(m.which == which[i]);
+    CHECK(m.arg == arg[i]);
+  }
+  auto err = [&](const std::string& dict_part) {
+    return error_of(kMagic + header_block() + make_block(recfmt::kEvents, 2, v4_rows_block(dict_part)));
+  };
+  CHECK_THAT(err(std::string(1, '\x00') + rows), Contains("block 2: record row dictionary size out of range"));
+  CHECK_THAT(err(std::string(1, '\x04') + rows + rows), Contains("record row dictionary size out of range"));
+  CHECK_THAT(err(std::string(1, '\x02') + rows + std::string("\x01\x02\x01", 3)),
+             Contains("record row index out of range"));
+  CHECK_THAT(err(good.substr(0, good.size() - 1)), Contains("record data cut short"));
+  CHECK_THAT(err(good + "x"), Contains("bytes after the record data"));
+  std::string mistyped = good;
+  mistyped[1 + 24 + 6] = EV_SWITCH;  // the second row's type byte (record byte 14)
+  CHECK_THAT(err(mistyped), Contains("record type differs from its item"));
+  std::string layout = v4_rows_block(good);
+  layout[14] = 7;
+  CHECK_THAT(error_of(kMagic + header_block() + make_block(recfmt::kEvents, 2, layout)),
+             Contains("unknown record group layout"));
+}
+
+TEST_CASE("recording: small blocks of incompressible records are written and read back", "[recording]") {
+  // libdeflate needs more room than zlib's bound to start on inputs of a few
+  // dozen bytes, though its result fits that bound (the reader's limit).
+  uint64_t x = 88172645463325252ULL;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (size_t n = 1; n <= 40; n++) {
+    std::vector<Item> items;
+    for (size_t i = 0; i < n; i++) {
+      ev_wake e{};
+      e.h.ts = 1000 + i;
+      e.h.tid = static_cast<uint32_t>(next());
+      e.h.type = EV_WAKING;
+      e.pid = static_cast<uint32_t>(next());
+      e.target_cpu = static_cast<int32_t>(next());
+      e.waker_tid = static_cast<uint32_t>(next());
+      e.waker_pid = static_cast<uint32_t>(next());
+      Item it;
+      it.rec.size = sizeof(e);
+      std::memcpy(it.rec.bytes.data(), &e, sizeof(e));
+      items.push_back(it);
+    }
+    INFO(n << " records");
+    Collect c;
+    const RecordingSummary s = read_all(make_recording(items, test_header(), session_kernel(), {}, 0, 0, true), c);
+    CHECK(s.complete);
+    REQUIRE(c.items.size() == n);
+    for (size_t i = 0; i < n; i++) CHECK(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), 32) == 0);
+  }
+}
+
+TEST_CASE("recording: the writer stores a group as rows or columns, whichever is smaller", "[recording]") {
+  // Few distinct rows (a handful of tasks switching), and rows that are all
+  // different (a counter in every word): both read back exactly, and the
+  // few-rows stream takes far fewer bytes.
+  for (bool repetitive : {true, false}) {
+    std::vector<Item> items;
+    for (uint32_t i = 0; i < 20000; i++) {
+      Item it;
+      it.kind = Item::Record;
+      ev_switch e{};
+      e.h.ts = 1000 + i * 10;
+      e.h.tid = repetitive ? 100 + i % 3 : 100 + i;
+      e.h.type = EV_SWITCH;
+      e.h.cpu = repetitive ? i % 2 : i % 7;
+      e.prev_pid = repetitive ? 100 : i * 2654435761u;
+      e.next_tid = repetitive ? 100 + (i + 1) % 3 : i * 40503u;
+      e.next_pid = e.prev_pid;
+      std::snprintf(e.next_comm, sizeof(e.next_comm), "t%u", repetitive ? i % 3 : i);
+      it.rec.size = sizeof(e);
+      std::memcpy(it.rec.bytes.data(), &e, sizeof(e));
+      items.push_back(it);
+    }
+    WriterOptions wo;
+    const std::string f = make_recording(items, test_header(), session_kernel(), wo, 0, 0, true);
+    Collect c;
+    read_all(f, c);
+    REQUIRE(c.items.size() == items.size());
+    for (size_t i = 0; i < items.size(); i++) {
+      INFO("record " << i);
+      REQUIRE(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), sizeof(ev_switch)) == 0);
+    }
+    // What inflating and decoding cost: the payload bytes.
+    WriterOptions v3 = wo;
+    v3.version = 3;
+    const uint64_t v4_bytes = events_payload_bytes(f);
+    const uint64_t v3_bytes = events_payload_bytes(make_recording(items, test_header(), session_kernel(), v3, 0, 0, true));
+    INFO("version 4: " << v4_bytes << " payload bytes, version 3: " << v3_bytes);
+    if (repetitive)  // 1 index byte per record instead of 1 for each of 4 varying columns
+      CHECK(v3_bytes > v4_bytes + 2 * items.size());
+    else
+      CHECK(v4_bytes <= v3_bytes + 4 * 64);  // columns kept (a layout byte per group)
+  }
+}
+
+TEST_CASE("recording: block codecs: zlib and zstd from version 3 on, zlib only before", "[recording]") {
   // The writer refuses what no reader takes the way it was meant.
-  for (auto [version, codec] : {std::pair<int, int>{1, 0}, {4, 0}, {2, 1}, {3, 2}}) {
+  for (auto [version, codec] : {std::pair<int, int>{1, 0}, {5, 0}, {2, 1}, {3, 2}, {4, 2}}) {
     TempFile tmp;
     WriterOptions wo;
     wo.version = static_cast<uint8_t>(version);
     wo.codec = static_cast<uint8_t>(codec);
     CHECK_THROWS_AS(RecordingWriter(::open(tmp.path.c_str(), O_WRONLY), tmp.path, wo), std::invalid_argument);
   }
+  // A level libdeflate has not: one error line when the header is written.
+  {
+    TempFile tmp;
+    WriterOptions wo;
+    wo.level = 13;
+    RecordingWriter w(::open(tmp.path.c_str(), O_WRONLY), tmp.path, wo);
+    CHECK_THROWS_WITH(w.write_header(test_header()), Contains("zlib: bad level 13 or out of memory"));
+  }
   const std::string header = recfmt::header_json(test_header());
   const std::string events = std::string("\0\0\0\0", 4);
-  // zlib and zstd blocks mix in one version-3 file.
+  // zlib and zstd blocks mix in one version-4 file.
   Collect c;
   const RecordingSummary s =
       read_all(kMagic + make_zstd_block(recfmt::kHeader, 1, header) + make_block(recfmt::kEvents, 2, events) +
@@ -799,7 +978,7 @@ TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
   CHECK_THAT(error_of(kMagic + hb + make_block(9, 2, "")), Contains("unknown block kind 9"));
   // A header that is not JSON, or misses fields.
   CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "not json")), Contains("bad header"));
-  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":3}")), Contains("'record_sizes' is missing"));
+  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":4}")), Contains("'record_sizes' is missing"));
   // Records laid out differently from this build's: refused.
   std::string other = recfmt::header_json(test_header());
   const size_t at = other.find("\"record_sizes\":[0,48,");
@@ -815,14 +994,14 @@ TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
   // Garbage after a complete recording.
   CHECK_THAT(error_of(standard_recording() + "garbage"), Contains("data after the trailer"));
   // A record whose type disagrees with its item.
-  // (Version 2: its two words as const columns, all zero.)
-  std::string payload = std::string("\x01\0\0\0", 4) + std::string("\x10\x05\x02", 3) + std::string(10, '\0');
+  // (Version 4: layout 0, its two words as const columns, all zero.)
+  std::string payload = std::string("\x01\0\0\0", 4) + std::string("\x10\x05\x02", 3) + std::string(11, '\0');
   CHECK_THAT(error_of(kMagic + hb + make_block(recfmt::kEvents, 2, payload)), Contains("record type differs"));
   // A valid minimal recording built by hand from the documented layout.
   FakeKernel k;
   const std::string stats = recfmt::encode_stats(k.view(), 5000, kstats{}, 0, 1);
   payload = std::string("\x02\0\0\0", 4) + std::string("\x10\x01\xd0\x0f", 4) + std::string("\0\x02", 2) +
-            std::string("\0\x64\0\0\0\0\0\0\x01\0", 10);  // const columns: tid 100; cpu 0, EV_SWITCH, flags 0
+            std::string("\0\0\x64\0\0\0\0\0\0\x01\0", 11);  // layout 0; const columns: tid 100; cpu 0, EV_SWITCH, flags 0
   const std::string hand = kMagic + hb + make_block(recfmt::kEvents, 2, payload) +
                            make_block(recfmt::kFinalStats, 3, stats) +
                            make_block(recfmt::kEnd, 4, std::string("\x01\x01\x04", 3));

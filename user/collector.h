@@ -99,6 +99,8 @@ class Collector {
   void reset_windows() { windows_.reset(); }
 
  private:
+  // on_record() of the record types other than switches and wakeups.
+  [[gnu::noinline]] void on_other(const ev_hdr& h, const void* data, size_t size);
   void on_exit(const ev_task& e);
   const WindowRule& rule(int pid) const;
   bool windows_on() const { return cfg_.windows || !rules_.empty(); }

@@ -1280,13 +1280,13 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
           // A varint of at most 8 bytes, without a branch per byte.
           const size_t g = group_of(tag, q[1]);
           const unsigned len = static_cast<unsigned>(__builtin_ctzll(stops)) / 8 + 1;
-          // The eight 7-bit groups packed together in three steps (pairs,
-          // quads, halves) instead of a loop of eight.
-          uint64_t v = x & 0x7f7f7f7f7f7f7f7fULL;
+          // The varint's bytes (all below the stop byte's bit 7), their
+          // 7-bit groups packed together in three steps (pairs, quads,
+          // halves) instead of a loop of eight.
+          uint64_t v = x & ((stops & (~stops + 1)) - 1) & 0x7f7f7f7f7f7f7f7fULL;
           v = ((v & 0x7f007f007f007f00ULL) >> 1) | (v & 0x007f007f007f007fULL);
           v = ((v & 0x3fff00003fff0000ULL) >> 2) | (v & 0x00003fff00003fffULL);
           v = ((v & 0x0fffffff00000000ULL) >> 4) | (v & 0x000000000fffffffULL);
-          v &= len == 8 ? ~0ULL : (1ULL << (7 * len)) - 1;
           q += 2 + len;
           prev += unzigzag(v);
           it.v = prev;

@@ -721,6 +721,21 @@ TEST_CASE("recording: hostile length fields are refused before allocating", "[re
   CHECK_THAT(error_of(f), Contains("bad header"));
 }
 
+// One decoded EV_MARK record on CPU 1, field by field.
+void check_mark(const Item& it, uint64_t ts, uint32_t tid, uint32_t pid, uint32_t which, uint64_t arg) {
+  REQUIRE(it.kind == Item::Record);
+  REQUIRE(it.rec.size == sizeof(ev_mark));
+  ev_mark m;
+  std::memcpy(&m, it.rec.bytes.data(), sizeof(m));
+  CHECK(m.h.ts == ts);
+  CHECK(m.h.tid == tid);
+  CHECK(m.h.cpu == 1);
+  CHECK(m.h.type == EV_MARK);
+  CHECK(m.pid == pid);
+  CHECK(m.which == which);
+  CHECK(m.arg == arg);
+}
+
 // Version-2 record columns, one of each mode, decoded by hand.
 std::string v2_mark_block(const std::string& tid_column) {
   std::string p("\x03\0\0\0", 4);
@@ -755,19 +770,7 @@ TEST_CASE("recording: version-2 record columns decode in every mode", "[recordin
   const uint64_t ts[3] = {100, 150, 120};
   const uint32_t tid[3] = {7, 9, 7}, pid[3] = {1000, 1005, 1255}, which[3] = {1, 2, 257};
   const uint64_t arg[3] = {0xdeadbeef, 1, 2};
-  for (int i = 0; i < 3; i++) {
-    REQUIRE(c.items[i].kind == Item::Record);
-    REQUIRE(c.items[i].rec.size == sizeof(ev_mark));
-    ev_mark m;
-    std::memcpy(&m, c.items[i].rec.bytes.data(), sizeof(m));
-    CHECK(m.h.ts == ts[i]);
-    CHECK(m.h.tid == tid[i]);
-    CHECK(m.h.cpu == 1);
-    CHECK(m.h.type == EV_MARK);
-    CHECK(m.pid == pid[i]);
-    CHECK(m.which == which[i]);
-    CHECK(m.arg == arg[i]);
-  }
+  for (int i = 0; i < 3; i++) check_mark(c.items[i], ts[i], tid[i], pid[i], which[i], arg[i]);
   // Damaged columns.
   auto err = [&](const std::string& payload) {
     return error_of(v3_start() + make_block(recfmt::kEvents, 2, payload));
@@ -817,20 +820,9 @@ TEST_CASE("recording: version-4 row dictionaries decode, and their damage is nam
   read_all(kMagic + header_block() + make_block(recfmt::kEvents, 2, v4_rows_block(good)), c);
   REQUIRE(c.items.size() == 3);
   const uint64_t ts[3] = {100, 150, 120};
-  const uint32_t tid[3] = {9, 7, 9}, which[3] = {2, 1, 2};
+  const uint32_t tid[3] = {9, 7, 9}, pid[3] = {1005, 1000, 1005}, which[3] = {2, 1, 2};
   const uint64_t arg[3] = {1ULL << 40, 0xdeadbeef, 1ULL << 40};
-  for (int i = 0; i < 3; i++) {
-    REQUIRE(c.items[i].kind == Item::Record);
-    REQUIRE(c.items[i].rec.size == sizeof(ev_mark));
-    ev_mark m;
-    std::memcpy(&m, c.items[i].rec.bytes.data(), sizeof(m));
-    CHECK(m.h.ts == ts[i]);
-    CHECK(m.h.tid == tid[i]);
-    CHECK(m.h.cpu == 1);
-    CHECK(m.h.type == EV_MARK);
-    CHECK(m.which == which[i]);
-    CHECK(m.arg == arg[i]);
-  }
+  for (int i = 0; i < 3; i++) check_mark(c.items[i], ts[i], tid[i], pid[i], which[i], arg[i]);
   auto err = [&](const std::string& dict_part) {
     return error_of(kMagic + header_block() + make_block(recfmt::kEvents, 2, v4_rows_block(dict_part)));
   };

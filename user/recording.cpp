@@ -539,8 +539,11 @@ bool encode_row_dict(const char* rows, size_t count, size_t len, size_t col_byte
   thread_local std::vector<uint32_t> slots;  // 1 + dictionary index, 0: empty
   thread_local std::vector<uint32_t> first;  // dictionary index -> its first record
   thread_local std::vector<uint16_t> idx;
+  // At most this many rows can be taken before giving up below (each takes
+  // len bytes of col_bytes): the table stays at most half full.
+  const size_t most = std::min<size_t>({count, recfmt::kMaxRowDict, col_bytes / len + 1});
   size_t cap = 64;
-  while (cap < 2 * std::min<size_t>(count, recfmt::kMaxRowDict)) cap *= 2;
+  while (cap < 2 * most) cap *= 2;
   slots.assign(cap, 0);
   first.clear();
   idx.resize(count);
@@ -560,9 +563,11 @@ bool encode_row_dict(const char* rows, size_t count, size_t len, size_t col_byte
     size_t h = hash(r) & (cap - 1);
     while (slots[h] && std::memcmp(rows + size_t{first[slots[h] - 1]} * len, r, len) != 0) h = (h + 1) & (cap - 1);
     if (!slots[h]) {
-      // No smaller than the columns already (with 1-byte indices and the
-      // layout byte and varint): give up early, as on random fields.
-      if (first.size() == recfmt::kMaxRowDict || 4 + (first.size() + 1) * len + count >= col_bytes) return false;
+      // No smaller than the columns already, counting only what is sure
+      // (the layout byte, a 1-byte varint, the rows so far, the indices at
+      // their width so far): give up early, as on random fields.
+      const size_t n = first.size() + 1, wide = n > 256 ? 2 : 1;
+      if (n > recfmt::kMaxRowDict || 2 + n * len + wide * count >= col_bytes) return false;
       first.push_back(static_cast<uint32_t>(k));
       slots[h] = static_cast<uint32_t>(first.size());
     }
@@ -663,8 +668,10 @@ void RecordingWriter::write_block(Job& job) {
   const bool zstd = opts_.version >= 3 && opts_.codec == recfmt::kCodecZstd;
   const int level = opts_.level >= 0 ? opts_.level : zstd ? 1 : 3;
   // libdeflate wants room for its own (larger) bound to start on a small
-  // input, though what it makes, the smallest of each block's encodings
-  // (stored included), stays within zlib's, which the reader holds it to.
+  // input. What it makes, the smallest of each of its blocks' encodings,
+  // fits zlib's bound (the reader's limit) unless the input is
+  // incompressible and cut into many short stored blocks: zlib then
+  // compresses it instead, within its own bound by construction.
   size_t clen = zstd ? ZSTD_compressBound(payload->size())
                      : std::max<size_t>(compressBound(static_cast<uLong>(payload->size())),
                                         libdeflate_zlib_compress_bound(nullptr, payload->size()));
@@ -684,8 +691,14 @@ void RecordingWriter::write_block(Job& job) {
     clen = deflate_ ? libdeflate_zlib_compress(deflate_, payload->data(), payload->size(),
                                                out + recfmt::kBlockHeaderSize, clen)
                     : 0;
+    const uLong bound = compressBound(static_cast<uLong>(payload->size()));
+    if (deflate_ && (clen == 0 || clen > bound)) {
+      uLongf zlen = bound;
+      clen = compress2(out + recfmt::kBlockHeaderSize, &zlen, reinterpret_cast<const Bytef*>(payload->data()),
+                       static_cast<uLong>(payload->size()), std::min(level, 9)) == Z_OK ? zlen : 0;
+    }
     if (!deflate_) failed = "zlib: bad level " + std::to_string(level) + " or out of memory";
-    else if (clen == 0 || clen > compressBound(static_cast<uLong>(payload->size()))) failed = "zlib compression error";
+    else if (clen == 0) failed = "zlib compression error";
   }
   if (!failed.empty()) {
     std::lock_guard<std::mutex> lk(mu_);

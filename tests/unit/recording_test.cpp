@@ -335,17 +335,23 @@ std::string make_zstd_block(uint8_t kind, uint32_t seq, const std::string& paylo
 
 const std::string kMagic(recfmt::kMagic, 8);
 
-// Sum of the uncompressed lengths of a recording's EVENTS blocks.
-uint64_t events_payload_bytes(const std::string& file) {
-  uint64_t sum = 0;
+// The EVENTS blocks of a recording: how many, and their uncompressed bytes.
+struct EventsPayload {
+  uint64_t blocks = 0, bytes = 0;
+};
+EventsPayload events_payload(const std::string& file) {
+  EventsPayload p;
   for (size_t at = 8; at + 24 <= file.size();) {
     uint32_t ulen, clen;
     std::memcpy(&ulen, file.data() + at + 12, 4);
     std::memcpy(&clen, file.data() + at + 16, 4);
-    if (static_cast<uint8_t>(file[at + 4]) == recfmt::kEvents) sum += ulen;
+    if (static_cast<uint8_t>(file[at + 4]) == recfmt::kEvents) {
+      p.blocks++;
+      p.bytes += ulen;
+    }
     at += 24 + clen;
   }
-  return sum;
+  return p;
 }
 
 std::string header_block() { return make_block(recfmt::kHeader, 1, recfmt::header_json(test_header())); }
@@ -877,23 +883,26 @@ TEST_CASE("recording: small blocks of incompressible records are written and rea
 }
 
 TEST_CASE("recording: the writer stores a group as rows or columns, whichever is smaller", "[recording]") {
-  // Few distinct rows (a handful of tasks switching), and rows that are all
-  // different (a counter in every word): both read back exactly, and the
-  // few-rows stream takes far fewer bytes.
-  for (bool repetitive : {true, false}) {
+  // A few distinct rows (3 tasks switching: 1-byte indices), some hundreds
+  // (600 tasks: 2-byte indices), and rows that are all different (a counter
+  // in every word: columns): all read back exactly.
+  enum Kind { kFew, kHundreds, kAllDifferent };
+  for (Kind kind : {kFew, kHundreds, kAllDifferent}) {
+    INFO("kind " << kind);
     std::vector<Item> items;
     for (uint32_t i = 0; i < 20000; i++) {
       Item it;
       it.kind = Item::Record;
       ev_switch e{};
+      const uint32_t task = kind == kFew ? i % 3 : kind == kHundreds ? i * 7 % 600 : i;
       e.h.ts = 1000 + i * 10;
-      e.h.tid = repetitive ? 100 + i % 3 : 100 + i;
+      e.h.tid = 100 + task * 977;  // tids far apart: no narrow column
       e.h.type = EV_SWITCH;
-      e.h.cpu = repetitive ? i % 2 : i % 7;
-      e.prev_pid = repetitive ? 100 : i * 2654435761u;
-      e.next_tid = repetitive ? 100 + (i + 1) % 3 : i * 40503u;
+      e.h.cpu = kind == kAllDifferent ? i % 7 : task % 2;
+      e.prev_pid = kind == kAllDifferent ? i * 2654435761u : e.h.tid;
+      e.next_tid = kind == kAllDifferent ? i * 40503u : 100 + (task + 1) * 977;
       e.next_pid = e.prev_pid;
-      std::snprintf(e.next_comm, sizeof(e.next_comm), "t%u", repetitive ? i % 3 : i);
+      std::snprintf(e.next_comm, sizeof(e.next_comm), "t%u", task);
       it.rec.size = sizeof(e);
       std::memcpy(it.rec.bytes.data(), &e, sizeof(e));
       items.push_back(it);
@@ -910,14 +919,57 @@ TEST_CASE("recording: the writer stores a group as rows or columns, whichever is
     // What inflating and decoding cost: the payload bytes.
     WriterOptions v3 = wo;
     v3.version = 3;
-    const uint64_t v4_bytes = events_payload_bytes(f);
-    const uint64_t v3_bytes = events_payload_bytes(make_recording(items, test_header(), session_kernel(), v3, 0, 0, true));
-    INFO("version 4: " << v4_bytes << " payload bytes, version 3: " << v3_bytes);
-    if (repetitive)  // 1 index byte per record instead of 1 for each of 4 varying columns
-      CHECK(v3_bytes > v4_bytes + 2 * items.size());
-    else
-      CHECK(v4_bytes <= v3_bytes + 4 * 64);  // columns kept (a layout byte per group)
+    const EventsPayload v4 = events_payload(f);
+    const EventsPayload v3p = events_payload(make_recording(items, test_header(), session_kernel(), v3, 0, 0, true));
+    INFO("version 4: " << v4.bytes << " payload bytes, version 3: " << v3p.bytes);
+    REQUIRE(v4.blocks == v3p.blocks);
+    if (kind == kFew)  // 1 index byte per record instead of 1 for each of 5 varying columns
+      CHECK(v3p.bytes > v4.bytes + 3 * items.size());
+    else if (kind == kHundreds)  // 2 index bytes instead of a u16 or u32 per varying column
+      CHECK(v3p.bytes > v4.bytes + 10 * items.size());
+    else  // columns kept: one layout byte per group (one group per block)
+      CHECK(v4.bytes == v3p.bytes + v4.blocks);
   }
+}
+
+TEST_CASE("recording: version-4 row dictionaries with 2-byte indices, and their limits", "[recording]") {
+  // n EV_MARK items (1 ns apart), then layout 1 and the given dictionary.
+  auto block = [](size_t n, const std::string& dict_part) {
+    std::string p(4, '\0');
+    const uint32_t nn = static_cast<uint32_t>(n);
+    std::memcpy(p.data(), &nn, 4);
+    for (size_t i = 0; i < n; i++) p += std::string("\x20\x0a\x02", 3);  // zigzag(+1)
+    return p + '\x01' + dict_part;
+  };
+  auto varint = [](uint64_t v) {
+    std::string out;
+    for (; v >= 0x80; v >>= 7) out += static_cast<char>(v | 0x80);
+    return out + static_cast<char>(v);
+  };
+  auto file = [&](const std::string& payload) { return kMagic + header_block() + make_block(recfmt::kEvents, 2, payload); };
+  // 257 distinct rows, record i is row (i * 5) % 257, indices u16 LE.
+  std::string rows, idx;
+  for (uint32_t r = 0; r < 257; r++) rows += mark_row(1000 + r, 7, 1, r);
+  for (uint32_t i = 0; i < 300; i++) {
+    const uint16_t x = static_cast<uint16_t>(i * 5 % 257);
+    idx += static_cast<char>(x & 0xff);
+    idx += static_cast<char>(x >> 8);
+  }
+  Collect c;
+  read_all(file(block(300, varint(257) + rows + idx)), c);
+  REQUIRE(c.items.size() == 300);
+  for (uint32_t i = 0; i < 300; i++) {
+    INFO("record " << i);
+    check_mark(c.items[i], i + 1, 1000 + i * 5 % 257, 7, 1, i * 5 % 257);
+  }
+  // An index equal to k; more rows than 2-byte indices reach (with as many
+  // records, so that is the only thing wrong).
+  std::string bad = idx;
+  bad[2 * 299] = 1;  // 257: one past the last row
+  bad[2 * 299 + 1] = 1;
+  CHECK_THAT(error_of(file(block(300, varint(257) + rows + bad))), Contains("record row index out of range"));
+  const size_t over = recfmt::kMaxRowDict + 1;
+  CHECK_THAT(error_of(file(block(over, varint(over)))), Contains("record row dictionary size out of range"));
 }
 
 TEST_CASE("recording: block codecs: zlib and zstd from version 3 on, zlib only before", "[recording]") {

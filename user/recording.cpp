@@ -531,7 +531,8 @@ void encode_word_column(const char* rows, size_t count, size_t len, size_t off, 
 // Version 4's other layout: the group's distinct rows (bytes [8, size)) in
 // first-seen order, then each record's row index. A system-wide stream has
 // few distinct rows per block once the timestamp is out (a switch record is
-// its CPU, the two tasks and the next comm: ~70 distinct in 50k records),
+// its CPU, the two tasks and the next comm: at most 73 distinct among the
+// ~15,000 switches of a block of the bench mix),
 // so this is ~1 byte per record where the columns take one per word, and
 // decoding it is a copy per record. Appended to out only when smaller than
 // the columns (col_bytes); false otherwise.
@@ -1090,12 +1091,19 @@ const char* decode_row_dict(Cursor& c, size_t count, size_t len, unsigned char* 
   const size_t wide = k > 256 ? 2 : 1;
   const unsigned char *rows, *idx;
   if (!c.bytes(k * len, rows) || !c.bytes(wide * count, idx)) return "record data cut short";
-  if (wide == 1 ? any_byte_above(idx, count, static_cast<unsigned>(k - 1)) : [&] {
-        unsigned top = 0;
-        for (size_t r = 0; r < count; r++) top = std::max<unsigned>(top, idx[2 * r] | unsigned{idx[2 * r + 1]} << 8);
-        return top >= k;
-      }())
+  // Wide indices become native u16 (little-endian on disk), checked on the way.
+  thread_local std::vector<uint16_t> idx16;
+  if (wide == 2) {
+    idx16.resize(count);
+    unsigned top = 0;
+    for (size_t r = 0; r < count; r++) {
+      idx16[r] = static_cast<uint16_t>(idx[2 * r] | idx[2 * r + 1] << 8);
+      top = std::max<unsigned>(top, idx16[r]);
+    }
+    if (top >= k) return "record row index out of range";
+  } else if (any_byte_above(idx, count, static_cast<unsigned>(k - 1))) {
     return "record row index out of range";
+  }
   constexpr size_t kType = recfmt::kTypeOffset - 8;  // from byte 8
   const size_t words = (len + 7) / 8;                // == (stride - 8) / 8
   thread_local std::vector<uint64_t> dict;
@@ -1103,12 +1111,6 @@ const char* decode_row_dict(Cursor& c, size_t count, size_t len, unsigned char* 
   for (size_t i = 0; i < k; i++) {
     std::memcpy(&dict[i * words], rows + i * len, len);
     if (rows[i * len + kType] != type) mistyped = true;
-  }
-  // The indices as native u16 when wide (little-endian on disk).
-  thread_local std::vector<uint16_t> idx16;
-  if (wide == 2) {
-    idx16.resize(count);
-    for (size_t r = 0; r < count; r++) idx16[r] = static_cast<uint16_t>(idx[2 * r] | idx[2 * r + 1] << 8);
   }
   auto fill = [&](auto w) {
     if (wide == 1)

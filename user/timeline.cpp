@@ -39,13 +39,11 @@ Timeline::Thread* Timeline::find_slow(int tid) {
   return c.t;
 }
 
+// ensure() missed: no thread, or one of another process with this tid.
 Timeline::Thread& Timeline::ensure_slow(int tid, int pid, uint64_t now) {
-  if (Thread* t = find(tid)) {
-    if (pid == 0 || t->pid == pid) return *t;
-    // Same tid in another process: the old thread exited unseen (lost
-    // records) and the tid was reused. Keep its row, start a new one.
-    retire(tid, now);
-  }
+  // Same tid in another process: the old thread exited unseen (lost
+  // records) and the tid was reused. Keep its row, start a new one.
+  if (find(tid)) retire(tid, now);
   Thread& t = threads_[tid];
   t.tid = tid;
   t.pid = pid;

@@ -1,7 +1,7 @@
 // gen_recording: writes a synthetic irqlat recording of N events, for timing
 // `irqlat report` on large inputs (issue 6) without root or a real workload.
 //
-//   gen_recording N FILE [--seed S] [--level L] [--format 2|3|4] [--compress zlib|zstd] [--block-bytes B]
+//   gen_recording N FILE [--seed S] [--level L] [--format 2|3|4|5] [--compress zlib|zstd] [--block-bytes B]
 //
 // The stream looks like a busy traced program: 4 processes of 4 threads on 2
 // CPUs waking, switching, being interrupted (device IRQ 36, LOC, TIMER and
@@ -9,7 +9,7 @@
 // cancellation window (usdt:irqlat:cancel on a process's main thread, one
 // usdt:irqlat:done per worker). Records come in CPU-interleaved order with
 // interleaving off by at most one step, watermarks every ~100 ms of trace time, interim
-// statistics every 2 s, like `irqlat record` writes them: formats 3 and 4
+// statistics every 2 s, like `irqlat record` writes them: formats 3 to 5
 // (the default) store them as the live Reorderer released them, format 2 in
 // arrival order.
 //
@@ -86,7 +86,7 @@ struct FakeStats {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: gen_recording N FILE [--seed S] [--level L] [--format 2|3|4] [--compress zlib|zstd] [--block-bytes B]\n");
+    std::fprintf(stderr, "usage: gen_recording N FILE [--seed S] [--level L] [--format 2|3|4|5] [--compress zlib|zstd] [--block-bytes B]\n");
     return 2;
   }
   const uint64_t n = std::strtoull(argv[1], nullptr, 10);
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     }
   }
   if (format < 2 || format > recfmt::kVersion || (zstd && format < 3)) {
-    std::fprintf(stderr, "gen_recording: --format must be 2, 3 or 4 (zstd: 3 or 4)\n");
+    std::fprintf(stderr, "gen_recording: --format must be 2 to 5 (zstd: 3 to 5)\n");
     return 2;
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

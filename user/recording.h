@@ -1,8 +1,8 @@
 // The recording file of `irqlat record` / `irqlat report` (docs/recording-format.md).
 //
-//   file    := magic "IRQLAT\0" u8 version (1 to 3), then blocks
+//   file    := magic "IRQLAT\0" u8 version (1 to 5), then blocks
 //   block   := 24-byte header (sync "IRQB", kind, codec, seq, lengths, CRC32)
-//              + zlib or (version 3, codec byte 1) zstd payload
+//              + zlib or (version 3 on, codec byte 1) zstd payload
 //   blocks  := HEADER, then EVENTS / STATS in stream order, then FINAL_STATS, END
 //
 // Every block decodes on its own, so a file cut short (SIGKILL, power loss)
@@ -37,8 +37,8 @@ struct libdeflate_compressor;
 namespace irqlat {
 
 namespace recfmt {
-constexpr char kMagic[8] = {'I', 'R', 'Q', 'L', 'A', 'T', '\0', '\x04'};
-constexpr uint8_t kVersion = 4;     // kMagic[7]: what the writer writes
+constexpr char kMagic[8] = {'I', 'R', 'Q', 'L', 'A', 'T', '\0', '\x05'};
+constexpr uint8_t kVersion = 5;     // kMagic[7]: what the writer writes
 static_assert(kMagic[7] == kVersion);
 constexpr uint8_t kMinVersion = 1;  // the reader reads kMinVersion..kVersion
 constexpr uint32_t kBlockSync = 0x42515249;  // "IRQB" little-endian
@@ -69,9 +69,14 @@ enum BlockKind : uint8_t {
 
 // EVENTS block payload: u32 item count, the item stream, then the record
 // bytes [8, size) transposed per (size, type) group (docs/recording-format.md).
-// Item tags:
+// Versions 2-4 interleave each item's tag and values; version 5 stores the
+// n tags first, then the values of every item in order. Item tags:
 constexpr uint8_t kTagWatermark = 0;  // varint zigzag(watermark - prev_ts)
 constexpr uint8_t kTagRejected = 1;   // varint size: a record the pipeline rejects (bad size)
+// Version 5: a record of type tag - 1 and its type's size (irqlat_record_size,
+// which the header's record_sizes pins): varint zigzag(ts - prev_ts).
+constexpr uint8_t kTagShortFirst = 2;
+constexpr uint8_t kTagShortLast = 15;
 // 16..64: a record of that many bytes: u8 type, varint zigzag(ts - prev_ts)
 constexpr uint8_t kMinRecord = sizeof(struct ev_hdr);
 constexpr uint8_t kMaxRecord = IRQLAT_MAX_RECORD;
@@ -162,10 +167,11 @@ std::string encode_stats(const KernelIrqStats& k, uint64_t at_ns, const kstats& 
 }  // namespace recfmt
 
 struct WriterOptions {
-  // 4: as 3, and a group of records may be stored as a dictionary of its
-  // distinct rows; 3: records in the order the live collector got them (the
+  // 5: as 4, with one-byte tags for records of their type's size, all the
+  // block's tags before its values; 4: as 3, and a group of records may be
+  // stored as a dictionary of its distinct rows; 3: records in the order the live collector got them (the
   // caller feeds them so), a codec byte per block; 2: zlib blocks, records in
-  // ring-buffer arrival order. 2 and 3 are kept for tests and comparisons.
+  // ring-buffer arrival order. 2 to 4 are kept for tests and comparisons.
   uint8_t version = recfmt::kVersion;
   // Version 3 on: the blocks' codec. zlib is what the SPEC names; zstd
   // decompresses ~1.3x faster, files ~14% larger (`record --compress zstd`).
@@ -285,6 +291,11 @@ class RecordSink {
   // *next* EVENTS block returns, so a sink may keep the pointer until then
   // instead of copying the record.
   virtual void record(const void* data, size_t size) = 0;
+  // False: the sink is done with each record when record() returns. The
+  // reader may then pass records that share their bytes 8.. (a row
+  // dictionary's rows, the timestamp written in place before each call)
+  // instead of copying every record out first.
+  virtual bool keeps_records() const { return true; }
   virtual void rejected(size_t size) = 0;                  // a record of a bad size (counted)
   virtual void watermark(uint64_t ts) = 0;
   // An EVENTS block is done; the records of the block before it go away
@@ -334,6 +345,11 @@ class RecordingReader {
   std::string comp_;  // scratch
   std::vector<uint32_t> group_count_;  // per (size, type) group of a block
   std::vector<uint64_t> group_base_, group_row_;
+  // Per group: nullptr, or (a row dictionary passed as it is) the slot of
+  // each of its records, an index into slots_; the dictionary's rows are in
+  // the group's first slots.
+  std::vector<const uint16_t*> group_slot_;
+  std::vector<uint16_t> slots_;
   std::vector<uint16_t> touched_;  // groups present in the current block
   // One decoded item: a record (tag = size, group, its index k in the
   // group, v = ts), a watermark (v) or a rejected record (v = its size).

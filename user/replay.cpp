@@ -112,6 +112,9 @@ class Replayer : public RecordSink {
     else
       add(static_cast<const unsigned char*>(data), size, kInBlock);
   }
+  // In order, each record goes to the collector (which copies what it
+  // keeps) before record() returns; out of order, records wait for a release.
+  bool keeps_records() const override { return !in_order_; }
   // The live Reorderer rejected it (bad size): counted as received, nothing else.
   void rejected(size_t) override { received_++; }
   void watermark(uint64_t wm) override {
@@ -174,11 +177,10 @@ class Replayer : public RecordSink {
   [[gnu::always_inline]] void add(const unsigned char* p, size_t size, uint32_t slot) {
     uint64_t ts;
     std::memcpy(&ts, p, sizeof(ts));
-    if (released_any_ && ts < last_released_) late_++;  // its place has gone out
+    if (ts < last_released_) late_++;  // its place has gone out (0 until one is)
     if (in_order_) [[likely]] {
       col_.on_record(p, size);
       last_released_ = std::max(last_released_, ts);
-      released_any_ = true;
       if (slot != kInBlock) pool_.release(slot);
       return;
     }
@@ -196,7 +198,6 @@ class Replayer : public RecordSink {
   void deliver(const Entry& e) {
     col_.on_record(e.p, e.size);
     last_released_ = std::max(last_released_, e.ts);
-    released_any_ = true;
     if (e.slot != kInBlock) pool_.release(e.slot);
   }
   // Delivers every record with ts <= limit, by (ts, arrival).
@@ -207,7 +208,6 @@ class Replayer : public RecordSink {
         std::memcpy(&ts, d, sizeof(ts));
         col_.on_record(d, n);
         last_released_ = std::max(last_released_, ts);
-        released_any_ = true;
       });
       return;
     }
@@ -275,7 +275,6 @@ class Replayer : public RecordSink {
   bool heap_mode_ = false;
   Reorderer reorder_{0};
   uint64_t last_released_ = 0;
-  bool released_any_ = false;
   uint64_t late_ = 0;
   uint64_t received_ = 0;
   uint16_t block_ = 0;  // EVENTS blocks ended so far (mod 2^16)

@@ -6,6 +6,7 @@ the file must print the same document. Damaged recordings (cut at random
 offsets, killed mid-run, not recordings at all) must give tables for the
 complete part with a warning, or one error line, never a crash; `report` on
 them runs under ASan+UBSan when build/irqlat-asan exists."""
+import collections
 import json
 import os
 import random
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import zlib
 
 import pytest
 
@@ -139,9 +141,30 @@ def block_codecs(path):
     return data[7], codecs
 
 
-def test_record_writes_format_4_zlib_unless_asked(windows_recording, system_recording):
-    assert block_codecs(windows_recording[0]) == (4, {0})
-    assert block_codecs(system_recording[0]) == (4, {1})  # --compress zstd
+def events_tags(path):
+    """How often each item tag occurs in the zlib EVENTS blocks (format 5:
+    u32 count, then that many tags)."""
+    data = open(path, "rb").read()
+    tags, off = collections.Counter(), 8
+    while off + 24 <= len(data) and data[off:off + 4] == b"IRQB":
+        clen = int.from_bytes(data[off + 16:off + 20], "little")
+        if data[off + 4] == 2 and data[off + 5] == 0:
+            payload = zlib.decompress(data[off + 24:off + 24 + clen])
+            n = int.from_bytes(payload[:4], "little")
+            tags.update(payload[4:4 + n])
+        off += 24 + clen
+    return tags
+
+
+def test_record_writes_format_5_zlib_unless_asked(windows_recording, system_recording):
+    assert block_codecs(windows_recording[0]) == (5, {0})
+    assert block_codecs(system_recording[0]) == (5, {1})  # --compress zstd
+    # Every record the kernel wrote has its type's size: each takes a
+    # one-byte tag (type + 1), none the long form (its size, then the type).
+    tags = events_tags(windows_recording[0])
+    assert tags[0] > 0, tags  # watermarks
+    assert tags[1 + 1] > 0 and tags[1 + 10] > 0, tags  # EV_SWITCH, EV_MARK
+    assert not [t for t in tags if t == 1 or t > 11], tags
 
 
 def test_report_equals_live_tables_with_windows(windows_recording):

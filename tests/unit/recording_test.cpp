@@ -255,6 +255,8 @@ std::string json_of(const Report& r) {
 // Collects what the reader streams.
 struct Collect : RecordSink {
   std::vector<Item> items;
+  bool keep = true;  // false: copies each record during record() (shared rows allowed)
+  bool keeps_records() const override { return keep; }
   void record(const void* d, size_t n) override {
     Item it;
     it.kind = Item::Record;
@@ -387,7 +389,9 @@ TEST_CASE("recording: records, watermarks and rejected records come back as writ
   // (stored blocks only) and its slowest level 12 all read back.
   for (Config cfg : {Config{2, recfmt::kCodecZlib, 6}, Config{3, recfmt::kCodecZlib, -1},
                      Config{3, recfmt::kCodecZlib, 0}, Config{3, recfmt::kCodecZlib, 12},
-                     Config{3, recfmt::kCodecZstd, -1}}) {
+                     Config{3, recfmt::kCodecZstd, -1}, Config{4, recfmt::kCodecZlib, -1},
+                     Config{5, recfmt::kCodecZlib, -1}, Config{5, recfmt::kCodecZlib, 0},
+                     Config{5, recfmt::kCodecZstd, -1}}) {
     for (bool background : {true, false}) {
       WriterOptions wo;
       wo.level = cfg.level;
@@ -461,8 +465,9 @@ TEST_CASE("recording: report equals what the live pipeline printed", "[recording
   const Report live = live_report(items, test_header(), k);
   REQUIRE(live.windows.count > 0);
   REQUIRE(live.events.late > 0);  // the late records went through the same release points
-  const std::pair<uint8_t, uint8_t> formats[] = {
-      {2, recfmt::kCodecZlib}, {3, recfmt::kCodecZlib}, {3, recfmt::kCodecZstd}};
+  const std::pair<uint8_t, uint8_t> formats[] = {{2, recfmt::kCodecZlib}, {3, recfmt::kCodecZlib},
+                                                  {3, recfmt::kCodecZstd}, {4, recfmt::kCodecZlib},
+                                                  {5, recfmt::kCodecZlib}, {5, recfmt::kCodecZstd}};
   for (auto [version, codec] : formats) {
     for (uint32_t block : {4096u, 1u << 20}) {
       WriterOptions wo;
@@ -643,11 +648,11 @@ TEST_CASE("recording: not a recording, empty, wrong version", "[recording]") {
   CHECK_THAT(error_of("IRQLA"), Contains("truncated inside its header"));
   std::string v9 = standard_recording();
   v9[7] = 9;
-  CHECK(error_of(v9) == "'x.rec': recording format version 9 is not supported (this irqlat reads versions 1 to 4)");
+  CHECK(error_of(v9) == "'x.rec': recording format version 9 is not supported (this irqlat reads versions 1 to 5)");
   std::string v0 = standard_recording();
   v0[7] = 0;
   CHECK_THAT(error_of(v0), Contains("recording format version 0 is not supported"));
-  // A version-4 file whose header says otherwise.
+  // A version-5 file whose header says otherwise.
   CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":1}")), Contains("format version mismatch"));
   CHECK_THAT(error_of(kMagic), Contains("truncated inside its header"));
 }
@@ -758,17 +763,18 @@ std::string v2_mark_block(const std::string& tid_column) {
   return p;
 }
 
-// A version-3 file: magic and header (version 4 puts a layout byte before
-// each group's columns).
-std::string v3_start() {
+// The magic and header of a file of an older format version, for blocks
+// built by hand in that version's layout (version 4 puts a layout byte
+// before each group's columns, version 5 the tags before the values).
+std::string start_of(int version) {
   std::string m = kMagic;
-  m[7] = 3;
-  return m + make_block(recfmt::kHeader, 1, recfmt::header_json(test_header(), 3));
+  m[7] = static_cast<char>(version);
+  return m + make_block(recfmt::kHeader, 1, recfmt::header_json(test_header(), version));
 }
 
 TEST_CASE("recording: version-2 record columns decode in every mode", "[recording]") {
   const std::string dict = std::string("\x03\x01", 2) + std::string("\x07\0\0\0\x09\0\0\0", 8) + std::string("\x00\x01\x00", 3);
-  const std::string f = v3_start() + make_block(recfmt::kEvents, 2, v2_mark_block(dict));
+  const std::string f = start_of(3) + make_block(recfmt::kEvents, 2, v2_mark_block(dict));
   Collect c;
   RecordingSummary s = read_all(f, c);
   CHECK(!s.complete);
@@ -779,7 +785,7 @@ TEST_CASE("recording: version-2 record columns decode in every mode", "[recordin
   for (int i = 0; i < 3; i++) check_mark(c.items[i], ts[i], tid[i], pid[i], which[i], arg[i]);
   // Damaged columns.
   auto err = [&](const std::string& payload) {
-    return error_of(v3_start() + make_block(recfmt::kEvents, 2, payload));
+    return error_of(start_of(3) + make_block(recfmt::kEvents, 2, payload));
   };
   const std::string bad_index = std::string("\x03\x01", 2) + std::string("\x07\0\0\0\x09\0\0\0", 8) + std::string("\x00\x02\x00", 3);
   CHECK_THAT(err(v2_mark_block(bad_index)), Contains("block 2: record column index out of range"));
@@ -791,7 +797,7 @@ TEST_CASE("recording: version-2 record columns decode in every mode", "[recordin
   // Version 4: the same columns after a layout byte 0.
   std::string v4 = v2_mark_block(dict);
   v4.insert(14, 1, '\0');  // after the u32 count and three items
-  read_all(kMagic + header_block() + make_block(recfmt::kEvents, 2, v4), c);
+  read_all(start_of(4) + make_block(recfmt::kEvents, 2, v4), c);
   REQUIRE(c.items.size() == 6);
   CHECK(std::memcmp(c.items[3].rec.bytes.data(), c.items[0].rec.bytes.data(), sizeof(ev_mark)) == 0);
 }
@@ -823,14 +829,14 @@ TEST_CASE("recording: version-4 row dictionaries decode, and their damage is nam
   const std::string rows = mark_row(7, 1000, 1, 0xdeadbeef) + mark_row(9, 1005, 2, 1ULL << 40);
   const std::string good = std::string(1, '\x02') + rows + std::string("\x01\x00\x01", 3);
   Collect c;
-  read_all(kMagic + header_block() + make_block(recfmt::kEvents, 2, v4_rows_block(good)), c);
+  read_all(start_of(4) + make_block(recfmt::kEvents, 2, v4_rows_block(good)), c);
   REQUIRE(c.items.size() == 3);
   const uint64_t ts[3] = {100, 150, 120};
   const uint32_t tid[3] = {9, 7, 9}, pid[3] = {1005, 1000, 1005}, which[3] = {2, 1, 2};
   const uint64_t arg[3] = {1ULL << 40, 0xdeadbeef, 1ULL << 40};
   for (int i = 0; i < 3; i++) check_mark(c.items[i], ts[i], tid[i], pid[i], which[i], arg[i]);
   auto err = [&](const std::string& dict_part) {
-    return error_of(kMagic + header_block() + make_block(recfmt::kEvents, 2, v4_rows_block(dict_part)));
+    return error_of(start_of(4) + make_block(recfmt::kEvents, 2, v4_rows_block(dict_part)));
   };
   CHECK_THAT(err(std::string(1, '\x00') + rows), Contains("block 2: record row dictionary size out of range"));
   CHECK_THAT(err(std::string(1, '\x04') + rows + rows), Contains("record row dictionary size out of range"));
@@ -843,8 +849,58 @@ TEST_CASE("recording: version-4 row dictionaries decode, and their damage is nam
   CHECK_THAT(err(mistyped), Contains("record type differs from its item"));
   std::string layout = v4_rows_block(good);
   layout[14] = 7;
-  CHECK_THAT(error_of(kMagic + header_block() + make_block(recfmt::kEvents, 2, layout)),
+  CHECK_THAT(error_of(start_of(4) + make_block(recfmt::kEvents, 2, layout)),
              Contains("unknown record group layout"));
+}
+
+// Version 5 by hand: the tags, then the values. EV_MARK records (32 bytes,
+// type 10) take the one-byte tag 11, or the long form (tag 32, type byte
+// among the values); a watermark and a rejected record between them.
+std::string v5_block(const std::string& tags, const std::string& values, const std::string& data) {
+  std::string p(4, '\0');
+  const uint32_t n = static_cast<uint32_t>(tags.size());
+  std::memcpy(p.data(), &n, 4);
+  return p + tags + values + data;
+}
+
+TEST_CASE("recording: version-5 tags and values decode, and their damage is named", "[recording]") {
+  static_assert(sizeof(ev_mark) == 32 && EV_MARK == 10);
+  const std::string rows = mark_row(7, 1000, 1, 0xdeadbeef) + mark_row(9, 1005, 2, 1ULL << 40);
+  // Items: mark ts 100, mark 150, watermark 160, mark 120 (long form),
+  // rejected (70 bytes), mark 130.
+  const std::string tags("\x0b\x0b\x00\x20\x01\x0b", 6);
+  const std::string values = std::string("\xc8\x01\x64\x14", 4) + std::string("\x0a\x3b", 2) + "F" + "\x14";
+  const std::string data = std::string("\x01\x02", 2) + rows + std::string("\x01\x00\x01\x00", 4);
+  Collect c;
+  read_all(kMagic + header_block() + make_block(recfmt::kEvents, 2, v5_block(tags, values, data)), c);
+  REQUIRE(c.items.size() == 6);
+  check_mark(c.items[0], 100, 9, 1005, 2, 1ULL << 40);
+  check_mark(c.items[1], 150, 7, 1000, 1, 0xdeadbeef);
+  REQUIRE(c.items[2].kind == Item::Watermark);
+  CHECK(c.items[2].wm == 160);
+  check_mark(c.items[3], 120, 9, 1005, 2, 1ULL << 40);
+  REQUIRE(c.items[4].kind == Item::Rejected);
+  CHECK(c.items[4].size == 70);
+  check_mark(c.items[5], 130, 7, 1000, 1, 0xdeadbeef);
+  auto err = [&](const std::string& t, const std::string& v, const std::string& d) {
+    return error_of(kMagic + header_block() + make_block(recfmt::kEvents, 2, v5_block(t, v, d)));
+  };
+  std::string t = tags;
+  t[0] = 12;  // type 11: no such record type, so no size
+  CHECK_THAT(err(t, values, data), Contains("block 2: unknown item tag"));
+  t[0] = 65;  // over the largest record
+  CHECK_THAT(err(t, values, data), Contains("unknown item tag"));
+  // Fewer bytes than the tags the count announces.
+  CHECK_THAT(error_of(kMagic + header_block() +
+                      make_block(recfmt::kEvents, 2, std::string("\x09\0\0\0", 4) + tags)),
+             Contains("fewer items than its count"));
+  // Values cut short: the last timestamp's varint never ends.
+  CHECK_THAT(err(tags, values.substr(0, values.size() - 1) + "\x80", ""), Contains("bad number"));
+  // A row whose type is not its items' type: the item's tag is named.
+  std::string mistyped = data;
+  mistyped[2 + 6] = EV_SWITCH;  // the first row's type byte (record byte 14)
+  const std::string e = err(tags, values, mistyped);
+  CHECK_THAT(e, Contains("record type differs from its item at byte 6"));
 }
 
 TEST_CASE("recording: small blocks of incompressible records are written and read back", "[recording]") {
@@ -908,19 +964,31 @@ TEST_CASE("recording: the writer stores a group as rows or columns, whichever is
       items.push_back(it);
     }
     WriterOptions wo;
+    wo.version = 4;
     const std::string f = make_recording(items, test_header(), session_kernel(), wo, 0, 0, true);
-    Collect c;
-    read_all(f, c);
-    REQUIRE(c.items.size() == items.size());
-    for (size_t i = 0; i < items.size(); i++) {
-      INFO("record " << i);
-      REQUIRE(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), sizeof(ev_switch)) == 0);
+    // Read both ways: each record copied out of the dictionary, and the
+    // dictionary's rows passed as they are (a sink that keeps nothing).
+    for (bool keep : {true, false}) {
+      Collect c;
+      c.keep = keep;
+      read_all(f, c);
+      REQUIRE(c.items.size() == items.size());
+      for (size_t i = 0; i < items.size(); i++) {
+        INFO("keep " << keep << ", record " << i);
+        REQUIRE(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), sizeof(ev_switch)) == 0);
+      }
     }
     // What inflating and decoding cost: the payload bytes.
-    WriterOptions v3 = wo;
+    WriterOptions v3 = wo, v5 = wo;
     v3.version = 3;
+    v5.version = 5;
     const EventsPayload v4 = events_payload(f);
     const EventsPayload v3p = events_payload(make_recording(items, test_header(), session_kernel(), v3, 0, 0, true));
+    // Version 5: the same groups, and each switch record's tag and type
+    // byte become one tag.
+    const EventsPayload v5p = events_payload(make_recording(items, test_header(), session_kernel(), v5, 0, 0, true));
+    CHECK(v5p.blocks == v4.blocks);
+    CHECK(v5p.bytes == v4.bytes - items.size());
     INFO("version 4: " << v4.bytes << " payload bytes, version 3: " << v3p.bytes);
     REQUIRE(v4.blocks == v3p.blocks);
     if (kind == kFew)  // 1 index byte per record instead of 1 for each of 5 varying columns
@@ -946,7 +1014,7 @@ TEST_CASE("recording: version-4 row dictionaries with 2-byte indices, and their 
     for (; v >= 0x80; v >>= 7) out += static_cast<char>(v | 0x80);
     return out + static_cast<char>(v);
   };
-  auto file = [&](const std::string& payload) { return kMagic + header_block() + make_block(recfmt::kEvents, 2, payload); };
+  auto file = [&](const std::string& payload) { return start_of(4) + make_block(recfmt::kEvents, 2, payload); };
   // 257 distinct rows, record i is row (i * 5) % 257, indices u16 LE.
   std::string rows, idx;
   for (uint32_t r = 0; r < 257; r++) rows += mark_row(1000 + r, 7, 1, r);
@@ -955,12 +1023,15 @@ TEST_CASE("recording: version-4 row dictionaries with 2-byte indices, and their 
     idx += static_cast<char>(x & 0xff);
     idx += static_cast<char>(x >> 8);
   }
-  Collect c;
-  read_all(file(block(300, varint(257) + rows + idx)), c);
-  REQUIRE(c.items.size() == 300);
-  for (uint32_t i = 0; i < 300; i++) {
-    INFO("record " << i);
-    check_mark(c.items[i], i + 1, 1000 + i * 5 % 257, 7, 1, i * 5 % 257);
+  for (bool keep : {true, false}) {
+    Collect c;
+    c.keep = keep;
+    read_all(file(block(300, varint(257) + rows + idx)), c);
+    REQUIRE(c.items.size() == 300);
+    for (uint32_t i = 0; i < 300; i++) {
+      INFO("keep " << keep << ", record " << i);
+      check_mark(c.items[i], i + 1, 1000 + i * 5 % 257, 7, 1, i * 5 % 257);
+    }
   }
   // An index equal to k; more rows than 2-byte indices reach (with as many
   // records, so that is the only thing wrong).
@@ -974,7 +1045,7 @@ TEST_CASE("recording: version-4 row dictionaries with 2-byte indices, and their 
 
 TEST_CASE("recording: block codecs: zlib and zstd from version 3 on, zlib only before", "[recording]") {
   // The writer refuses what no reader takes the way it was meant.
-  for (auto [version, codec] : {std::pair<int, int>{1, 0}, {5, 0}, {2, 1}, {3, 2}, {4, 2}}) {
+  for (auto [version, codec] : {std::pair<int, int>{1, 0}, {6, 0}, {2, 1}, {3, 2}, {5, 2}}) {
     TempFile tmp;
     WriterOptions wo;
     wo.version = static_cast<uint8_t>(version);
@@ -991,7 +1062,7 @@ TEST_CASE("recording: block codecs: zlib and zstd from version 3 on, zlib only b
   }
   const std::string header = recfmt::header_json(test_header());
   const std::string events = std::string("\0\0\0\0", 4);
-  // zlib and zstd blocks mix in one version-4 file.
+  // zlib and zstd blocks mix in one version-5 file.
   Collect c;
   const RecordingSummary s =
       read_all(kMagic + make_zstd_block(recfmt::kHeader, 1, header) + make_block(recfmt::kEvents, 2, events) +
@@ -1022,7 +1093,7 @@ TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
   CHECK_THAT(error_of(kMagic + hb + make_block(9, 2, "")), Contains("unknown block kind 9"));
   // A header that is not JSON, or misses fields.
   CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "not json")), Contains("bad header"));
-  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":4}")), Contains("'record_sizes' is missing"));
+  CHECK_THAT(error_of(kMagic + make_block(recfmt::kHeader, 1, "{\"format\":5}")), Contains("'record_sizes' is missing"));
   // Records laid out differently from this build's: refused.
   std::string other = recfmt::header_json(test_header());
   const size_t at = other.find("\"record_sizes\":[0,48,");
@@ -1038,14 +1109,18 @@ TEST_CASE("recording: structural errors name what is wrong", "[recording]") {
   // Garbage after a complete recording.
   CHECK_THAT(error_of(standard_recording() + "garbage"), Contains("data after the trailer"));
   // A record whose type disagrees with its item.
-  // (Version 4: layout 0, its two words as const columns, all zero.)
+  // (One item: tag 16, then its values, type 5 and the timestamp; layout
+  // 0, its two words as const columns, all zero.)
   std::string payload = std::string("\x01\0\0\0", 4) + std::string("\x10\x05\x02", 3) + std::string(11, '\0');
   CHECK_THAT(error_of(kMagic + hb + make_block(recfmt::kEvents, 2, payload)), Contains("record type differs"));
   // A valid minimal recording built by hand from the documented layout.
   FakeKernel k;
   const std::string stats = recfmt::encode_stats(k.view(), 5000, kstats{}, 0, 1);
-  payload = std::string("\x02\0\0\0", 4) + std::string("\x10\x01\xd0\x0f", 4) + std::string("\0\x02", 2) +
-            std::string("\0\0\x64\0\0\0\0\0\0\x01\0", 11);  // layout 0; const columns: tid 100; cpu 0, EV_SWITCH, flags 0
+  // Version 5: the tags (a 16-byte record, a watermark), then their values
+  // (type 1, ts 1000; +1), then layout 0 and const columns: tid 100; cpu 0,
+  // EV_SWITCH, flags 0.
+  payload = std::string("\x02\0\0\0", 4) + std::string("\x10\0", 2) + std::string("\x01\xd0\x0f\x02", 4) +
+            std::string("\0\0\x64\0\0\0\0\0\0\x01\0", 11);
   const std::string hand = kMagic + hb + make_block(recfmt::kEvents, 2, payload) +
                            make_block(recfmt::kFinalStats, 3, stats) +
                            make_block(recfmt::kEnd, 4, std::string("\x01\x01\x04", 3));

@@ -170,7 +170,8 @@ class Timeline {
     ThreadTotals totals;  // never reset (its maps stay empty: preempt_by, irq_by)
   };
 
-  struct Cpu {
+  // 64 bytes: a CPU's index is a shift, not a multiply (3 lookups per switch).
+  struct alignas(64) Cpu {
     int holder = kUnknownHolder;  // tid of the task on this CPU
     uint32_t holder_idx = 0;      // holder_index(holder)
     Comm comm{};

@@ -7,17 +7,8 @@
 #include "bpf/irqlat.h"
 
 namespace irqlat {
-namespace {
 
-// Copies a record into its struct (the buffer need not be aligned).
-template <class T>
-bool load(const void* data, size_t size, T& out) {
-  if (size < sizeof(T)) return false;
-  std::memcpy(&out, data, sizeof(T));
-  return true;
-}
-
-}  // namespace
+using detail::load;
 
 Collector::Collector(CollectorConfig cfg)
     : cfg_(cfg), windows_(cfg.window_timeout_ns, cfg.window_list_cap) {
@@ -35,41 +26,6 @@ void Collector::set_comm(int tid, int pid, std::string comm, bool kernel) {
 }
 
 void Collector::set_irq_name(int irq, std::string name) { windows_.set_irq_name(irq, std::move(name)); }
-
-// Switches and wakeups are most records: they take the short path, the
-// rest one call further, so this stays small enough to keep its registers
-// (its saves and restores were ~14 instructions per record when every case
-// was inlined here).
-void Collector::on_record(const void* data, size_t size) {
-  stats_.records++;
-  struct ev_hdr h;
-  if (!load(data, size, h) || h.cpu >= IRQLAT_MAX_CPUS) {
-    stats_.malformed++;
-    return;
-  }
-  // Time never goes back: a late record is handled as if it happened now,
-  // which keeps every interval non-negative and the window sums exact.
-  if (h.ts < now_)
-    stats_.out_of_order++;
-  else
-    now_ = h.ts;
-  if (windows_on()) windows_.expire(now_);
-  if (h.type == EV_SWITCH) {
-    struct ev_switch e;
-    if (load(data, size, e))
-      timeline_.on_switch(e, now_);
-    else
-      stats_.malformed++;
-  } else if (h.type == EV_WAKING) {
-    struct ev_wake e;
-    if (load(data, size, e))
-      timeline_.on_waking(e, now_);
-    else
-      stats_.malformed++;
-  } else {
-    on_other(h, data, size);
-  }
-}
 
 void Collector::on_other(const ev_hdr& h, const void* data, size_t size) {
   bool ok = true;

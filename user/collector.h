@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <tuple>
@@ -123,5 +124,51 @@ class Collector {
   CollectorStats stats_;
   uint64_t now_ = 0;
 };
+
+namespace detail {
+// Copies a record into its struct (the buffer need not be aligned).
+template <class T>
+bool load(const void* data, size_t size, T& out) {
+  if (size < sizeof(T)) return false;
+  std::memcpy(&out, data, sizeof(T));
+  return true;
+}
+}  // namespace detail
+
+// Switches and wakeups are most records: they take the short path, the
+// rest one call further, so this stays small enough to keep its registers
+// (its saves and restores were ~14 instructions per record when every case
+// was inlined here). Defined here so the replay and the live session inline
+// it: one call level less per record (report: -9 instructions per record).
+inline void Collector::on_record(const void* data, size_t size) {
+  stats_.records++;
+  struct ev_hdr h;
+  if (!detail::load(data, size, h) || h.cpu >= IRQLAT_MAX_CPUS) {
+    stats_.malformed++;
+    return;
+  }
+  // Time never goes back: a late record is handled as if it happened now,
+  // which keeps every interval non-negative and the window sums exact.
+  if (h.ts < now_)
+    stats_.out_of_order++;
+  else
+    now_ = h.ts;
+  if (windows_on()) windows_.expire(now_);
+  if (h.type == EV_SWITCH) {
+    struct ev_switch e;
+    if (detail::load(data, size, e))
+      timeline_.on_switch(e, now_);
+    else
+      stats_.malformed++;
+  } else if (h.type == EV_WAKING) {
+    struct ev_wake e;
+    if (detail::load(data, size, e))
+      timeline_.on_waking(e, now_);
+    else
+      stats_.malformed++;
+  } else {
+    on_other(h, data, size);
+  }
+}
 
 }  // namespace irqlat

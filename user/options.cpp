@@ -346,7 +346,7 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
   add_collection(record, r);
   record->add_option("-o,--output", o.output, "Recording FILE (required)")->type_name("FILE");
   track(r.compress_opt, record->add_option("--compress", r.compress,
-                                           "Block compression: zlib (default) or zstd (decompresses ~1.3x "
+                                           "Block compression: zlib (default) or zstd (decompresses ~1.5x "
                                            "faster)")
                             ->type_name("CODEC"));
   track(r.format_opt,

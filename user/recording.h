@@ -52,8 +52,8 @@ constexpr uint64_t kMaxStatCells = 1u << 24;       // slots * cpus
 
 // Version 3 also stores records in delivery order (see WriterOptions).
 // Block header byte 5 from version 3 on (versions 1 and 2: 0, zlib only).
-// zstd decompresses the events blocks ~1.3x faster than libdeflate inflates
-// zlib (format 4, files ~14% larger; format 3: ~2x, the same size).
+// zstd decompresses the events blocks ~1.5x faster than libdeflate inflates
+// zlib (format 5, files ~12% larger; format 3: ~2x, the same size).
 enum Codec : uint8_t {
   kCodecZlib = 0,  // RFC 1950
   kCodecZstd = 1,  // RFC 8878 frame
@@ -174,7 +174,7 @@ struct WriterOptions {
   // ring-buffer arrival order. 2 to 4 are kept for tests and comparisons.
   uint8_t version = recfmt::kVersion;
   // Version 3 on: the blocks' codec. zlib is what the SPEC names; zstd
-  // decompresses ~1.3x faster, files ~14% larger (`record --compress zstd`).
+  // decompresses ~1.5x faster, files ~12% larger (`record --compress zstd`).
   uint8_t codec = recfmt::kCodecZlib;
   // The codec's level; -1: its default. zlib streams are made by libdeflate
   // (levels 0-12, 0 stored), default 3: on the events blocks it compresses

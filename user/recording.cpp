@@ -1376,18 +1376,35 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     it.k = group_count_[g]++;
     if (it.k == 0) touched_.push_back(static_cast<uint16_t>(g));
   };
-  // Any item from c (bounds-checked): the fast paths' fallback.
-  auto slow_item = [&](Item& it, unsigned tag) {
+  // Version 5: a one-byte tag names the group of a record of its type's
+  // size (the header checked the sizes); other tags map to UINT16_MAX.
+  static const std::array<uint16_t, 256> short_group = [] {
+    std::array<uint16_t, 256> t;
+    t.fill(UINT16_MAX);
+    for (unsigned tag = recfmt::kTagShortFirst; tag <= recfmt::kTagShortLast; tag++) {
+      const unsigned size = irqlat_record_size(static_cast<uint8_t>(tag - 1));
+      if (size >= recfmt::kMinRecord && size <= recfmt::kMaxRecord)
+        t[tag] = static_cast<uint16_t>(group_of(size, tag - 1));
+    }
+    return t;
+  }();
+  // Any item from c (bounds-checked): the fast paths' fallback. tag_end:
+  // where an unknown tag's message points (just past the tag).
+  auto slow_item = [&](Item& it, unsigned tag, const unsigned char* tag_end) {
     unsigned size = tag;
     uint8_t type = 0;
     uint64_t v;
     if (version_ >= 5 && tag >= recfmt::kTagShortFirst && tag <= recfmt::kTagShortLast) {
+      if (short_group[tag] == UINT16_MAX) {
+        c.p = tag_end;
+        bad("unknown item tag");
+      }
       type = static_cast<uint8_t>(tag - 1);
-      size = irqlat_record_size(type);
-      if (!size) bad("unknown item tag");
+      size = short_group[tag] / 256 + recfmt::kMinRecord;
     } else if (tag >= recfmt::kMinRecord && tag <= recfmt::kMaxRecord) {
       if (!c.u8(type)) bad("record cut short");
     } else if (tag != recfmt::kTagWatermark && tag != recfmt::kTagRejected) {
+      c.p = tag_end;
       bad("unknown item tag");
     }
     if (!c.varint(v)) bad("bad number");
@@ -1399,18 +1416,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     it.v = tag == recfmt::kTagRejected ? v : prev + unzigzag(v);  // a watermark: from the last record's ts
   };
   if (version_ >= 5) {
-    // The tags, then the values: a one-byte tag names the group of a
-    // record of its type's size (the header checked the sizes).
-    static const std::array<uint16_t, 256> short_group = [] {
-      std::array<uint16_t, 256> t;
-      t.fill(UINT16_MAX);
-      for (unsigned tag = recfmt::kTagShortFirst; tag <= recfmt::kTagShortLast; tag++) {
-        const unsigned size = irqlat_record_size(static_cast<uint8_t>(tag - 1));
-        if (size >= recfmt::kMinRecord && size <= recfmt::kMaxRecord)
-          t[tag] = static_cast<uint16_t>(group_of(size, tag - 1));
-      }
-      return t;
-    }();
+    // The tags, then the values.
     const unsigned char* tags;
     if (!c.bytes(n, tags)) bad("fewer items than its count");
     const unsigned char* q = c.p;
@@ -1428,7 +1434,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
         }
       }
       c.p = q;
-      slow_item(it, tag);
+      slow_item(it, tag, tags + i + 1);
       q = c.p;
     }
     c.p = q;
@@ -1452,7 +1458,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
       c.p = q;
       uint8_t tag;
       if (!c.u8(tag)) bad("fewer items than its count");
-      slow_item(it, tag);
+      slow_item(it, tag, c.p);
       q = c.p;
     }
     c.p = q;
@@ -1501,7 +1507,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     // A sink done with each record on return gets a row dictionary's rows
     // as they are (the timestamp written in before each record), not a
     // copy per record.
-    const bool share_rows = !sink.keeps_records();
+    const bool share_rows = version_ >= 4 && !sink.keeps_records();
     if (share_rows && slots_.size() < n) slots_.resize(n);
     size_t slots_used = 0;
     for (uint16_t g : touched_) {
@@ -1554,8 +1560,8 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     const Item& it = items_[i];
     if (it.tag >= recfmt::kMinRecord) {
       const uint16_t* slot = group_slot_[it.group];
-      const size_t at = slot ? slot[it.k] : it.k;
-      unsigned char* rec = rows.data() + group_row_[it.group] + at * ((it.tag + 7u) & ~7u);
+      const size_t place = slot ? slot[it.k] : it.k;
+      unsigned char* rec = rows.data() + group_row_[it.group] + place * ((it.tag + 7u) & ~7u);
       std::memcpy(rec, &it.v, 8);
       if (mistyped && rec[recfmt::kTypeOffset] != it.group % 256) {
         c.p = base + 4;

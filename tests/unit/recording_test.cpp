@@ -871,25 +871,30 @@ TEST_CASE("recording: version-5 tags and values decode, and their damage is name
   const std::string tags("\x0b\x0b\x00\x20\x01\x0b", 6);
   const std::string values = std::string("\xc8\x01\x64\x14", 4) + std::string("\x0a\x3b", 2) + "F" + "\x14";
   const std::string data = std::string("\x01\x02", 2) + rows + std::string("\x01\x00\x01\x00", 4);
-  Collect c;
-  read_all(kMagic + header_block() + make_block(recfmt::kEvents, 2, v5_block(tags, values, data)), c);
-  REQUIRE(c.items.size() == 6);
-  check_mark(c.items[0], 100, 9, 1005, 2, 1ULL << 40);
-  check_mark(c.items[1], 150, 7, 1000, 1, 0xdeadbeef);
-  REQUIRE(c.items[2].kind == Item::Watermark);
-  CHECK(c.items[2].wm == 160);
-  check_mark(c.items[3], 120, 9, 1005, 2, 1ULL << 40);
-  REQUIRE(c.items[4].kind == Item::Rejected);
-  CHECK(c.items[4].size == 70);
-  check_mark(c.items[5], 130, 7, 1000, 1, 0xdeadbeef);
+  for (bool keep : {true, false}) {  // rows copied per record, or passed as they are
+    Collect c;
+    c.keep = keep;
+    read_all(kMagic + header_block() + make_block(recfmt::kEvents, 2, v5_block(tags, values, data)), c);
+    INFO("keep " << keep);
+    REQUIRE(c.items.size() == 6);
+    check_mark(c.items[0], 100, 9, 1005, 2, 1ULL << 40);
+    check_mark(c.items[1], 150, 7, 1000, 1, 0xdeadbeef);
+    REQUIRE(c.items[2].kind == Item::Watermark);
+    CHECK(c.items[2].wm == 160);
+    check_mark(c.items[3], 120, 9, 1005, 2, 1ULL << 40);
+    REQUIRE(c.items[4].kind == Item::Rejected);
+    CHECK(c.items[4].size == 70);
+    check_mark(c.items[5], 130, 7, 1000, 1, 0xdeadbeef);
+  }
   auto err = [&](const std::string& t, const std::string& v, const std::string& d) {
     return error_of(kMagic + header_block() + make_block(recfmt::kEvents, 2, v5_block(t, v, d)));
   };
   std::string t = tags;
   t[0] = 12;  // type 11: no such record type, so no size
-  CHECK_THAT(err(t, values, data), Contains("block 2: unknown item tag"));
-  t[0] = 65;  // over the largest record
-  CHECK_THAT(err(t, values, data), Contains("unknown item tag"));
+  CHECK_THAT(err(t, values, data), Contains("block 2: unknown item tag at byte 5"));  // just past the tag
+  t[0] = 11;
+  t[4] = 65;  // over the largest record
+  CHECK_THAT(err(t, values, data), Contains("unknown item tag at byte 9"));
   // Fewer bytes than the tags the count announces.
   CHECK_THAT(error_of(kMagic + header_block() +
                       make_block(recfmt::kEvents, 2, std::string("\x09\0\0\0", 4) + tags)),
@@ -998,6 +1003,75 @@ TEST_CASE("recording: the writer stores a group as rows or columns, whichever is
     else  // columns kept: one layout byte per group (one group per block)
       CHECK(v4.bytes == v3p.bytes + v4.blocks);
   }
+}
+
+TEST_CASE("recording: a group stored as rows in one block and columns in the next reads back", "[recording]") {
+  // Small blocks: the first ones hold switches among 3 tasks (a row
+  // dictionary), the later ones switches that all differ (columns). A
+  // sink that keeps nothing gets the dictionary's rows as they are; a
+  // block of columns after one of rows must not reuse the rows' slots.
+  std::vector<Item> items;
+  for (uint32_t i = 0; i < 3000; i++) {
+    ev_switch e{};
+    const bool few = i < 1500;
+    e.h.ts = 1000 + i * 10;
+    e.h.type = EV_SWITCH;
+    e.h.tid = few ? 100 + i % 3 : 100000 + i * 977;
+    e.h.cpu = few ? i % 2 : i % 7;
+    e.prev_pid = few ? e.h.tid : i * 2654435761u;
+    e.next_tid = few ? 100 + (i + 1) % 3 : i * 40503u;
+    std::snprintf(e.next_comm, sizeof(e.next_comm), "t%u", few ? i % 3 : i);
+    Item it;
+    it.rec.size = sizeof(e);
+    std::memcpy(it.rec.bytes.data(), &e, sizeof(e));
+    items.push_back(it);
+  }
+  WriterOptions wo;
+  wo.block_bytes = 4096;
+  const std::string f = make_recording(items, test_header(), session_kernel(), wo, 0, 0, true);
+  REQUIRE(events_payload(f).blocks > 10);
+  for (bool keep : {true, false}) {
+    Collect c;
+    c.keep = keep;
+    read_all(f, c);
+    REQUIRE(c.items.size() == items.size());
+    for (size_t i = 0; i < items.size(); i++) {
+      INFO("keep " << keep << ", record " << i);
+      REQUIRE(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), sizeof(ev_switch)) == 0);
+    }
+  }
+}
+
+TEST_CASE("recording: version 5 writes the long form for records not of their type's size", "[recording]") {
+  // A switch of 40 bytes, a record of an unknown type, a wakeup of its own
+  // size: the first two keep their size and type byte, the third takes a
+  // one-byte tag; all read back as written.
+  std::vector<Item> items;
+  for (uint32_t i = 0; i < 300; i++) {
+    Item it;
+    const size_t size = i % 3 == 0 ? 40 : i % 3 == 1 ? 24 : sizeof(ev_wake);
+    const uint8_t type = i % 3 == 0 ? EV_SWITCH : i % 3 == 1 ? 200 : EV_WAKING;
+    for (size_t b = 0; b < size; b++) it.rec.bytes[b] = static_cast<unsigned char>(i * 31 + b);
+    const uint64_t ts = 5000 + i;
+    std::memcpy(it.rec.bytes.data(), &ts, 8);
+    it.rec.bytes[recfmt::kTypeOffset] = type;
+    it.rec.size = size;
+    items.push_back(it);
+  }
+  WriterOptions v4, v5;
+  v4.version = 4;
+  const std::string f = make_recording(items, test_header(), session_kernel(), v5, 0, 0, true);
+  Collect c;
+  read_all(f, c);
+  REQUIRE(c.items.size() == items.size());
+  for (size_t i = 0; i < items.size(); i++) {
+    INFO("record " << i);
+    REQUIRE(c.items[i].rec.size == items[i].rec.size);
+    CHECK(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), items[i].rec.size) == 0);
+  }
+  // One byte less than version 4 per wakeup only.
+  const EventsPayload p4 = events_payload(make_recording(items, test_header(), session_kernel(), v4, 0, 0, true));
+  CHECK(events_payload(f).bytes == p4.bytes - items.size() / 3);
 }
 
 TEST_CASE("recording: version-4 row dictionaries with 2-byte indices, and their limits", "[recording]") {

@@ -943,6 +943,22 @@ TEST_CASE("recording: small blocks of incompressible records are written and rea
   }
 }
 
+// Reads f both ways, each record copied out of its row dictionary and the
+// dictionary's rows passed as they are (a sink that keeps nothing), and
+// checks the switch records against what was written.
+void check_switches_read_back(const std::string& f, const std::vector<Item>& items) {
+  for (bool keep : {true, false}) {
+    Collect c;
+    c.keep = keep;
+    read_all(f, c);
+    REQUIRE(c.items.size() == items.size());
+    for (size_t i = 0; i < items.size(); i++) {
+      INFO("keep " << keep << ", record " << i);
+      REQUIRE(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), sizeof(ev_switch)) == 0);
+    }
+  }
+}
+
 TEST_CASE("recording: the writer stores a group as rows or columns, whichever is smaller", "[recording]") {
   // A few distinct rows (3 tasks switching: 1-byte indices), some hundreds
   // (600 tasks: 2-byte indices), and rows that are all different (a counter
@@ -971,18 +987,7 @@ TEST_CASE("recording: the writer stores a group as rows or columns, whichever is
     WriterOptions wo;
     wo.version = 4;
     const std::string f = make_recording(items, test_header(), session_kernel(), wo, 0, 0, true);
-    // Read both ways: each record copied out of the dictionary, and the
-    // dictionary's rows passed as they are (a sink that keeps nothing).
-    for (bool keep : {true, false}) {
-      Collect c;
-      c.keep = keep;
-      read_all(f, c);
-      REQUIRE(c.items.size() == items.size());
-      for (size_t i = 0; i < items.size(); i++) {
-        INFO("keep " << keep << ", record " << i);
-        REQUIRE(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), sizeof(ev_switch)) == 0);
-      }
-    }
+    check_switches_read_back(f, items);
     // What inflating and decoding cost: the payload bytes.
     WriterOptions v3 = wo, v5 = wo;
     v3.version = 3;
@@ -1030,16 +1035,7 @@ TEST_CASE("recording: a group stored as rows in one block and columns in the nex
   wo.block_bytes = 4096;
   const std::string f = make_recording(items, test_header(), session_kernel(), wo, 0, 0, true);
   REQUIRE(events_payload(f).blocks > 10);
-  for (bool keep : {true, false}) {
-    Collect c;
-    c.keep = keep;
-    read_all(f, c);
-    REQUIRE(c.items.size() == items.size());
-    for (size_t i = 0; i < items.size(); i++) {
-      INFO("keep " << keep << ", record " << i);
-      REQUIRE(std::memcmp(c.items[i].rec.bytes.data(), items[i].rec.bytes.data(), sizeof(ev_switch)) == 0);
-    }
-  }
+  check_switches_read_back(f, items);
 }
 
 TEST_CASE("recording: version 5 writes the long form for records not of their type's size", "[recording]") {

@@ -437,6 +437,23 @@ namespace {
 constexpr size_t kGroups = (recfmt::kMaxRecord - recfmt::kMinRecord + 1) * 256;
 inline size_t group_of(unsigned size, unsigned type) { return (size - recfmt::kMinRecord) * 256 + type; }
 
+// Version 5's one-byte tags, for writer and reader alike: by tag, the group
+// of a record of type tag - 1 and that type's size (the header pins the
+// sizes); UINT16_MAX for every other tag.
+const std::array<uint16_t, 256>& short_tag_groups() {
+  static const std::array<uint16_t, 256> t = [] {
+    std::array<uint16_t, 256> a;
+    a.fill(UINT16_MAX);
+    for (unsigned tag = recfmt::kTagShortFirst; tag <= recfmt::kTagShortLast; tag++) {
+      const unsigned size = irqlat_record_size(static_cast<uint8_t>(tag - 1));
+      if (size >= recfmt::kMinRecord && size <= recfmt::kMaxRecord)
+        a[tag] = static_cast<uint16_t>(group_of(size, tag - 1));
+    }
+    return a;
+  }();
+  return t;
+}
+
 // EVENTS payload: the item stream as it is, then each (size, type) group's
 // record bytes [8, size) transposed (byte 8 of every record of the group,
 // then byte 9, ...): equal fields line up and deflate squeezes them.
@@ -627,8 +644,7 @@ void split_items(const std::string& items, std::string& out) {
     unsigned tag = *p++;
     if (tag >= recfmt::kMinRecord) {
       const uint8_t type = *p++;
-      if (type + 1u >= recfmt::kTagShortFirst && type + 1u <= recfmt::kTagShortLast &&
-          irqlat_record_size(type) == tag)
+      if (type < 255 && short_tag_groups()[type + 1u] == group_of(tag, type))
         tag = type + 1u;
       else
         values += static_cast<char>(type);
@@ -1376,18 +1392,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     it.k = group_count_[g]++;
     if (it.k == 0) touched_.push_back(static_cast<uint16_t>(g));
   };
-  // Version 5: a one-byte tag names the group of a record of its type's
-  // size (the header checked the sizes); other tags map to UINT16_MAX.
-  static const std::array<uint16_t, 256> short_group = [] {
-    std::array<uint16_t, 256> t;
-    t.fill(UINT16_MAX);
-    for (unsigned tag = recfmt::kTagShortFirst; tag <= recfmt::kTagShortLast; tag++) {
-      const unsigned size = irqlat_record_size(static_cast<uint8_t>(tag - 1));
-      if (size >= recfmt::kMinRecord && size <= recfmt::kMaxRecord)
-        t[tag] = static_cast<uint16_t>(group_of(size, tag - 1));
-    }
-    return t;
-  }();
+  const std::array<uint16_t, 256>& short_group = short_tag_groups();
   // Any item from c (bounds-checked): the fast paths' fallback. tag_end:
   // where an unknown tag's message points (just past the tag).
   auto slow_item = [&](Item& it, unsigned tag, const unsigned char* tag_end) {
@@ -1528,7 +1533,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
           bad(e);
         }
         group_slot_[g] = slots;
-        slots_used += share_rows ? count : 0;
+        if (slots) slots_used += count;
         continue;
       }
       if (layout != recfmt::kLayoutColumns) {

@@ -6,7 +6,6 @@ as root. Every measurement is checked against an independent oracle:
 """
 import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
@@ -148,10 +147,33 @@ def block_device_irq():
     return int(best)
 
 
-def direct_write(blocks, path="/var/tmp/irqlat-test-dd"):
-    subprocess.run(["dd", "if=/dev/zero", "of=" + path, "bs=4k", "count=%d" % blocks, "oflag=direct"],
-                   check=True, capture_output=True)
-    os.unlink(path)
+def direct_write(blocks):
+    """O_DIRECT writes to a file of its own on the virtio disk: one block
+    interrupt per 4 KiB write."""
+    fd, path = tempfile.mkstemp(prefix="irqlat-test-dd-", dir="/var/tmp")
+    os.close(fd)
+    try:
+        subprocess.run(["dd", "if=/dev/zero", "of=" + path, "bs=4k", "count=%d" % blocks, "oflag=direct"],
+                       check=True, capture_output=True)
+    finally:
+        os.unlink(path)
+
+
+def free_pid():
+    """A PID no process has now (counting down from 4,000,000)."""
+    pid = 4_000_000
+    while os.path.exists("/proc/%d" % pid):
+        pid -= 1
+    return pid
+
+
+def wait_for(pred, timeout=10, what="condition"):
+    """Polls pred() until it holds: the tests' way to wait for the tool
+    instead of sleeping a guessed time."""
+    end = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < end, "timed out after %g s waiting for %s" % (timeout, what)
+        time.sleep(0.05)
 
 
 def json_lines(text):

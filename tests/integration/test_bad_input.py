@@ -1,12 +1,10 @@
 """SPEC section 8: every bad input gets one clear line on stderr and a
 non-zero exit (2 for usage errors), never a crash, hang or empty table."""
-import os
 import subprocess
-import tempfile
 
 import pytest
 
-from conftest import IRQLAT, run_irqlat, target
+from conftest import IRQLAT, free_pid, run_irqlat, target
 
 
 def one_line_error(res, status, *words):
@@ -17,13 +15,6 @@ def one_line_error(res, status, *words):
     for w in words:
         assert w in lines[0], (w, lines[0])
     assert res.stdout == "", res.stdout
-
-
-def free_pid():
-    pid = 4_000_000
-    while os.path.exists("/proc/%d" % pid):
-        pid -= 1
-    return pid
 
 
 @pytest.fixture

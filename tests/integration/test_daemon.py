@@ -18,7 +18,8 @@ import urllib.request
 
 import pytest
 
-from conftest import IRQLAT, Tracer, check_spec_json, example, json_lines, run_irqlat, target
+from conftest import (IRQLAT, Tracer, check_spec_json, direct_write, example, free_pid, json_lines, run_irqlat,
+                      target, wait_for)
 from test_windows import check_sum_invariant, match_windows, own_pairs
 
 
@@ -116,7 +117,7 @@ def start_sleeper(seconds, go):
 
 def test_attach_two_detach_one_dump_follows_spec(daemon):
     go = os.path.join(daemon.dir, "go")
-    a, b = start_sleeper(2, go), start_sleeper(4, go)
+    a, b = start_sleeper(2, go), start_sleeper(30, go)  # B outlives the test (killed below)
     try:
         assert "attached pid %d" % a.pid in daemon.ctl("attach", str(a.pid)).stdout
         daemon.ctl("attach", str(b.pid))
@@ -127,7 +128,9 @@ def test_attach_two_detach_one_dump_follows_spec(daemon):
         b_rows = rows_of(daemon.dump(), b.pid)
         assert b_rows and all(r["detached"] for r in b_rows), b_rows
         a_own = json.loads(a.communicate(timeout=10)[0])
-        time.sleep(0.6)  # the exit check runs every 250 ms
+        # The exit check runs every 250 ms.
+        wait_for(lambda: (a.pid, "exited") in {(t["pid"], t["state"]) for t in daemon.status()["targets"]},
+                 what="A to be seen exited")
         doc = daemon.dump()
         check_spec_json(doc)
         # B is no longer traced: its rows are kept, frozen, while it still runs.
@@ -235,9 +238,7 @@ def test_metrics_pass_promtool_and_buckets_are_cumulative(daemon):
     try:
         daemon.ctl("attach", str(prog.pid))
         daemon.ctl("attach", str(streamed.pid), "--cancel", "signal:TERM", "--done", "exit")
-        subprocess.run(["dd", "if=/dev/zero", "of=/var/tmp/irqlat-m", "bs=4k", "count=500", "oflag=direct"],
-                       check=True, capture_output=True)
-        os.unlink("/var/tmp/irqlat-m")
+        direct_write(500)
         time.sleep(0.5)
         text = daemon.metrics()
     finally:
@@ -282,7 +283,7 @@ def test_malformed_clients_get_errors_and_daemon_keeps_serving():
             (b'{"cmd":"attach","pid":"12"}\n', "'pid' must be"),
             (b'{"cmd":"detach","pid":1,"x":1}\n', "unknown key"),
             (b'{"cmd":"dump","format":"xml"}\n', "'format' must be"),
-            (b'{"cmd":"attach","pid":4000000}\n', "does not exist"),
+            (b'{"cmd":"attach","pid":%d}\n' % free_pid(), "does not exist"),
             (b'{"cmd":"attach","pid":1,"cancel":"bogus:x"}\n', "bad --cancel"),
             (os.urandom(3000).replace(b"\n", b"x") + b"\n", ""),
             (b"\xff\xfe\x00\x01garbage\n", "bad JSON"),
@@ -301,9 +302,8 @@ def test_malformed_clients_get_errors_and_daemon_keeps_serving():
             assert closed(s)
         # A client that never sends is closed after --client-timeout.
         with d.connect() as s:
-            t0 = time.monotonic()
-            reply = read_line(s)
-            assert "idle" in reply and time.monotonic() - t0 < 5
+            reply = read_line(s)  # the socket's own timeout fails a daemon that never closes it
+            assert "idle" in reply
             assert closed(s)
         # Several requests on one connection, pipelined: one reply each, in order.
         with d.connect() as s:
@@ -441,42 +441,43 @@ def test_stop_is_not_held_off_by_pipelining_clients():
         time.sleep(0.3)
         request = b'{"cmd":"dump","format":"json"}\n'
         blob = request * (60 * 1024 // len(request))  # within one 64 KiB read-ahead
-        replies = []
+        replies = [0] * 20  # per client, counted as they arrive
 
-        def read_all(s):
-            n = 0
+        def read_all(s, i):
             try:
                 while True:
                     chunk = s.recv(1 << 16)
                     if not chunk:
                         break
-                    n += chunk.count(b"\n")
+                    replies[i] += chunk.count(b"\n")
             except OSError:
                 pass
-            replies.append(n)
 
-        for _ in range(20):
+        for i in range(20):
             s = d.connect()
             s.settimeout(30)
             clients.append(s)
-            readers.append(threading.Thread(target=read_all, args=(s,), daemon=True))
+            readers.append(threading.Thread(target=read_all, args=(s, i), daemon=True))
             readers[-1].start()
         for s in clients:
             s.sendall(blob)
             s.sendall(blob)
         time.sleep(0.5)  # the daemon is busy answering
-        t0 = time.monotonic()
+        before = sum(replies)
         d.tracer.proc.send_signal(signal.SIGTERM)
         rc = d.tracer.wait(30)
-        took = time.monotonic() - t0
         for t in readers:
             t.join(10)
         answered = sum(replies)
-        print("SIGTERM -> exit %.1f ms with 20 clients pipelining; %d dumps answered, %d asked"
-              % (took * 1e3, answered, 40 * (len(blob) // len(request))))
+        asked = 40 * (len(blob) // len(request))
+        print("SIGTERM with 20 clients pipelining: %d dumps answered before it, %d after, %d asked"
+              % (before, answered - before, asked))
         assert rc == 0
-        assert answered < 40 * (len(blob) // len(request)), "the clients were not still pipelining"
-        assert took < 1.0, took
+        assert answered < asked, "the clients were not still pipelining"
+        # Replies counted after the signal are the ones already written (in
+        # the socket buffers) or in progress, not the rest of the queue: the
+        # old loop answered every buffered request first.
+        assert answered - before < 0.1 * (asked - before), (before, answered, asked)
         assert not os.path.exists(d.sock) and not os.path.exists(d.pidfile)
     finally:
         for s in clients:
@@ -501,12 +502,13 @@ def fork_with_pid(pid):
 
 
 def test_exited_target_is_kept_and_reused_pid_is_not_traced(daemon):
-    first = subprocess.Popen([target("sleeper"), "--seconds", "0.5"], stdout=subprocess.PIPE, text=True)
+    go = os.path.join(daemon.dir, "go")
+    first = start_sleeper(0.5, go)  # starts its 0.5 s once attached
     pid = first.pid
     daemon.ctl("attach", str(pid))
+    open(go, "w").close()
     first.communicate(timeout=10)
-    time.sleep(0.6)
-    assert [t["state"] for t in daemon.status()["targets"]] == ["exited"]
+    wait_for(lambda: [t["state"] for t in daemon.status()["targets"]] == ["exited"], what="the target to exit")
     rows = rows_of(daemon.dump(), pid)
     assert rows and all(r["exited"] for r in rows)
     second = fork_with_pid(pid)
@@ -560,7 +562,7 @@ def test_daemon_and_ctl_bad_input():
         res = run_irqlat(["daemon", "--socket", d.sock], timeout=30)
         assert res.returncode == 1 and "another irqlat daemon is listening" in res.stderr
         assert d.status()["pid"] == d.tracer.proc.pid
-        for args, message in ((["attach", "4000000"], "does not exist"),
+        for args, message in ((["attach", str(free_pid())], "does not exist"),
                               (["attach", str(os.getpid()), "--cancel", "usdt:irqlat:nope",
                                 "--done", "usdt:irqlat:done"], "bad --cancel"),
                               (["detach", "1"], "not attached")):
@@ -647,9 +649,7 @@ def test_status_fields_and_ctl_table_forms():
         time.sleep(0.1)
         first = d.status()
         time.sleep(0.5)
-        subprocess.run(["dd", "if=/dev/zero", "of=/var/tmp/irqlat-s", "bs=4k", "count=300", "oflag=direct"],
-                       check=True, capture_output=True)
-        os.unlink("/var/tmp/irqlat-s")
+        direct_write(300)
         time.sleep(0.2)
         st = d.status()
         assert st["pid"] == d.tracer.proc.pid

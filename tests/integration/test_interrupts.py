@@ -43,7 +43,8 @@ def traced_run(request):
     with the raw_tp fallback forced."""
     irq = block_device_irq()
     sleeper = subprocess.Popen(["sleep", "60"])
-    snaps = {}
+    # Outer snapshots bracket irqlat's whole run: no count may exceed them.
+    snaps = {"o0": read_interrupts(), "so0": read_softirqs()}
     env = {"IRQLAT_FORCE_RAW_TP": "1"} if request.param == "raw_tp" else {}
     tr = Tracer(["trace", "-v", "-p", str(sleeper.pid), "-f", "json"], env=env,
                 on_start=lambda: snaps.update(i0=read_interrupts(), s0=read_softirqs()))
@@ -59,18 +60,21 @@ def traced_run(request):
     snaps.update(i1=read_interrupts(), s1=read_softirqs())
     tr.stop(signal.SIGINT)
     doc = tr.json()
+    snaps.update(o1=read_interrupts(), so1=read_softirqs())
     assert any("(%s)" % request.param in l for l in tr.stderr_lines), tr.stderr_lines
     sleeper.kill()
     sleeper.wait()
     return {"doc": doc, "irq": irq, "dirq": delta(snaps["i0"], snaps["i1"]),
-            "dsoft": delta(snaps["s0"], snaps["s1"])}
+            "dsoft": delta(snaps["s0"], snaps["s1"]),
+            "dirq_outer": delta(snaps["o0"], snaps["o1"]),
+            "dsoft_outer": delta(snaps["so0"], snaps["so1"])}
 
 
 def rows(doc, section, key, value):
     return {r["cpu"]: r for r in doc[section] if r[key] == value}
 
 
-def within_tick_edge(tool, oracle):
+def within_tick_edge(tool, inner, outer):
     """Per-CPU counts of what the timer tick drives (the LOC vector and the
     TIMER, SCHED and RCU softirqs it raises, ~50-250/s on a quiet CPU) come
     out a few short of /proc on the CPU that reads it, with no unmatched or
@@ -79,9 +83,11 @@ def within_tick_edge(tool, oracle):
     marker execs, /proc read just inside them) misses the same way: softirqs
     1 short on that CPU, and in 13 runs of local_timer_entry LOC -2 to +2
     per CPU, softirqs -2 to +2 (tests/oracle/tick_edge.py). An edge of this
-    oracle, not of irqlat.
+    oracle, not of irqlat, and it widens with load: up to 10 (or 2%) short
+    of the inner snapshots, and never more than the outer ones (irqlat's
+    whole run) hold.
     Totals are still held to 1% past it."""
-    return within(tool, oracle, rel=0.02, absolute=6)
+    return inner - max(0.02 * inner, 10) <= tool <= outer
 
 
 def report(name, tool, oracle):
@@ -106,7 +112,7 @@ def test_device_irq_counts_match_proc_interrupts(traced_run):
 
 @pytest.mark.parametrize("label", ["LOC", "RES", "CAL"])
 def test_vector_counts_match_proc_interrupts(traced_run, label):
-    doc, d = traced_run["doc"], traced_run["dirq"]
+    doc, d, outer = traced_run["doc"], traced_run["dirq"], traced_run["dirq_outer"]
     # CAL is call_function + call_function_single; /proc/interrupts' TLB row
     # is a subset of those IPIs (counted again, not separately delivered).
     oracle = list(d[label])
@@ -125,10 +131,10 @@ def test_vector_counts_match_proc_interrupts(traced_run, label):
         assert got >= 0.5 * sum(oracle)
         return
     assert within(got, sum(oracle))
-    per_cpu_ok = within_tick_edge if label == "LOC" else within
     for cpu, n in enumerate(oracle):
         c = r[cpu]["count"] if cpu in r else 0
-        assert per_cpu_ok(c, n), (label, cpu, c, n)
+        ok = within_tick_edge(c, n, outer[label][cpu]) if label == "LOC" else within(c, n)
+        assert ok, (label, cpu, c, n, outer[label][cpu])
     if label == "LOC":
         assert sum(oracle) > 100
     if label == "CAL":
@@ -136,18 +142,19 @@ def test_vector_counts_match_proc_interrupts(traced_run, label):
 
 
 def test_softirq_counts_match_proc_softirqs(traced_run):
-    doc, d = traced_run["doc"], traced_run["dsoft"]
+    doc, d, outer = traced_run["doc"], traced_run["dsoft"], traced_run["dsoft_outer"]
     assert sum(d["NET_RX"]) > 100, "loopback traffic drove too few NET_RX softirqs"
     checked = 0
     for vec, per_cpu in d.items():
         r = rows(doc, "softirqs", "vector", vec)
         got = r[None]["count"] if None in r else 0
         report(vec, got, sum(per_cpu))
-        # The edge below (up to 4 short per CPU) adds up over the CPUs.
-        assert within(got, sum(per_cpu), absolute=4 * len(per_cpu)), vec
+        # The tick edge (below) adds up over the CPUs.
+        total, total_outer = sum(per_cpu), sum(outer[vec])
+        assert total - max(0.01 * total, 10 * len(per_cpu)) <= got <= total_outer, (vec, got, total, total_outer)
         for cpu, n in enumerate(per_cpu):
             c = r[cpu]["count"] if cpu in r else 0
-            assert within_tick_edge(c, n), (vec, cpu, c, n)
+            assert within_tick_edge(c, n, outer[vec][cpu]), (vec, cpu, c, n, outer[vec][cpu])
         checked += 1
     assert checked == 10
 

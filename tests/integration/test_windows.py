@@ -7,7 +7,6 @@ import os
 import signal
 import statistics
 import subprocess
-import time
 
 import pytest
 
@@ -171,7 +170,10 @@ def test_cpu_hog_shows_up_as_runqueue_and_names_the_hog():
     print("hogged", hogged, holders_hogged)
     assert max(hogged, key=hogged.get) == "runqueue_ns"
     assert max(holders_hogged, key=holders_hogged.get) == "cpuhog"
-    assert max(alone, key=alone.get) != "runqueue_ns"
+    # Alone, the windows hold ~0.1 ms of running time: one stray task on
+    # CPU 1 could outweigh it, so the runqueue share is held against the
+    # hogged run's instead of against running time.
+    assert alone["runqueue_ns"] <= 0.1 * hogged["runqueue_ns"], (alone, hogged)
     assert "cpuhog" not in holders_alone
 
 

@@ -1559,47 +1559,47 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
       bad("bytes after the record data");
     }
   }
-  // Pass 2: the stream in order.
-  uint64_t last = s.last_ts, records = 0, rejected = 0, watermarks = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    const Item& it = items_[i];
-    if (it.tag >= recfmt::kMinRecord) {
+  if (mistyped) {
+    // The first record whose type byte differs from its item's, for the message.
+    for (uint32_t i = 0; i < n; i++) {
+      const Item& it = items_[i];
+      if (it.tag < recfmt::kMinRecord) continue;
       const uint16_t* slot = group_slot_[it.group];
       const size_t place = slot ? slot[it.k] : it.k;
-      unsigned char* rec = rows.data() + group_row_[it.group] + place * ((it.tag + 7u) & ~7u);
-      std::memcpy(rec, &it.v, 8);
-      if (mistyped && rec[recfmt::kTypeOffset] != it.group % 256) {
-        c.p = base + 4;
-        if (version_ >= 5) {  // the item's tag, for the message
-          c.p += i + 1;
-          bad("record type differs from its item");
-        }
-        for (uint32_t k = 0; k <= i; k++) {  // the item's end, for the message
-          uint8_t tag, type;
-          uint64_t v;
-          c.u8(tag);
-          if (tag >= recfmt::kMinRecord) c.u8(type);
-          c.varint(v);
-        }
+      const unsigned char* rec = rows.data() + group_row_[it.group] + place * ((it.tag + 7u) & ~7u);
+      if (rec[recfmt::kTypeOffset] == it.group % 256) continue;
+      c.p = base + 4;
+      if (version_ >= 5) {  // the item's tag
+        c.p += i + 1;
         bad("record type differs from its item");
       }
-      last = std::max(last, it.v);
-      records++;
-      sink.record(rec, it.tag);
-    } else if (it.tag == recfmt::kTagWatermark) {
-      last = std::max(last, it.v);
-      watermarks++;
-      sink.watermark(it.v);
-    } else {
-      rejected++;
-      sink.rejected(static_cast<size_t>(std::min<uint64_t>(it.v, SIZE_MAX)));
+      for (uint32_t k = 0; k <= i; k++) {  // the item's end
+        uint8_t tag = 0, type = 0;
+        uint64_t v;
+        c.u8(tag);
+        if (tag >= recfmt::kMinRecord) c.u8(type);
+        c.varint(v);
+      }
+      bad("record type differs from its item");
     }
   }
-  s.last_ts = last;
-  s.records += records;
-  s.items += records + rejected;
-  s.watermarks += watermarks;
+  // Pass 2: the stream in order.
+  DecodedItems b;
+  b.items = items_.data();
+  b.n = n;
+  b.group_slot = group_slot_.data();
+  b.group_row = group_row_.data();
+  b.rows = rows.data();
+  DeliveryTally t;
+  t.last_ts = s.last_ts;
+  sink.deliver(b, t);
+  s.last_ts = t.last_ts;
+  s.records += t.records;
+  s.items += t.records + t.rejected;
+  s.watermarks += t.watermarks;
 }
+
+void RecordSink::deliver(const DecodedItems& b, DeliveryTally& t) { deliver_items(b, *this, t); }
 
 StatsSnapshot RecordingReader::decode_stats(const std::string& payload, bool final) const {
   const auto* base = reinterpret_cast<const unsigned char*>(payload.data());

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -282,6 +283,30 @@ std::unique_ptr<ByteSource> open_file_source(const std::string& path);
 // Does not copy: data must outlive the source.
 std::unique_ptr<ByteSource> memory_source(const void* data, size_t size);
 
+// An EVENTS block decoded, ready to hand over in stream order: item i is a
+// record (tag = its size; its bytes are row `k` of its group, or the row
+// group_slot[group][k] names), a watermark (v) or a rejected record (v = its
+// size). Pass 2 writes each record's timestamp (v) into bytes 0..7.
+struct DecodedItems {
+  struct Item {
+    uint64_t v;
+    uint32_t k;
+    uint16_t group;
+    uint8_t tag;
+  };
+  const Item* items = nullptr;
+  uint32_t n = 0;
+  const uint16_t* const* group_slot = nullptr;  // per group: nullptr, or slots
+  const uint64_t* group_row = nullptr;           // per group: its first row's offset
+  unsigned char* rows = nullptr;
+};
+
+// What deliver_items() handed over.
+struct DeliveryTally {
+  uint64_t last_ts = 0;  // latest record/watermark time
+  uint64_t records = 0, rejected = 0, watermarks = 0;
+};
+
 // Receives the event stream of a recording, in file order.
 class RecordSink {
  public:
@@ -301,7 +326,37 @@ class RecordSink {
   // An EVENTS block is done; the records of the block before it go away
   // after this returns.
   virtual void end_block() {}
+  // A block's items, in order: record(), watermark() or rejected() each.
+  // A final sink on the hot path overrides it with deliver_items(b, *this,
+  // t): its calls are then direct and inlined, not one virtual call per
+  // record.
+  virtual void deliver(const DecodedItems& b, DeliveryTally& t);
 };
+
+template <class Sink>
+[[gnu::always_inline]] inline void deliver_items(const DecodedItems& b, Sink& sink, DeliveryTally& t) {
+  uint64_t last = t.last_ts;
+  for (uint32_t i = 0; i < b.n; i++) {
+    const DecodedItems::Item& it = b.items[i];
+    if (it.tag >= recfmt::kMinRecord) [[likely]] {
+      const uint16_t* slot = b.group_slot[it.group];
+      const size_t place = slot ? slot[it.k] : it.k;
+      unsigned char* rec = b.rows + b.group_row[it.group] + place * ((it.tag + 7u) & ~7u);
+      std::memcpy(rec, &it.v, 8);
+      last = it.v > last ? it.v : last;
+      t.records++;
+      sink.record(rec, it.tag);
+    } else if (it.tag == recfmt::kTagWatermark) {
+      last = it.v > last ? it.v : last;
+      t.watermarks++;
+      sink.watermark(it.v);
+    } else {
+      t.rejected++;
+      sink.rejected(static_cast<size_t>(it.v < SIZE_MAX ? it.v : SIZE_MAX));
+    }
+  }
+  t.last_ts = last;
+}
 
 struct RecordingSummary {
   bool complete = false;  // trailer present and consistent
@@ -353,12 +408,7 @@ class RecordingReader {
   std::vector<uint16_t> touched_;  // groups present in the current block
   // One decoded item: a record (tag = size, group, its index k in the
   // group, v = ts), a watermark (v) or a rejected record (v = its size).
-  struct Item {
-    uint64_t v;
-    uint32_t k;
-    uint16_t group;
-    uint8_t tag;
-  };
+  using Item = DecodedItems::Item;
   std::vector<Item> items_;
   // The blocks' records, back in row-major order, each in an 8-byte aligned
   // slot; two buffers take turns, so the sink may keep pointers into a

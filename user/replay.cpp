@@ -101,9 +101,12 @@ Remap plan_override(const RecordingHeader& h, const ReplayOptions& o) {
 // collector got them (in_order): each goes to the collector as it is
 // decoded. A late record then is one older than a record before it, which is
 // what the live Reorderer counted (older than the last released at push).
-class Replayer : public RecordSink {
+class Replayer final : public RecordSink {
  public:
   Replayer(Collector& c, const Remap& m, bool in_order) : col_(c), remap_(m), in_order_(in_order) {}
+
+  // The per-record calls below, direct and inlined into the block's loop.
+  void deliver(const DecodedItems& b, DeliveryTally& t) override { deliver_items(b, *this, t); }
 
   void record(const void* data, size_t size) override {
     received_++;

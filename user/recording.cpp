@@ -1484,7 +1484,8 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
   if (at - planes > recfmt::kMaxBlockBytes) bad("record data over the block limit");
 
   // Each group back to row-major order, as whole records in 8-byte aligned
-  // slots (bytes 0..7, the timestamp, are filled in pass 2): the sink gets
+  // slots (bytes 0..7, the timestamp, are written by deliver_items() right
+  // before each record is handed over): the sink gets
   // pointers into the rows buffer, nothing is copied per record. Two
   // buffers take turns, so a block's records outlive the next block.
   std::vector<unsigned char>& rows = rows_[rows_turn_];
@@ -1497,7 +1498,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
   }
   if (rows.size() < rows_len) rows.resize(static_cast<size_t>(rows_len));
   // Whether some record's type byte differs from its item's (corrupt): then
-  // pass 2 checks each record, to name the first one.
+  // a scan names the first one, before anything of the block is delivered.
   bool mistyped = false;
   if (version_ == 1) {
     for (uint16_t g : touched_) {

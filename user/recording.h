@@ -286,7 +286,8 @@ std::unique_ptr<ByteSource> memory_source(const void* data, size_t size);
 // An EVENTS block decoded, ready to hand over in stream order: item i is a
 // record (tag = its size; its bytes are row `k` of its group, or the row
 // group_slot[group][k] names), a watermark (v) or a rejected record (v = its
-// size). Pass 2 writes each record's timestamp (v) into bytes 0..7.
+// size). deliver_items() writes each record's timestamp (v) into bytes 0..7
+// right before handing it over.
 struct DecodedItems {
   struct Item {
     uint64_t v;
@@ -329,7 +330,8 @@ class RecordSink {
   // A block's items, in order: record(), watermark() or rejected() each.
   // A final sink on the hot path overrides it with deliver_items(b, *this,
   // t): its calls are then direct and inlined, not one virtual call per
-  // record.
+  // record. An override must fill t (the reader checks the trailer's counts
+  // against it): call deliver_items().
   virtual void deliver(const DecodedItems& b, DeliveryTally& t);
 };
 

@@ -198,7 +198,7 @@ class Replayer final : public RecordSink {
     }
     pend_.push_back({ts, p, slot, block_, static_cast<uint8_t>(size)});
   }
-  void deliver(const Entry& e) {
+  void deliver_held(const Entry& e) {
     col_.on_record(e.p, e.size);
     last_released_ = std::max(last_released_, e.ts);
     if (e.slot != kInBlock) pool_.release(e.slot);
@@ -227,7 +227,7 @@ class Replayer final : public RecordSink {
         __builtin_prefetch(pend_[i + 16].p);
         __builtin_prefetch(pend_[i + 16].p + pend_[i + 16].size - 1);
       }
-      deliver(pend_[i]);
+      deliver_held(pend_[i]);
     }
     pend_.erase(pend_.begin(), pend_.begin() + static_cast<std::ptrdiff_t>(i));
     if (pend_.size() > kHeapModeHeld) enter_heap_mode();

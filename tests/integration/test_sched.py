@@ -117,7 +117,10 @@ def test_kernel_accounting_equals_streamed_timeline(attach, hot_slots, tmp_path)
         # the two tracers must agree far more closely (next assertions).
         for row in (a, b):
             assert abs(row["wakeups"] - t["nvcsw"]) <= max(3, 0.02 * t["nvcsw"])
-        assert abs(a["wakeups"] - b["wakeups"]) <= max(3, 0.002 * b["wakeups"])
+        # A wakeup racing a switch-out on another CPU can be ordered
+        # differently by the two (kernel: the order the programs updated
+        # the account; stream: timestamps): 0.24% under CPU load, so 0.5%.
+        assert abs(a["wakeups"] - b["wakeups"]) <= max(3, 0.005 * b["wakeups"])
         assert abs(a["preemptions"] - b["preemptions"]) <= max(3, 0.02 * b["preemptions"])
         # Two tracers on one tracepoint run one after the other, so their
         # stamps differ by a program's run time (~0.2 us a switch): about

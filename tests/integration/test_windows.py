@@ -47,9 +47,13 @@ def match_windows(doc, lines, min_pairs):
     errors, bracketed = [], 0
     for p in pairs:
         c, d = p["cancel"], p["done"]
-        near = [w for w in windows if w["tid"] == p["tid"] and abs(w["start_ns"] - c["ts"]) < 1_000_000
-                and abs(w["end_ns"] - d["ts"]) < 1_000_000]
-        assert len(near) == 1, ("no single window for", p, windows)
+        # The tool stamps inside the marker, so its window lies within the
+        # brackets (a thread preempted around a marker widens its bracket,
+        # by milliseconds under a CPU hog).
+        near = [w for w in windows if w["tid"] == p["tid"]
+                and c["ts_before"] - 1000 <= w["start_ns"] <= c["ts"] + 1000
+                and d["ts_before"] - 1000 <= w["end_ns"] <= d["ts"] + 1000]
+        assert len(near) == 1, ("no single window inside the brackets of", p, windows)
         w = near[0]
         windows.remove(w)
         own = d["ts"] - c["ts"]
@@ -59,9 +63,6 @@ def match_windows(doc, lines, min_pairs):
         if abs(err) > tol:
             assert lo - tol <= w["delay_ns"] <= hi + tol, (w, own, err, (lo, hi))
             bracketed += 1
-        # The tool stamps inside the marker, so its window lies within the brackets.
-        assert c["ts_before"] - 1000 <= w["start_ns"] <= c["ts"] + 1000, (w, c)
-        assert d["ts_before"] - 1000 <= w["end_ns"] <= d["ts"] + 1000, (w, d)
         errors.append(err)
     assert not windows, ("windows without a stamp pair", windows)
     abs_err = sorted(abs(e) for e in errors)

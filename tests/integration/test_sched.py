@@ -68,15 +68,30 @@ def run_sleeper(with_hog):
 
 
 def test_cpu_hog_on_target_cpu_raises_runqueue_time():
-    alone, own_alone = run_sleeper(False)
+    """Behind a hog, the sleeper's runqueue time is the kernel's own count of
+    it (schedstat run_delay, read by the sleeper as it ends). Alone it has
+    ~30 us per wakeup out of idle, which run_delay does not count here; the
+    premise of the run alone (nothing else holds CPU 1) is checked by that
+    same kernel count, and a run that broke it is repeated, at most twice."""
     hogged, own_hogged = run_sleeper(True)
-    print("runqueue alone %d ns (%d wakeups), with hog %d ns (%d wakeups)" % (
-        alone["runqueue_ns"], alone["wakeups"], hogged["runqueue_ns"], hogged["wakeups"]))
+    for attempt in range(3):
+        alone, own_alone = run_sleeper(False)
+        if own_alone["run_delay_ns"] <= 0.1 * own_hogged["run_delay_ns"]:
+            break
+        print("attempt %d: CPU 1 was not free, the kernel counts %d ns of runqueue wait alone; again"
+              % (attempt + 1, own_alone["run_delay_ns"]))
+    else:
+        pytest.fail("CPU 1 was never free of other tasks for the run alone in 3 attempts")
+    print("runqueue alone %d ns (%d wakeups; kernel %d), with hog %d ns (%d wakeups; kernel %d)" % (
+        alone["runqueue_ns"], alone["wakeups"], own_alone["run_delay_ns"], hogged["runqueue_ns"],
+        hogged["wakeups"], own_hogged["run_delay_ns"]))
     assert alone["wakeups"] > 300 and hogged["wakeups"] > 100
-    # ~30x here; other tasks on CPU 1 during the run alone (a CI agent)
-    # narrow it, so 5x.
-    assert hogged["runqueue_ns"] >= 5 * alone["runqueue_ns"]
+    # 0.4-0.5% apart here: the tool's wait starts at sched_waking, the
+    # kernel's at the enqueue, and the sleeper reads its count before exit.
+    assert abs(hogged["runqueue_ns"] - own_hogged["run_delay_ns"]) <= 0.03 * own_hogged["run_delay_ns"]
     assert hogged["runqueue_ns"] >= 1_000_000
+    # ~30x here.
+    assert hogged["runqueue_ns"] >= 5 * alone["runqueue_ns"]
 
 
 @pytest.mark.parametrize("attach,hot_slots", [("tp_btf", None), ("raw_tp", None), ("tp_btf", 1), ("raw_tp", 1)])

@@ -19,12 +19,15 @@
 //   {"pid":P,"tid":T,"cpu":N|null,"sleep_us":US,"work_us":US,"timer_slack_ns":NS,
 //    "iterations":I,"oversleep_total_ns":X,"oversleep_min_ns":A,
 //    "oversleep_p50_ns":B,"oversleep_p99_ns":C,"oversleep_max_ns":D,
-//    "elapsed_ns":E,"nvcsw":V,"nivcsw":W}
+//    "elapsed_ns":E,"nvcsw":V,"nivcsw":W,"run_delay_ns":R}
 // iterations = completed sleeps; oversleep_* over those (nearest-rank
 // percentiles, 0 when there were none); elapsed_ns = CLOCK_MONOTONIC time of
 // the loop; nvcsw/nivcsw = the thread's getrusage(RUSAGE_THREAD) counts over
 // the whole run (the voluntary ones are about one per iteration; a hog on
-// the CPU shows up in nivcsw). Exit status 0; 2 on a usage error.
+// the CPU shows up in nivcsw); run_delay_ns = the kernel's own count of the
+// time the thread waited on a runqueue since it started
+// (/proc/thread-self/schedstat, second field; null if unreadable). Exit
+// status 0; 2 on a usage error.
 
 #include <irqlat/example_util.h>
 
@@ -57,7 +60,18 @@ const char *kUsage =
     "stdout at the end, one line:\n"
     "  {\"pid\":P,\"tid\":T,\"cpu\":N|null,\"sleep_us\":..,\"work_us\":..,\"timer_slack_ns\":..,\n"
     "   \"iterations\":I,\"oversleep_total_ns\":X,\"oversleep_min_ns\":..,\"oversleep_p50_ns\":..,\n"
-    "   \"oversleep_p99_ns\":..,\"oversleep_max_ns\":..,\"elapsed_ns\":..,\"nvcsw\":..,\"nivcsw\":..}\n";
+    "   \"oversleep_p99_ns\":..,\"oversleep_max_ns\":..,\"elapsed_ns\":..,\"nvcsw\":..,\"nivcsw\":..,\n"
+    "   \"run_delay_ns\":R|null}\n";
+
+// The kernel's runqueue wait of this thread so far, or "null".
+std::string run_delay_json() {
+  FILE *f = std::fopen("/proc/thread-self/schedstat", "r");
+  if (!f) return "null";
+  unsigned long long run_ns = 0, delay_ns = 0;
+  const bool ok = std::fscanf(f, "%llu %llu", &run_ns, &delay_ns) == 2;
+  std::fclose(f);
+  return ok ? std::to_string(delay_ns) : "null";
+}
 
 }  // namespace
 
@@ -110,6 +124,7 @@ int main(int argc, char **argv) {
   const uint64_t elapsed = now_ns() - start;
   rusage ru{};
   getrusage(RUSAGE_THREAD, &ru);
+  const std::string run_delay = run_delay_json();
 
   uint64_t total = 0;
   for (uint64_t v : over) total += v;
@@ -120,10 +135,10 @@ int main(int argc, char **argv) {
       "{\"pid\":%d,\"tid\":%d,\"cpu\":%s,\"sleep_us\":%ld,\"work_us\":%ld,\"timer_slack_ns\":%ld,"
       "\"iterations\":%zu,\"oversleep_total_ns\":%llu,\"oversleep_min_ns\":%llu,"
       "\"oversleep_p50_ns\":%llu,\"oversleep_p99_ns\":%llu,\"oversleep_max_ns\":%llu,"
-      "\"elapsed_ns\":%llu,\"nvcsw\":%ld,\"nivcsw\":%ld}\n",
+      "\"elapsed_ns\":%llu,\"nvcsw\":%ld,\"nivcsw\":%ld,\"run_delay_ns\":%s}\n",
       getpid(), gettid(), cpu_json.c_str(), sleep_us, work_us, slack_ns, over.size(),
       (unsigned long long)total, rank(0.0), rank(0.50), rank(0.99), rank(1.0),
-      (unsigned long long)elapsed, ru.ru_nvcsw, ru.ru_nivcsw);
+      (unsigned long long)elapsed, ru.ru_nvcsw, ru.ru_nivcsw, run_delay.c_str());
   std::fflush(stdout);
   return 0;
 }

@@ -1560,15 +1560,17 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
       bad("bytes after the record data");
     }
   }
+  DecodedItems b;
+  b.items = items_.data();
+  b.n = n;
+  b.group_slot = group_slot_.data();
+  b.group_row = group_row_.data();
+  b.rows = rows.data();
   if (mistyped) {
     // The first record whose type byte differs from its item's, for the message.
     for (uint32_t i = 0; i < n; i++) {
       const Item& it = items_[i];
-      if (it.tag < recfmt::kMinRecord) continue;
-      const uint16_t* slot = group_slot_[it.group];
-      const size_t place = slot ? slot[it.k] : it.k;
-      const unsigned char* rec = rows.data() + group_row_[it.group] + place * ((it.tag + 7u) & ~7u);
-      if (rec[recfmt::kTypeOffset] == it.group % 256) continue;
+      if (it.tag < recfmt::kMinRecord || b.record_at(it)[recfmt::kTypeOffset] == it.group % 256) continue;
       c.p = base + 4;
       if (version_ >= 5) {  // the item's tag
         c.p += i + 1;
@@ -1585,12 +1587,6 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     }
   }
   // Pass 2: the stream in order.
-  DecodedItems b;
-  b.items = items_.data();
-  b.n = n;
-  b.group_slot = group_slot_.data();
-  b.group_row = group_row_.data();
-  b.rows = rows.data();
   DeliveryTally t;
   t.last_ts = s.last_ts;
   sink.deliver(b, t);

@@ -300,6 +300,13 @@ struct DecodedItems {
   const uint16_t* const* group_slot = nullptr;  // per group: nullptr, or slots
   const uint64_t* group_row = nullptr;           // per group: its first row's offset
   unsigned char* rows = nullptr;
+
+  // A record item's bytes (8-byte aligned slots of its size rounded up).
+  unsigned char* record_at(const Item& it) const {
+    const uint16_t* slot = group_slot[it.group];
+    const size_t place = slot ? slot[it.k] : it.k;
+    return rows + group_row[it.group] + place * ((it.tag + 7u) & ~7u);
+  }
 };
 
 // What deliver_items() handed over.
@@ -341,9 +348,7 @@ template <class Sink>
   for (uint32_t i = 0; i < b.n; i++) {
     const DecodedItems::Item& it = b.items[i];
     if (it.tag >= recfmt::kMinRecord) [[likely]] {
-      const uint16_t* slot = b.group_slot[it.group];
-      const size_t place = slot ? slot[it.k] : it.k;
-      unsigned char* rec = b.rows + b.group_row[it.group] + place * ((it.tag + 7u) & ~7u);
+      unsigned char* rec = b.record_at(it);
       std::memcpy(rec, &it.v, 8);
       last = it.v > last ? it.v : last;
       t.records++;

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import (IRQLAT, Tracer, check_spec_json, direct_write, example, free_pid, json_lines, run_irqlat,
                       target, wait_for)
-from test_windows import check_sum_invariant, match_windows, own_pairs
+from test_windows import check_sum_invariant, inside_brackets, match_windows, own_pairs
 
 
 def free_port():
@@ -188,9 +188,7 @@ def test_windows_equal_trace_and_own_stamps(daemon):
         # program's own bracket around the marker is as wide, so the bound is
         # 50 us or that bracket, whichever is wider.
         assert d["tid"] == t["tid"]
-        p = next(p for p in pairs if p["tid"] == d["tid"]
-                 and p["cancel"]["ts_before"] - 1000 <= d["start_ns"] <= p["cancel"]["ts"] + 1000
-                 and p["done"]["ts_before"] - 1000 <= d["end_ns"] <= p["done"]["ts"] + 1000)
+        p = next(p for p in pairs if inside_brackets(d, p))
         start_tol = max(50_000, p["cancel"]["ts"] - p["cancel"]["ts_before"] + 2_000)
         end_tol = max(50_000, p["done"]["ts"] - p["done"]["ts_before"] + 2_000)
         assert abs(d["start_ns"] - t["start_ns"]) < start_tol and abs(d["end_ns"] - t["end_ns"]) < end_tol, (d, t, p)

@@ -29,6 +29,16 @@ def own_pairs(lines):
     return [{"cancel": cancels[l["round"]], "done": l, "tid": l["tid"]} for l in lines if l["event"] == "done"]
 
 
+def inside_brackets(w, pair):
+    """The tool stamps inside the marker, so its window lies within the
+    program's brackets [ts_before, ts] of the cancel and of the done (a
+    thread preempted around a marker widens its bracket, by milliseconds
+    under a CPU hog)."""
+    c, d = pair["cancel"], pair["done"]
+    return (w["tid"] == pair["tid"] and c["ts_before"] - 1000 <= w["start_ns"] <= c["ts"] + 1000
+            and d["ts_before"] - 1000 <= w["end_ns"] <= d["ts"] + 1000)
+
+
 def match_windows(doc, lines, min_pairs):
     """Matches windows.list one-to-one with the program's stamps by time and
     returns the delay errors (tool - own) in ns.
@@ -47,12 +57,7 @@ def match_windows(doc, lines, min_pairs):
     errors, bracketed = [], 0
     for p in pairs:
         c, d = p["cancel"], p["done"]
-        # The tool stamps inside the marker, so its window lies within the
-        # brackets (a thread preempted around a marker widens its bracket,
-        # by milliseconds under a CPU hog).
-        near = [w for w in windows if w["tid"] == p["tid"]
-                and c["ts_before"] - 1000 <= w["start_ns"] <= c["ts"] + 1000
-                and d["ts_before"] - 1000 <= w["end_ns"] <= d["ts"] + 1000]
+        near = [w for w in windows if inside_brackets(w, p)]
         assert len(near) == 1, ("no single window inside the brackets of", p, windows)
         w = near[0]
         windows.remove(w)

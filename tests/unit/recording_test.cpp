@@ -929,10 +929,7 @@ TEST_CASE("recording: small blocks of incompressible records are written and rea
       e.target_cpu = static_cast<int32_t>(next());
       e.waker_tid = static_cast<uint32_t>(next());
       e.waker_pid = static_cast<uint32_t>(next());
-      Item it;
-      it.rec.size = sizeof(e);
-      std::memcpy(it.rec.bytes.data(), &e, sizeof(e));
-      items.push_back(it);
+      items.push_back(R(to_rec(e)));
     }
     INFO(n << " records");
     Collect c;
@@ -968,8 +965,6 @@ TEST_CASE("recording: the writer stores a group as rows or columns, whichever is
     INFO("kind " << kind);
     std::vector<Item> items;
     for (uint32_t i = 0; i < 20000; i++) {
-      Item it;
-      it.kind = Item::Record;
       ev_switch e{};
       const uint32_t task = kind == kFew ? i % 3 : kind == kHundreds ? i * 7 % 600 : i;
       e.h.ts = 1000 + i * 10;
@@ -980,9 +975,7 @@ TEST_CASE("recording: the writer stores a group as rows or columns, whichever is
       e.next_tid = kind == kAllDifferent ? i * 40503u : 100 + (task + 1) * 977;
       e.next_pid = e.prev_pid;
       std::snprintf(e.next_comm, sizeof(e.next_comm), "t%u", task);
-      it.rec.size = sizeof(e);
-      std::memcpy(it.rec.bytes.data(), &e, sizeof(e));
-      items.push_back(it);
+      items.push_back(R(to_rec(e)));
     }
     WriterOptions wo;
     wo.version = 4;
@@ -1026,10 +1019,7 @@ TEST_CASE("recording: a group stored as rows in one block and columns in the nex
     e.prev_pid = few ? e.h.tid : i * 2654435761u;
     e.next_tid = few ? 100 + (i + 1) % 3 : i * 40503u;
     std::snprintf(e.next_comm, sizeof(e.next_comm), "t%u", few ? i % 3 : i);
-    Item it;
-    it.rec.size = sizeof(e);
-    std::memcpy(it.rec.bytes.data(), &e, sizeof(e));
-    items.push_back(it);
+    items.push_back(R(to_rec(e)));
   }
   WriterOptions wo;
   wo.block_bytes = 4096;

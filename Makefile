@@ -11,9 +11,13 @@ ARCH_INC   := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
               -D__TARGET_ARCH_x86 -I. -Ibpf -I$(ARCH_INC)
 CXXFLAGS   ?= -O2 -g
-CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -I. -Iuser -Iloader -Iinclude -I$(BUILD) $(HTTPLIB_CFLAGS)
+CXXFLAGS   += -std=c++20 -Wall -Wextra -Werror -I. -Iuser -Iloader -Iinclude -I$(BUILD)
+LDLIBS     := -lbpf -lelf -lz -ldeflate -lzstd -lfmt -lpthread
+# cpp-httplib (and with it OpenSSL and brotli) is linked into the metrics
+# plugin only, which the daemon loads for --metrics (user/metrics_server.h).
+METRICS_PLUGIN := $(BUILD)/irqlat-metrics.so
 HTTPLIB_CFLAGS := $(shell pkg-config --cflags cpp-httplib 2>/dev/null)
-LDLIBS     := -lbpf -lelf -lz -ldeflate -lzstd -lfmt -lpthread $(shell pkg-config --libs cpp-httplib 2>/dev/null || echo -lcpp-httplib)
+HTTPLIB_LIBS   := $(shell pkg-config --libs cpp-httplib 2>/dev/null || echo -lcpp-httplib)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev libzstd-dev pkg-config \
@@ -30,7 +34,7 @@ EXAMPLES    := $(BUILD)/cancel_loop $(BUILD)/gocancel
 TARGETS_BIN := $(patsubst tests/targets/%.cpp,$(BUILD)/targets/%,$(wildcard tests/targets/*.cpp))
 
 .PHONY: all deps test unit integration demo bench clean install uninstall
-all: $(BUILD)/irqlat $(EXAMPLES) $(TARGETS_BIN)
+all: $(BUILD)/irqlat $(METRICS_PLUGIN) $(EXAMPLES) $(TARGETS_BIN)
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -57,6 +61,9 @@ $(BUILD)/san/%.o: %.cpp $(BUILD)/irqlat.skel.h $(wildcard user/*.h loader/*.h bp
 
 $(BUILD)/irqlat: $(BUILD)/obj/user/main.o $(USER_OBJS)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(METRICS_PLUGIN): user/plugins/metrics_http.cpp user/metrics_server.h | $(BUILD)
+	$(CXX) $(CXXFLAGS) $(HTTPLIB_CFLAGS) -fPIC -shared -fvisibility=hidden $< -o $@ $(HTTPLIB_LIBS) -lpthread
 
 $(BUILD)/unit_tests: $(SAN_OBJS)
 	$(CXX) $(CXXFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
@@ -144,21 +151,25 @@ $(BUILD)/irqlat-asan: $(BUILD)/san/user/main.o $(patsubst %.cpp,$(BUILD)/san/%.o
 test: $(BUILD)/irqlat-asan
 
 # `make install` / `make uninstall` (GNU conventions: PREFIX, DESTDIR): the
-# binary (root tool: sbin), the man page and the systemd unit, whose
+# binary (root tool: sbin), the metrics plugin (in ../lib/irqlat from the
+# binary, where it looks), the man page and the systemd unit, whose
 # ExecStart is rewritten to the installed binary. Builds $(BUILD)/irqlat if
 # needed, never runs `make deps`.
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+PLUGINDIR := $(patsubst %/,%,$(dir $(SBINDIR)))/lib/irqlat
 INSTALL ?= install
 
-install: $(BUILD)/irqlat dist/irqlat.8 dist/irqlat.service
+install: $(BUILD)/irqlat $(METRICS_PLUGIN) dist/irqlat.8 dist/irqlat.service
 	$(INSTALL) -D -m 0755 $(BUILD)/irqlat $(DESTDIR)$(SBINDIR)/irqlat
+	$(INSTALL) -D -m 0644 $(METRICS_PLUGIN) $(DESTDIR)$(PLUGINDIR)/irqlat-metrics.so
 	$(INSTALL) -D -m 0644 dist/irqlat.8 $(DESTDIR)$(MANDIR)/man8/irqlat.8
 	$(INSTALL) -D -m 0644 dist/irqlat.service $(DESTDIR)$(UNITDIR)/irqlat.service
 	sed -i 's|@SBINDIR@|$(SBINDIR)|g' $(DESTDIR)$(UNITDIR)/irqlat.service
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/irqlat $(DESTDIR)$(MANDIR)/man8/irqlat.8 \
-	  $(DESTDIR)$(UNITDIR)/irqlat.service
+	rm -f $(DESTDIR)$(SBINDIR)/irqlat $(DESTDIR)$(PLUGINDIR)/irqlat-metrics.so \
+	  $(DESTDIR)$(MANDIR)/man8/irqlat.8 $(DESTDIR)$(UNITDIR)/irqlat.service
+	-rmdir $(DESTDIR)$(PLUGINDIR) 2>/dev/null

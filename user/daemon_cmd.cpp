@@ -122,7 +122,7 @@ int serve(const Options& opts) {
   // Bound now, with every privilege (a port below 1024 needs
   // CAP_NET_BIND_SERVICE); its threads start only after the drop below.
   std::unique_ptr<MetricsServer> metrics;
-  if (!opts.metrics_addr.empty()) metrics = std::make_unique<MetricsServer>(opts.metrics_addr);
+  if (!opts.metrics_addr.empty()) metrics = open_metrics_server(opts.metrics_addr);
   daemon.start();
   // Started: only now the files (see check_output). Should this fail, the
   // unwinding removes the socket and the files created so far.

@@ -1,108 +1,54 @@
-// See metrics_server.h.
+// Loads the metrics plugin (see metrics_server.h). It is looked up next to
+// the running binary (the build tree: build/irqlat, build/irqlat-metrics.so)
+// and then in ../lib/irqlat/ from it (`make install`: PREFIX/sbin/irqlat,
+// PREFIX/lib/irqlat/irqlat-metrics.so), never on LD_LIBRARY_PATH: the
+// daemon runs as root.
 #include "user/metrics_server.h"
 
-#include <sys/eventfd.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-#include <cstring>
+#include <filesystem>
 #include <stdexcept>
-
-#include <httplib.h>
+#include <string>
+#include <system_error>
+#include <vector>
 
 namespace irqlat {
 namespace {
 
-constexpr auto kRenderTimeout = std::chrono::seconds(5);
+std::vector<std::filesystem::path> plugin_candidates() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("cannot serve metrics: /proc/self/exe: " + ec.message());
+  const auto dir = exe.parent_path();
+  return {dir / kMetricsPluginName, (dir / ".." / "lib" / "irqlat" / kMetricsPluginName).lexically_normal()};
+}
+
+MetricsPluginEntry load_plugin() {
+  std::string tried;
+  for (const auto& path : plugin_candidates()) {
+    if (::access(path.c_str(), F_OK) != 0) {
+      tried += (tried.empty() ? "" : ", ") + path.string();
+      continue;
+    }
+    // Never closed: the server's code and vtable live in it until exit.
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) throw std::runtime_error(std::string("cannot serve metrics: ") + ::dlerror());
+    void* sym = ::dlsym(handle, IRQLAT_METRICS_PLUGIN_ENTRY);
+    if (!sym)
+      throw std::runtime_error("cannot serve metrics: " + path.string() + " has no " IRQLAT_METRICS_PLUGIN_ENTRY
+                               " (a plugin from another irqlat build?)");
+    return reinterpret_cast<MetricsPluginEntry>(sym);
+  }
+  throw std::runtime_error("cannot serve metrics: the plugin " + std::string(kMetricsPluginName) +
+                           " is not installed (looked for " + tried + ")");
+}
 
 }  // namespace
 
-MetricsServer::MetricsServer(const std::string& addr) {
-  const size_t colon = addr.rfind(':');
-  std::string host = addr.substr(0, colon);
-  const int port = std::stoi(addr.substr(colon + 1));
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
-
-  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-  server_ = std::make_unique<httplib::Server>();
-  // One request per connection and short timeouts: a scraper needs no more,
-  // and a slow client holds a worker thread only briefly.
-  server_->set_keep_alive_max_count(1);
-  server_->set_read_timeout(2, 0);
-  server_->set_write_timeout(2, 0);
-  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    std::future<std::string> body;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) {
-        res.status = 503;
-        return;
-      }
-      pending_.emplace_back();
-      body = pending_.back().get_future();
-    }
-    const uint64_t one = 1;
-    (void)!write(event_fd_, &one, sizeof(one));
-    if (body.wait_for(kRenderTimeout) != std::future_status::ready) {
-      res.status = 503;
-      return;
-    }
-    std::string text = body.get();
-    if (text.empty()) {
-      res.status = 503;
-      return;
-    }
-    res.set_content(std::move(text), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("irqlat daemon: metrics at /metrics\n", "text/plain");
-  });
-  if (!server_->bind_to_port(host.c_str(), port)) {
-    const int err = errno;
-    close(event_fd_);
-    throw std::runtime_error("cannot serve metrics on " + addr + ": " +
-                             (err ? std::strerror(err) : "bind failed"));
-  }
-}
-
-void MetricsServer::start() {
-  if (thread_.joinable()) return;
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-}
-
-MetricsServer::~MetricsServer() {
-  shutdown();
-  // Released on purpose: a worker may still be blocked on a slow client,
-  // and the daemon exits right after.
-  if (thread_.joinable()) thread_.detach();
-  (void)server_.release();
-}
-
-void MetricsServer::serve_pending(const std::function<std::string()>& render) {
-  uint64_t n;
-  (void)!read(event_fd_, &n, sizeof(n));
-  std::vector<std::promise<std::string>> todo;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    todo.swap(pending_);
-  }
-  if (todo.empty()) return;
-  const std::string body = render();  // one render serves every waiting scrape
-  for (auto& p : todo) p.set_value(body);
-}
-
-void MetricsServer::shutdown() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-    for (auto& p : pending_) p.set_value("");
-    pending_.clear();
-  }
-  if (server_) server_->stop();
+std::unique_ptr<MetricsServer> open_metrics_server(const std::string& addr) {
+  return std::unique_ptr<MetricsServer>(load_plugin()(addr));
 }
 
 }  // namespace irqlat

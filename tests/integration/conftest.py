@@ -32,8 +32,8 @@ class Tracer:
     is tracing / has stopped, so oracle snapshots are taken as close as
     possible to the tool's own window."""
 
-    def __init__(self, args, timeout=20, on_start=None, on_stop=None, env=None):
-        self.args = [IRQLAT] + list(args)
+    def __init__(self, args, timeout=20, on_start=None, on_stop=None, env=None, binary=IRQLAT):
+        self.args = [binary] + list(args)
         self._on_start = on_start
         self._on_stop = on_stop
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -30,7 +30,7 @@ def free_port():
 
 
 class Daemon:
-    def __init__(self, extra=(), metrics=True):
+    def __init__(self, extra=(), metrics=True, binary=IRQLAT):
         self.dir = tempfile.mkdtemp(prefix="irqlat-d")
         self.sock = os.path.join(self.dir, "irqlat.sock")
         self.pidfile = os.path.join(self.dir, "irqlat.pid")
@@ -38,7 +38,7 @@ class Daemon:
         args = ["daemon", "--socket", self.sock, "--pidfile", self.pidfile] + list(extra)
         if metrics:
             args += ["--metrics", "127.0.0.1:%d" % self.port]
-        self.tracer = Tracer(args)
+        self.tracer = Tracer(args, binary=binary)
 
     def ctl(self, *args, check=True, timeout=30):
         res = run_irqlat(["ctl", "--socket", self.sock] + list(args), timeout=timeout)
@@ -745,6 +745,35 @@ def socket_inodes(pid):
     return inodes
 
 
+HTTP_LIBRARIES = ("irqlat-metrics.so", "libcpp-httplib", "libssl", "libcrypto", "libbrotli")
+
+
+def http_libraries(pid):
+    """Which of the metrics plugin's libraries the process has mapped."""
+    maps = open("/proc/%d/maps" % pid).read()
+    return {lib for lib in HTTP_LIBRARIES if "/" + lib in maps}
+
+
+def test_binary_links_no_http_library_and_a_missing_plugin_is_a_clean_error(tmp_path):
+    """irqlat itself needs none of cpp-httplib, OpenSSL or brotli (each run
+    would pay for loading them); a daemon asked for --metrics without the
+    plugin next to it says so in one line, exits non-zero, leaves no files."""
+    needed = subprocess.run(["readelf", "-d", IRQLAT], capture_output=True, text=True, check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]", needed)
+    assert needed and not [n for n in needed if n.startswith(HTTP_LIBRARIES)], needed
+    lone = tmp_path / "irqlat"
+    shutil.copy(IRQLAT, lone)
+    sock, pidfile = tmp_path / "d.sock", tmp_path / "d.pid"
+    res = subprocess.run([str(lone), "daemon", "--socket", str(sock), "--pidfile", str(pidfile),
+                          "--metrics", "127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("irqlat: error: cannot serve metrics: the plugin "
+                                                   "irqlat-metrics.so is not installed"), res.stderr
+    assert str(tmp_path / "irqlat-metrics.so") in lines[0]
+    assert sorted(os.listdir(tmp_path)) == ["irqlat"]
+
+
 def test_metrics_are_off_by_default():
     d = Daemon(metrics=False)
     try:
@@ -755,10 +784,13 @@ def test_metrics_are_off_by_default():
         # No HTTP threads: the main thread and the stop worker (SCHED_FIFO) only.
         others = [int(t) for t in os.listdir("/proc/%d/task" % pid) if int(t) != pid]
         assert [os.sched_getscheduler(t) for t in others] == [os.SCHED_FIFO], "threads without --metrics"
-        # And with --metrics the same check sees the listener.
+        # Nor the HTTP libraries: they are in the plugin, loaded for --metrics only.
+        assert not http_libraries(pid)
+        # And with --metrics the same checks see the listener and the plugin.
         m = Daemon()
         try:
             assert socket_inodes(m.tracer.proc.pid) & listening_tcp_inodes()
+            assert {"irqlat-metrics.so", "libcpp-httplib"} <= http_libraries(m.tracer.proc.pid)
         finally:
             m.stop()
             m.close()

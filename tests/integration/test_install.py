@@ -13,10 +13,12 @@ import subprocess
 import pytest
 
 from conftest import BUILD, IRQLAT
+from test_daemon import Daemon
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD_ABS = os.path.abspath(BUILD)
 BINARY = os.path.join(BUILD_ABS, "irqlat")
+PLUGIN = os.path.join(BUILD_ABS, "irqlat-metrics.so")
 MAN_SRC = os.path.join(REPO, "dist", "irqlat.8")
 UNIT_SRC = os.path.join(REPO, "dist", "irqlat.service")
 
@@ -46,6 +48,7 @@ def paths(destdir, prefix="/usr", unitdir=None):
     unitdir = unitdir or prefix + "/lib/systemd/system"
     return {
         "bin": root + prefix + "/sbin/irqlat",
+        "plugin": root + prefix + "/lib/irqlat/irqlat-metrics.so",
         "man": root + prefix + "/share/man/man8/irqlat.8",
         "unit": root + unitdir + "/irqlat.service",
     }
@@ -72,17 +75,20 @@ def installed(tmp_path_factory):
 
 # ---------------------------------------------------------------- install
 
-def test_install_puts_three_files_with_modes(installed):
+def test_install_puts_four_files_with_modes(installed):
     destdir, p = installed
     assert os.path.isfile(p["bin"]) and mode(p["bin"]) == 0o755
+    assert os.path.isfile(p["plugin"]) and mode(p["plugin"]) == 0o644
     assert os.path.isfile(p["man"]) and mode(p["man"]) == 0o644
     assert os.path.isfile(p["unit"]) and mode(p["unit"]) == 0o644
-    # Nothing else: the DESTDIR holds exactly these three files.
+    # Nothing else: the DESTDIR holds exactly these four files.
     files = sorted(os.path.join(d, f) for d, _, fs in os.walk(str(destdir)) for f in fs)
     assert files == sorted(p.values())
     with open(p["man"], "rb") as a, open(MAN_SRC, "rb") as b:
         assert a.read() == b.read()
     with open(p["bin"], "rb") as a, open(BINARY, "rb") as b:
+        assert a.read() == b.read()
+    with open(p["plugin"], "rb") as a, open(PLUGIN, "rb") as b:
         assert a.read() == b.read()
 
 
@@ -93,6 +99,21 @@ def test_installed_binary_runs(installed):
     assert re.fullmatch(r"irqlat \d+\.\d+\.\d+\S*\n", out.stdout), out.stdout
     ref = subprocess.run([IRQLAT, "--version"], capture_output=True, text=True, timeout=10)
     assert out.stdout == ref.stdout
+
+
+def test_installed_daemon_finds_its_metrics_plugin(installed):
+    """The installed binary loads the plugin from ../lib/irqlat, not from the
+    build tree: the scrape only answers if that lookup works."""
+    _, p = installed
+    d = Daemon(binary=p["bin"])
+    try:
+        text = d.metrics()
+        assert "# TYPE irqlat_hardirq_duration_seconds histogram" in text
+        maps = open("/proc/%d/maps" % d.tracer.proc.pid).read()
+        assert p["plugin"] in maps and PLUGIN not in maps
+    finally:
+        d.stop()
+        d.close()
 
 
 def test_installed_unit_execstart_points_at_installed_binary(installed):
@@ -170,6 +191,7 @@ def test_uninstall_removes_only_its_files(tmp_path):
     make("uninstall", "PREFIX=/usr", destdir=tmp_path)
     for f in p.values():
         assert not os.path.exists(f), f
+    assert not os.path.exists(os.path.dirname(p["plugin"]))  # its own directory goes too
     assert neighbour.read_text() == "keep me\n"
     # A second uninstall is harmless.
     make("uninstall", "PREFIX=/usr", destdir=tmp_path)

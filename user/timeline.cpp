@@ -85,44 +85,56 @@ inline void add_at(std::vector<uint64_t>& v, uint32_t i, uint64_t ns) {
 }
 }  // namespace
 
-// Books the time since t.since to t's current state.
-IRQLAT_HOT void Timeline::book(Thread& t, uint64_t now) {
+// Books the time since t.since to t, RUNNABLE on t.cpu: runqueue time,
+// charged to that CPU's holder. Run for every waiter at each holder change.
+IRQLAT_HOT void Timeline::book_runnable(Thread& t, uint64_t now) {
   if (now <= t.since) return;
   const uint64_t dt = now - t.since;
   t.since = now;
+  t.runqueue_ns += dt;
+  t.totals.runqueue_ns += dt;
+  add_at(t.preempt_by, cpus_[t.cpu].holder_idx, dt);
+}
+
+// Books the time since t.since to t's current state.
+IRQLAT_HOT void Timeline::book(Thread& t, uint64_t now) {
   switch (t.state) {
     case ThreadState::Running:
-      t.oncpu_ns += dt;
-      t.totals.running_ns += dt;
+      if (now <= t.since) return;
+      t.oncpu_ns += now - t.since;
+      t.totals.running_ns += now - t.since;
+      t.since = now;
       break;
     case ThreadState::Runnable:
-      t.runqueue_ns += dt;
-      t.totals.runqueue_ns += dt;
-      add_at(t.preempt_by, cpus_[t.cpu].holder_idx, dt);
+      book_runnable(t, now);
       break;
     case ThreadState::Blocked:
     case ThreadState::Unknown:
-      break;  // windows derive it as the remainder
+      t.since = std::max(t.since, now);  // windows derive it as the remainder
+      break;
   }
 }
 
 IRQLAT_HOT void Timeline::set_state(Thread& t, ThreadState s, int cpu, uint64_t now) {
   book(t, now);
   if (t.state == ThreadState::Runnable) {
+    // Leaves the runqueue: the last waiter takes its slot.
     auto& w = cpus_[t.cpu].waiters;
-    auto it = std::find(w.begin(), w.end(), &t);
-    if (it != w.end()) {
-      *it = w.back();
-      w.pop_back();
-    }
+    Thread* last = w.back();
+    w[t.wait_slot] = last;
+    last->wait_slot = t.wait_slot;
+    w.pop_back();
   }
   t.state = s;
   t.cpu = cpu;
   if (s == ThreadState::Running) t.run_start = now;
   if (s == ThreadState::Runnable) {
     Cpu& c = cpu_at(cpu);
+    t.wait_slot = static_cast<uint32_t>(c.waiters.size());
     c.waiters.push_back(&t);
-    note_holder_name(c);
+    // The first waiter: its holder gets charged from now on, so its name is
+    // kept. With waiters already there, set_holder() kept it.
+    if (t.wait_slot == 0) note_holder_name(c);
   } else {
     t.woken = false;
   }
@@ -130,7 +142,7 @@ IRQLAT_HOT void Timeline::set_state(Thread& t, ThreadState s, int cpu, uint64_t 
 
 // A new task holds the CPU: book the waiters' time so far to the old holder.
 IRQLAT_HOT void Timeline::change_holder(Cpu& c, int tid, uint64_t now) {
-  for (Thread* w : c.waiters) book(*w, now);
+  for (Thread* w : c.waiters) book_runnable(*w, now);
   c.holder = tid;
   c.holder_idx = holder_index(tid);
   c.noted = nullptr;

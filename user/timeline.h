@@ -159,6 +159,7 @@ class Timeline {
     std::string comm;
     ThreadState state = ThreadState::Unknown;
     int cpu = -1;            // RUNNING: its CPU; RUNNABLE: runqueue it waits on
+    uint32_t wait_slot = 0;  // RUNNABLE: its index in that runqueue's waiters
     uint64_t since = 0;      // time booked up to
     uint64_t run_start = 0;  // start of the current RUNNING interval
     uint64_t wake_ts = 0;    // RUNNABLE after a wakeup: the waking time
@@ -230,6 +231,7 @@ class Timeline {
   }
   void grow_cpus(int cpu);
   void book(Thread& t, uint64_t now);
+  void book_runnable(Thread& t, uint64_t now);
   void set_state(Thread& t, ThreadState s, int cpu, uint64_t now);
   void set_holder(int cpu, int tid, std::string_view comm, uint64_t now);
   // The same with the record's comm field (IRQLAT_COMM_LEN bytes, NUL-padded

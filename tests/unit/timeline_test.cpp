@@ -1,0 +1,93 @@
+// The per-thread timeline itself (timeline.h): runqueue bookkeeping that the
+// collector tests reach only through totals.
+#include "timeline.h"
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "records.h"
+
+using namespace irqlat;
+using namespace irqlat::test;
+
+namespace {
+
+template <class T>
+T as(const Rec& r) {
+  T e;
+  std::memcpy(&e, r.bytes.data(), sizeof(e));
+  return e;
+}
+
+void feed(Timeline& tl, const std::vector<Rec>& recs) {
+  for (const Rec& r : recs) {
+    switch (as<ev_hdr>(r).type) {
+      case EV_SWITCH:
+        tl.on_switch(as<ev_switch>(r), r.ts());
+        break;
+      case EV_WAKING:
+        tl.on_waking(as<ev_wake>(r), r.ts());
+        break;
+      case EV_MIGRATE:
+        tl.on_migrate(as<ev_migrate>(r), r.ts());
+        break;
+      default:
+        FAIL("record type not fed here");
+    }
+  }
+}
+
+ThreadTotals totals(const Timeline& tl, int tid, uint64_t now) {
+  ThreadTotals t;
+  REQUIRE(tl.totals_at(tid, now, t));
+  return t;
+}
+
+}  // namespace
+
+// Three targets wait on CPU 0 and leave it in another order than they came
+// (the first one first, a migration from the middle, the last one last):
+// each holder change must still book every waiter that is left, and only
+// those.
+TEST_CASE("timeline: waiters leaving a runqueue in any order keep the others' holder breakdown") {
+  const Task A{100, 100, "a", true}, B{101, 100, "b", true}, C{102, 100, "c", true};
+  const Task HOG{200, 200, "hog", false}, K{300, 300, "kworker/0:1", false};
+  Timeline tl;
+  feed(tl, {
+               sw(1000, 0, idle(0), HOG),
+               wake(1100, 1, A.tid, A.pid, 0),         // waiters: A
+               wake(1200, 1, B.tid, B.pid, 0),         // A B
+               wake(1300, 1, C.tid, C.pid, 0),         // A B C
+               sw(2000, 0, HOG, A),                    // A leaves first: C B
+               sw(2500, 0, A, K, true),                // A waits again: C B A
+               migrate(3000, 0, C.tid, C.pid, 0, 1),   // C to CPU 1: A B
+               sw(3200, 0, K, B),                      // B leaves: A
+               sw(3600, 0, B, A),                      // A leaves, B blocks: none
+               sw(4000, 1, idle(1), C),                // C runs on CPU 1
+           });
+  const ThreadTotals a = totals(tl, A.tid, 5000), b = totals(tl, B.tid, 5000), c = totals(tl, C.tid, 5000);
+  CHECK(a.runqueue_ns == 900 + 1100);
+  CHECK(a.preempt_ns.get(HOG.tid) == 900);
+  CHECK(a.preempt_ns.get(K.tid) == 700);
+  CHECK(a.preempt_ns.get(B.tid) == 400);
+  CHECK(a.preempt_ns.items().size() == 3);
+
+  CHECK(b.runqueue_ns == 2000);
+  CHECK(b.preempt_ns.get(HOG.tid) == 800);
+  CHECK(b.preempt_ns.get(A.tid) == 500);
+  CHECK(b.preempt_ns.get(K.tid) == 700);
+  CHECK(b.preempt_ns.items().size() == 3);
+
+  CHECK(c.runqueue_ns == 2700);
+  CHECK(c.preempt_ns.get(HOG.tid) == 700);
+  CHECK(c.preempt_ns.get(A.tid) == 500);
+  CHECK(c.preempt_ns.get(K.tid) == 500);
+  CHECK(c.preempt_ns.get(Timeline::kUnknownHolder) == 1000);  // CPU 1's holder was never named
+  CHECK(c.preempt_ns.items().size() == 4);
+
+  // Everyone has left CPU 0's runqueue: a new holder books nobody.
+  feed(tl, {sw(4500, 0, A, HOG, true), sw(4600, 0, HOG, A)});
+  CHECK(totals(tl, B.tid, 5000).preempt_ns.get(HOG.tid) == 800);
+  CHECK(totals(tl, C.tid, 5000).preempt_ns.get(HOG.tid) == 700);
+  CHECK(totals(tl, A.tid, 5000).preempt_ns.get(HOG.tid) == 900 + 100);
+}

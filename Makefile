@@ -18,7 +18,10 @@ LDLIBS     := -lbpf -lelf -lz -ldeflate -lzstd -lfmt -lpthread
 METRICS_PLUGIN := $(BUILD)/irqlat-metrics.so
 HTTPLIB_CFLAGS := $(shell pkg-config --cflags cpp-httplib 2>/dev/null)
 HTTPLIB_LIBS   := $(shell pkg-config --libs cpp-httplib 2>/dev/null || echo -lcpp-httplib)
-SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# IRQLAT_DEBUG_CHECKS: invariant checks too costly for the hot path of a
+# release build (the unit tests and the fuzzer run with them).
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+              -DIRQLAT_DEBUG_CHECKS
 
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev libzstd-dev pkg-config \
                 libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev catch2 \
@@ -62,8 +65,9 @@ $(BUILD)/san/%.o: %.cpp $(BUILD)/irqlat.skel.h $(wildcard user/*.h loader/*.h bp
 $(BUILD)/irqlat: $(BUILD)/obj/user/main.o $(USER_OBJS)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
-$(METRICS_PLUGIN): user/plugins/metrics_http.cpp user/metrics_server.h | $(BUILD)
-	$(CXX) $(CXXFLAGS) $(HTTPLIB_CFLAGS) -fPIC -shared -fvisibility=hidden $< -o $@ $(HTTPLIB_LIBS) -lpthread
+$(METRICS_PLUGIN): user/plugins/metrics_http.cpp user/metrics_server.h user/version.h | $(BUILD)
+	$(CXX) $(CXXFLAGS) $(HTTPLIB_CFLAGS) -fPIC -shared -fvisibility=hidden -Wl,--no-undefined $< -o $@ \
+	  $(HTTPLIB_LIBS) -lpthread
 
 $(BUILD)/unit_tests: $(SAN_OBJS)
 	$(CXX) $(CXXFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
@@ -123,7 +127,7 @@ $(GEN_RECORDING): bench/gen_recording.cpp $(USER_OBJS)
 FUZZ_SECONDS ?= 60
 FUZZ_CXX     ?= clang++
 FUZZ_FLAGS   := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                -fno-omit-frame-pointer -Wall -Wextra -Werror -I. -Iuser -Iinclude
+                -fno-omit-frame-pointer -Wall -Wextra -Werror -I. -Iuser -Iinclude -DIRQLAT_DEBUG_CHECKS
 FUZZ_SRCS    := tests/fuzz/recording_fuzz.cpp \
                 $(addprefix user/,recording.cpp replay.cpp collector.cpp timeline.cpp windows.cpp \
                   histogram.cpp names.cpp irq_tables.cpp report_builder.cpp reorder.cpp parse.cpp \
@@ -159,12 +163,14 @@ PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
-PLUGINDIR := $(patsubst %/,%,$(dir $(SBINDIR)))/lib/irqlat
+# Not a setting: the binary looks for the plugin in ../lib/irqlat from itself.
+override PLUGINDIR := $(patsubst %/,%,$(dir $(patsubst %/,%,$(SBINDIR))))/lib/irqlat
 INSTALL ?= install
 
 install: $(BUILD)/irqlat $(METRICS_PLUGIN) dist/irqlat.8 dist/irqlat.service
 	$(INSTALL) -D -m 0755 $(BUILD)/irqlat $(DESTDIR)$(SBINDIR)/irqlat
-	$(INSTALL) -D -m 0644 $(METRICS_PLUGIN) $(DESTDIR)$(PLUGINDIR)/irqlat-metrics.so
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(PLUGINDIR)
+	$(INSTALL) -m 0644 $(METRICS_PLUGIN) $(DESTDIR)$(PLUGINDIR)/irqlat-metrics.so
 	$(INSTALL) -D -m 0644 dist/irqlat.8 $(DESTDIR)$(MANDIR)/man8/irqlat.8
 	$(INSTALL) -D -m 0644 dist/irqlat.service $(DESTDIR)$(UNITDIR)/irqlat.service
 	sed -i 's|@SBINDIR@|$(SBINDIR)|g' $(DESTDIR)$(UNITDIR)/irqlat.service
@@ -172,4 +178,4 @@ install: $(BUILD)/irqlat $(METRICS_PLUGIN) dist/irqlat.8 dist/irqlat.service
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/irqlat $(DESTDIR)$(PLUGINDIR)/irqlat-metrics.so \
 	  $(DESTDIR)$(MANDIR)/man8/irqlat.8 $(DESTDIR)$(UNITDIR)/irqlat.service
-	-rmdir $(DESTDIR)$(PLUGINDIR) 2>/dev/null
+	[ ! -d $(DESTDIR)$(PLUGINDIR) ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(PLUGINDIR)

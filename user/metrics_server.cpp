@@ -1,13 +1,20 @@
 // Loads the metrics plugin (see metrics_server.h). It is looked up next to
 // the running binary (the build tree: build/irqlat, build/irqlat-metrics.so)
 // and then in ../lib/irqlat/ from it (`make install`: PREFIX/sbin/irqlat,
-// PREFIX/lib/irqlat/irqlat-metrics.so), never on LD_LIBRARY_PATH: the
-// daemon runs as root.
+// PREFIX/lib/irqlat/irqlat-metrics.so), never on LD_LIBRARY_PATH. The daemon
+// runs as root, so the file must be one only root or the binary's owner can
+// have written: a root-run copy of irqlat in /tmp must not load a plugin
+// another user dropped next to it. It is checked and loaded through the same
+// open descriptor, so it cannot be swapped in between.
 #include "user/metrics_server.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -17,32 +24,67 @@
 namespace irqlat {
 namespace {
 
-std::vector<std::filesystem::path> plugin_candidates() {
+[[noreturn]] void fail(const std::string& why) { throw std::runtime_error("cannot serve metrics: " + why); }
+
+struct Candidates {
+  std::vector<std::filesystem::path> paths;
+  uid_t exe_owner;
+};
+
+Candidates plugin_candidates() {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw std::runtime_error("cannot serve metrics: /proc/self/exe: " + ec.message());
+  if (ec) fail("/proc/self/exe: " + ec.message());
+  struct stat st;
+  if (::stat("/proc/self/exe", &st) != 0) fail(std::string("/proc/self/exe: ") + std::strerror(errno));
   const auto dir = exe.parent_path();
-  return {dir / kMetricsPluginName, (dir / ".." / "lib" / "irqlat" / kMetricsPluginName).lexically_normal()};
+  return {{dir / kMetricsPluginName, (dir / ".." / "lib" / "irqlat" / kMetricsPluginName).lexically_normal()},
+          st.st_uid};
+}
+
+// The plugin's descriptor once it is a regular file owned by root or by the
+// binary's owner and writable by nobody else.
+int open_trusted(const std::filesystem::path& path, uid_t exe_owner) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) fail(path.string() + ": " + (errno == ELOOP ? "a symbolic link; not loaded" : std::strerror(errno)));
+  struct stat st;
+  std::string why;
+  if (::fstat(fd, &st) != 0)
+    why = std::strerror(errno);
+  else if (!S_ISREG(st.st_mode))
+    why = "not a regular file";
+  else if (st.st_uid != 0 && st.st_uid != exe_owner)
+    why = "owned by uid " + std::to_string(st.st_uid) + ", neither root nor the owner of irqlat";
+  else if (st.st_mode & (S_IWGRP | S_IWOTH))
+    why = "writable by group or others";
+  if (!why.empty()) {
+    ::close(fd);
+    fail(path.string() + ": " + why + "; not loaded");
+  }
+  return fd;
 }
 
 MetricsPluginEntry load_plugin() {
+  const Candidates c = plugin_candidates();
   std::string tried;
-  for (const auto& path : plugin_candidates()) {
+  for (const auto& path : c.paths) {
     if (::access(path.c_str(), F_OK) != 0) {
       tried += (tried.empty() ? "" : ", ") + path.string();
       continue;
     }
+    const int fd = open_trusted(path, c.exe_owner);
     // Never closed: the server's code and vtable live in it until exit.
-    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) throw std::runtime_error(std::string("cannot serve metrics: ") + ::dlerror());
-    void* sym = ::dlsym(handle, IRQLAT_METRICS_PLUGIN_ENTRY);
-    if (!sym)
-      throw std::runtime_error("cannot serve metrics: " + path.string() + " has no " IRQLAT_METRICS_PLUGIN_ENTRY
-                               " (a plugin from another irqlat build?)");
-    return reinterpret_cast<MetricsPluginEntry>(sym);
+    void* handle = ::dlopen(("/proc/self/fd/" + std::to_string(fd)).c_str(), RTLD_NOW | RTLD_LOCAL);
+    ::close(fd);
+    if (!handle) fail(::dlerror());
+    const auto* abi = static_cast<const char*>(::dlsym(handle, "irqlat_metrics_abi"));
+    void* entry = ::dlsym(handle, IRQLAT_METRICS_PLUGIN_ENTRY);
+    if (!abi || !entry || std::strcmp(abi, kMetricsPluginAbi) != 0)
+      fail(path.string() + " is from another build of irqlat (" + (abi ? abi : "no ABI string") +
+           "; this one: " + kMetricsPluginAbi + ")");
+    return reinterpret_cast<MetricsPluginEntry>(entry);
   }
-  throw std::runtime_error("cannot serve metrics: the plugin " + std::string(kMetricsPluginName) +
-                           " is not installed (looked for " + tried + ")");
+  fail("the plugin " + std::string(kMetricsPluginName) + " is not installed (looked for " + tried + ")");
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "user/version.h"
+
 namespace irqlat {
 
 class MetricsServer {
@@ -36,10 +38,15 @@ class MetricsServer {
 // fails. No thread runs until start().
 std::unique_ptr<MetricsServer> open_metrics_server(const std::string& addr);
 
-// The plugin's one export. The version is in the name, so a plugin from
-// another build of the interface is refused by name, not called.
+// The plugin's exports: the entry point, with the interface version in its
+// name, and `irqlat_metrics_abi`, a copy of kMetricsPluginAbi as the plugin
+// was built. A C++ class, std::string and std::function cross the boundary,
+// so a plugin of another interface version, irqlat version or compiler is
+// refused before it is called.
 #define IRQLAT_METRICS_PLUGIN_ENTRY "irqlat_metrics_server_v1"
 using MetricsPluginEntry = MetricsServer* (*)(const std::string& addr);
 inline constexpr const char* kMetricsPluginName = "irqlat-metrics.so";
+#define IRQLAT_METRICS_PLUGIN_ABI IRQLAT_METRICS_PLUGIN_ENTRY " " IRQLAT_VERSION " " __VERSION__
+inline constexpr const char* kMetricsPluginAbi = IRQLAT_METRICS_PLUGIN_ABI;
 
 }  // namespace irqlat

@@ -20,10 +20,8 @@
 #include <vector>
 
 #include "parse.h"
+#include "version.h"
 
-#ifndef IRQLAT_VERSION
-#define IRQLAT_VERSION "0.1.0"
-#endif
 
 namespace irqlat {
 

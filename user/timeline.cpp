@@ -1,6 +1,7 @@
 #include "timeline.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <tuple>
 
@@ -118,8 +119,13 @@ IRQLAT_HOT void Timeline::book(Thread& t, uint64_t now) {
 IRQLAT_HOT void Timeline::set_state(Thread& t, ThreadState s, int cpu, uint64_t now) {
   book(t, now);
   if (t.state == ThreadState::Runnable) {
-    // Leaves the runqueue: the last waiter takes its slot.
+    // Leaves the runqueue: the last waiter takes its slot. Every change to
+    // RUNNABLE comes through here, so t is in that list at t.wait_slot
+    // (checked in the sanitizer and fuzzer builds).
     auto& w = cpus_[t.cpu].waiters;
+#ifdef IRQLAT_DEBUG_CHECKS
+    if (t.wait_slot >= w.size() || w[t.wait_slot] != &t) std::abort();
+#endif
     Thread* last = w.back();
     w[t.wait_slot] = last;
     last->wait_slot = t.wait_slot;

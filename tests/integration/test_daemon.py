@@ -754,6 +754,18 @@ def http_libraries(pid):
     return {lib for lib in HTTP_LIBRARIES if "/" + lib in maps}
 
 
+def run_metrics_daemon(binary, tmp_path):
+    """A daemon with --metrics that is expected to fail: (result, its error line)."""
+    sock, pidfile = tmp_path / "d.sock", tmp_path / "d.pid"
+    res = subprocess.run([str(binary), "daemon", "--socket", str(sock), "--pidfile", str(pidfile),
+                          "--metrics", "127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0, res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("irqlat: error:")]
+    assert len(errors) == 1 and errors[0] == res.stderr.splitlines()[-1], res.stderr
+    assert not sock.exists() and not pidfile.exists()  # nothing left behind
+    return res, errors[0]
+
+
 def test_binary_links_no_http_library_and_a_missing_plugin_is_a_clean_error(tmp_path):
     """irqlat itself needs none of cpp-httplib, OpenSSL or brotli (each run
     would pay for loading them); a daemon asked for --metrics without the
@@ -763,15 +775,50 @@ def test_binary_links_no_http_library_and_a_missing_plugin_is_a_clean_error(tmp_
     assert needed and not [n for n in needed if n.startswith(HTTP_LIBRARIES)], needed
     lone = tmp_path / "irqlat"
     shutil.copy(IRQLAT, lone)
-    sock, pidfile = tmp_path / "d.sock", tmp_path / "d.pid"
-    res = subprocess.run([str(lone), "daemon", "--socket", str(sock), "--pidfile", str(pidfile),
-                          "--metrics", "127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=60)
-    assert res.returncode != 0
-    lines = res.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("irqlat: error: cannot serve metrics: the plugin "
-                                                   "irqlat-metrics.so is not installed"), res.stderr
-    assert str(tmp_path / "irqlat-metrics.so") in lines[0]
+    _, error = run_metrics_daemon(lone, tmp_path)
+    assert error.startswith("irqlat: error: cannot serve metrics: the plugin irqlat-metrics.so is not installed")
+    assert str(tmp_path / "irqlat-metrics.so") in error
     assert sorted(os.listdir(tmp_path)) == ["irqlat"]
+
+
+FOREIGN_PLUGIN = r"""
+extern "C" __attribute__((visibility("default"))) const char irqlat_metrics_abi[] = "irqlat_metrics_server_v1 0.0.0 other";
+extern "C" __attribute__((visibility("default"))) void* irqlat_metrics_server_v1() { __builtin_trap(); }
+"""
+
+
+@pytest.mark.parametrize("case", ["world-writable", "other-owner", "symlink", "foreign-build"])
+def test_an_untrusted_or_foreign_plugin_is_refused(tmp_path, case):
+    """The root daemon loads only a plugin that root or the binary's owner
+    wrote and nobody else can change, and only one from its own build: a
+    copy of irqlat run from a shared directory must not run someone else's
+    code. Each case is one error line, before anything is called."""
+    binary = tmp_path / "irqlat"
+    shutil.copy(IRQLAT, binary)
+    plugin = tmp_path / "irqlat-metrics.so"
+    real = os.path.join(os.path.dirname(IRQLAT), "irqlat-metrics.so")
+    if case == "symlink":
+        os.symlink(real, plugin)
+    elif case == "foreign-build":
+        src = tmp_path / "foreign.cpp"
+        src.write_text(FOREIGN_PLUGIN)
+        subprocess.run(["g++", "-shared", "-fPIC", "-o", str(plugin), str(src)], check=True, timeout=60)
+        os.chmod(plugin, 0o644)
+    else:
+        shutil.copy(real, plugin)
+        if case == "world-writable":
+            os.chmod(plugin, 0o666)
+        else:
+            os.chown(plugin, 65534, 65534)
+            os.chmod(plugin, 0o644)
+    _, error = run_metrics_daemon(binary, tmp_path)
+    assert error.startswith("irqlat: error: cannot serve metrics: %s" % plugin), error
+    expected = {"world-writable": "writable by group or others; not loaded",
+                "other-owner": "owned by uid 65534, neither root nor the owner of irqlat; not loaded",
+                "symlink": "a symbolic link; not loaded",
+                "foreign-build": "is from another build of irqlat (irqlat_metrics_server_v1 0.0.0 other; "
+                                 "this one: irqlat_metrics_server_v1 "}[case]
+    assert expected in error, error
 
 
 def test_metrics_are_off_by_default():

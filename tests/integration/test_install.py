@@ -25,15 +25,15 @@ UNIT_SRC = os.path.join(REPO, "dist", "irqlat.service")
 
 def make(*args, destdir=None, check=True):
     """Runs make in the repo root with a clean environment (no inherited
-    MAKEFLAGS or PREFIX/DESTDIR from an outer `make test`). `-o BINARY`: the
-    binary under test is installed as it is, never rebuilt here."""
+    MAKEFLAGS or PREFIX/DESTDIR from an outer `make test`). `-o BINARY -o
+    PLUGIN`: the build under test is installed as it is, never rebuilt here."""
     if destdir is not None:
         destdir = os.path.abspath(str(destdir))
         assert destdir not in ("", "/") and os.path.isdir(destdir), destdir
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "DESTDIR", "PREFIX",
                         "SBINDIR", "MANDIR", "UNITDIR", "INSTALL")}
-    cmd = ["make", "--no-print-directory", "-o", BINARY, "BUILD=" + BUILD_ABS]
+    cmd = ["make", "--no-print-directory", "-o", BINARY, "-o", PLUGIN, "BUILD=" + BUILD_ABS]
     if destdir is not None:
         cmd.append("DESTDIR=" + destdir)
     cmd += list(args)

@@ -133,6 +133,8 @@ void HttpMetricsServer::shutdown() {
 }  // namespace
 }  // namespace irqlat
 
+extern "C" __attribute__((visibility("default"))) const char irqlat_metrics_abi[] = IRQLAT_METRICS_PLUGIN_ABI;
+
 extern "C" __attribute__((visibility("default"))) irqlat::MetricsServer* irqlat_metrics_server_v1(
     const std::string& addr) {
   return new irqlat::HttpMetricsServer(addr);

@@ -43,9 +43,10 @@ Candidates plugin_candidates() {
 }
 
 // The plugin's descriptor once it is a regular file owned by root or by the
-// binary's owner and writable by nobody else.
+// binary's owner and writable by nobody else; -1 if there is no such file.
 int open_trusted(const std::filesystem::path& path, uid_t exe_owner) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) return -1;
   if (fd < 0) fail(path.string() + ": " + (errno == ELOOP ? "a symbolic link; not loaded" : std::strerror(errno)));
   struct stat st;
   std::string why;
@@ -68,20 +69,20 @@ MetricsPluginEntry load_plugin() {
   const Candidates c = plugin_candidates();
   std::string tried;
   for (const auto& path : c.paths) {
-    if (::access(path.c_str(), F_OK) != 0) {
+    const int fd = open_trusted(path, c.exe_owner);
+    if (fd < 0) {
       tried += (tried.empty() ? "" : ", ") + path.string();
       continue;
     }
-    const int fd = open_trusted(path, c.exe_owner);
     // Never closed: the server's code and vtable live in it until exit.
     void* handle = ::dlopen(("/proc/self/fd/" + std::to_string(fd)).c_str(), RTLD_NOW | RTLD_LOCAL);
     ::close(fd);
     if (!handle) fail(::dlerror());
-    const auto* abi = static_cast<const char*>(::dlsym(handle, "irqlat_metrics_abi"));
-    void* entry = ::dlsym(handle, IRQLAT_METRICS_PLUGIN_ENTRY);
-    if (!abi || !entry || std::strcmp(abi, kMetricsPluginAbi) != 0)
+    const auto* abi = static_cast<const char*>(::dlsym(handle, IRQLAT_METRICS_STR(IRQLAT_METRICS_ABI_SYMBOL)));
+    void* entry = ::dlsym(handle, IRQLAT_METRICS_STR(IRQLAT_METRICS_ENTRY));
+    if (!abi || !entry || std::strcmp(abi, IRQLAT_METRICS_ABI) != 0)
       fail(path.string() + " is from another build of irqlat (" + (abi ? abi : "no ABI string") +
-           "; this one: " + kMetricsPluginAbi + ")");
+           "; this one: " IRQLAT_METRICS_ABI ")");
     return reinterpret_cast<MetricsPluginEntry>(entry);
   }
   fail("the plugin " + std::string(kMetricsPluginName) + " is not installed (looked for " + tried + ")");

@@ -38,15 +38,19 @@ class MetricsServer {
 // fails. No thread runs until start().
 std::unique_ptr<MetricsServer> open_metrics_server(const std::string& addr);
 
-// The plugin's exports: the entry point, with the interface version in its
-// name, and `irqlat_metrics_abi`, a copy of kMetricsPluginAbi as the plugin
-// was built. A C++ class, std::string and std::function cross the boundary,
+inline constexpr const char* kMetricsPluginName = "irqlat-metrics.so";
+
+// The plugin's two exports (user/plugins/metrics_http.cpp defines them with
+// these names, the loader looks them up by their strings): the entry point,
+// with the interface version in its name, and a string naming the build it
+// belongs to. A C++ class, std::string and std::function cross the boundary,
 // so a plugin of another interface version, irqlat version or compiler is
 // refused before it is called.
-#define IRQLAT_METRICS_PLUGIN_ENTRY "irqlat_metrics_server_v1"
+#define IRQLAT_METRICS_ENTRY irqlat_metrics_server_v1
+#define IRQLAT_METRICS_ABI_SYMBOL irqlat_metrics_abi
+#define IRQLAT_METRICS_STR_(x) #x
+#define IRQLAT_METRICS_STR(x) IRQLAT_METRICS_STR_(x)
+#define IRQLAT_METRICS_ABI IRQLAT_METRICS_STR(IRQLAT_METRICS_ENTRY) " " IRQLAT_VERSION " " __VERSION__
 using MetricsPluginEntry = MetricsServer* (*)(const std::string& addr);
-inline constexpr const char* kMetricsPluginName = "irqlat-metrics.so";
-#define IRQLAT_METRICS_PLUGIN_ABI IRQLAT_METRICS_PLUGIN_ENTRY " " IRQLAT_VERSION " " __VERSION__
-inline constexpr const char* kMetricsPluginAbi = IRQLAT_METRICS_PLUGIN_ABI;
 
 }  // namespace irqlat

@@ -22,7 +22,6 @@
 #include "parse.h"
 #include "version.h"
 
-
 namespace irqlat {
 
 // --help or --version was given: print text() to stdout and exit 0.

@@ -755,7 +755,7 @@ def http_libraries(pid):
 
 
 def run_metrics_daemon(binary, tmp_path):
-    """A daemon with --metrics that is expected to fail: (result, its error line)."""
+    """A daemon with --metrics that is expected to fail: its one error line."""
     sock, pidfile = tmp_path / "d.sock", tmp_path / "d.pid"
     res = subprocess.run([str(binary), "daemon", "--socket", str(sock), "--pidfile", str(pidfile),
                           "--metrics", "127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=60)
@@ -763,7 +763,7 @@ def run_metrics_daemon(binary, tmp_path):
     errors = [line for line in res.stderr.splitlines() if line.startswith("irqlat: error:")]
     assert len(errors) == 1 and errors[0] == res.stderr.splitlines()[-1], res.stderr
     assert not sock.exists() and not pidfile.exists()  # nothing left behind
-    return res, errors[0]
+    return errors[0]
 
 
 def test_binary_links_no_http_library_and_a_missing_plugin_is_a_clean_error(tmp_path):
@@ -775,7 +775,7 @@ def test_binary_links_no_http_library_and_a_missing_plugin_is_a_clean_error(tmp_
     assert needed and not [n for n in needed if n.startswith(HTTP_LIBRARIES)], needed
     lone = tmp_path / "irqlat"
     shutil.copy(IRQLAT, lone)
-    _, error = run_metrics_daemon(lone, tmp_path)
+    error = run_metrics_daemon(lone, tmp_path)
     assert error.startswith("irqlat: error: cannot serve metrics: the plugin irqlat-metrics.so is not installed")
     assert str(tmp_path / "irqlat-metrics.so") in error
     assert sorted(os.listdir(tmp_path)) == ["irqlat"]
@@ -811,7 +811,7 @@ def test_an_untrusted_or_foreign_plugin_is_refused(tmp_path, case):
         else:
             os.chown(plugin, 65534, 65534)
             os.chmod(plugin, 0o644)
-    _, error = run_metrics_daemon(binary, tmp_path)
+    error = run_metrics_daemon(binary, tmp_path)
     assert error.startswith("irqlat: error: cannot serve metrics: %s" % plugin), error
     expected = {"world-writable": "writable by group or others; not loaded",
                 "other-owner": "owned by uid 65534, neither root nor the owner of irqlat; not loaded",

@@ -133,9 +133,9 @@ void HttpMetricsServer::shutdown() {
 }  // namespace
 }  // namespace irqlat
 
-extern "C" __attribute__((visibility("default"))) const char irqlat_metrics_abi[] = IRQLAT_METRICS_PLUGIN_ABI;
+extern "C" __attribute__((visibility("default"))) const char IRQLAT_METRICS_ABI_SYMBOL[] = IRQLAT_METRICS_ABI;
 
-extern "C" __attribute__((visibility("default"))) irqlat::MetricsServer* irqlat_metrics_server_v1(
+extern "C" __attribute__((visibility("default"))) irqlat::MetricsServer* IRQLAT_METRICS_ENTRY(
     const std::string& addr) {
   return new irqlat::HttpMetricsServer(addr);
 }

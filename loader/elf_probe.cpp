@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,9 +21,15 @@ class ElfFile {
  public:
   explicit ElfFile(const std::string& path) : path_(path) {
     if (elf_version(EV_CURRENT) == EV_NONE) throw LoaderError("libelf initialisation failed");
-    fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO in a spec must be refused, not wait for a writer.
+    fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd_ < 0)
       throw LoaderError("cannot open " + path + ": " + std::strerror(errno));
+    struct stat st;
+    if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+      cleanup();
+      throw LoaderError(path + " is not a regular file");
+    }
     elf_ = elf_begin(fd_, ELF_C_READ, nullptr);
     if (!elf_ || elf_kind(elf_) != ELF_K_ELF) {
       cleanup();
@@ -63,7 +70,7 @@ bool vaddr_to_offset(Elf* elf, uint64_t addr, uint64_t* off) {
 
 }  // namespace
 
-uint64_t elf_symbol_file_offset(const std::string& path, const std::string& symbol) {
+uint64_t elf_symbol_file_offset(const std::string& path, const std::string& symbol, uint64_t offset) {
   ElfFile f(path);
   Elf_Scn* scn = nullptr;
   while ((scn = elf_nextscn(f.get(), scn))) {
@@ -80,8 +87,12 @@ uint64_t elf_symbol_file_offset(const std::string& path, const std::string& symb
         continue;
       const char* name = elf_strptr(f.get(), sh.sh_link, sym.st_name);
       if (!name || symbol != name) continue;
+      // A size of 0 (hand-written assembly) says nothing: any offset goes.
+      if (sym.st_size != 0 && offset >= sym.st_size)
+        throw LoaderError("offset +" + std::to_string(offset) + " is past the end of '" + symbol + "' (" +
+                          std::to_string(sym.st_size) + " bytes) in " + path);
       uint64_t off;
-      if (!vaddr_to_offset(f.get(), sym.st_value, &off))
+      if (!vaddr_to_offset(f.get(), sym.st_value + offset, &off))
         throw LoaderError("symbol '" + symbol + "' in " + path + " is not in executable code");
       return off;
     }
@@ -89,8 +100,8 @@ uint64_t elf_symbol_file_offset(const std::string& path, const std::string& symb
   throw LoaderError("symbol '" + symbol + "' not found in " + path);
 }
 
-bool elf_has_usdt(const std::string& path, const std::string& provider, const std::string& name) {
-  ElfFile f(path);
+namespace {
+bool has_usdt(const ElfFile& f, const std::string& provider, const std::string& name) {
   size_t shstrndx;
   if (elf_getshdrstrndx(f.get(), &shstrndx) != 0) return false;
   Elf_Scn* scn = nullptr;
@@ -119,10 +130,19 @@ bool elf_has_usdt(const std::string& path, const std::string& provider, const st
   }
   return false;
 }
+}  // namespace
+
+bool elf_has_usdt(const std::string& path, const std::string& provider, const std::string& name) {
+  try {
+    return has_usdt(ElfFile(path), provider, name);
+  } catch (const LoaderError&) {
+    return false;  // not there, not readable, not ELF (a script): no probe
+  }
+}
 
 void elf_require_usdt(const std::string& path, const std::string& provider,
                       const std::string& name) {
-  if (!elf_has_usdt(path, provider, name))
+  if (!has_usdt(ElfFile(path), provider, name))
     throw LoaderError("USDT probe " + provider + ":" + name + " not found in " + path);
 }
 

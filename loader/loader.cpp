@@ -392,7 +392,7 @@ int Loader::attach_marker(const MarkerAttach& m) {
   bool cancel = m.which == MARK_CANCEL;
   bpf_link* link = nullptr;
   if (m.kind == MarkerAttach::Uprobe) {
-    uint64_t off = elf_symbol_file_offset(m.path, m.symbol) + m.offset;  // throws
+    uint64_t off = elf_symbol_file_offset(m.path, m.symbol, m.offset);  // throws
     bpf_program* prog = cancel ? skel_->progs.uprobe_cancel : skel_->progs.uprobe_done;
     LIBBPF_OPTS(bpf_uprobe_opts, opts);
     link = bpf_program__attach_uprobe_opts(prog, m.pid, m.path.c_str(), off, &opts);

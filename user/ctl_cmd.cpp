@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "user/control_protocol.h"
+#include "user/log.h"
+#include "user/output.h"
 #include "user/parse.h"
 #include "user/session.h"
 
@@ -156,7 +158,7 @@ int run_ctl(const Options& opts) {
   }
   if (!reply.is_object() || !reply.value("ok", false)) {
     const std::string err = reply.is_object() ? reply.value("error", "unknown error") : "bad reply";
-    std::fprintf(stderr, "irqlat: daemon: %s\n", err.c_str());
+    std::fprintf(stderr, "irqlat: daemon: %s\n", printable(err).c_str());
     return 1;
   }
   switch (r.verb) {
@@ -179,6 +181,7 @@ int run_ctl(const Options& opts) {
       break;
     case ControlRequest::Reset: std::cout << "tables reset\n"; break;
   }
+  check_stdout();
   return 0;
 }
 

@@ -174,8 +174,8 @@ int serve(const Options& opts) {
   control.set_abort(stop_pending);
 
   std::fprintf(stderr, "irqlat: tracing nothing yet: daemon pid %d, control socket %s%s\n", getpid(),
-               opts.socket_path.c_str(),
-               opts.metrics_addr.empty() ? "" : (", metrics on " + opts.metrics_addr).c_str());
+               printable(opts.socket_path).c_str(),
+               opts.metrics_addr.empty() ? "" : printable(", metrics on " + opts.metrics_addr).c_str());
   std::fflush(stderr);
 
   uint64_t last_drain = monotonic_ns();
@@ -272,7 +272,7 @@ int run_daemon(const Options& opts) {
   // (on stderr too when the log is a file: systemd and scripts see why).
   auto fatal = [](const char* what) {
     if (log_stream() != stderr) log_line(LogLevel::Error, what);
-    std::fprintf(stderr, "irqlat: error: %s\n", what);
+    std::fprintf(stderr, "irqlat: error: %s\n", printable(what).c_str());
   };
   try {
     return serve(opts);

@@ -55,11 +55,30 @@ void log_reopen() {
   log_line(LogLevel::Info, "log reopened");
 }
 
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out += ch;
+      continue;
+    }
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out;
+}
+
 FILE* log_stream() { return g_file ? g_file : stderr; }
 
 void log_line(LogLevel level, const std::string& text) {
   if (level > g_max) return;
-  std::fprintf(log_stream(), "irqlat: %s: %s\n", level_name(level), text.c_str());
+  std::fprintf(log_stream(), "irqlat: %s: %s\n", level_name(level), printable(text).c_str());
   std::fflush(log_stream());
 }
 

@@ -3,10 +3,16 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
 namespace irqlat {
+
+// TEXT with its control characters as escapes (\n, \t, \xHH): a file
+// name or spec quoted in a message must not split it over lines (a line
+// starting "irqlat: tracing" is what scripts wait for).
+std::string printable(std::string_view text);
 
 enum class LogLevel { Error, Warn, Info, Debug };
 

@@ -13,6 +13,7 @@
 #include "user/record_cmd.h"
 #include "user/report_cmd.h"
 #include "user/daemon_cmd.h"
+#include "user/log.h"
 #include "user/ctl_cmd.h"
 #include "user/trace_cmd.h"
 
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
     std::cout << h.text();
     return 0;
   } catch (const UsageError& e) {
-    fprintf(stderr, "irqlat: %s\n", e.what());
+    fprintf(stderr, "irqlat: %s\n", printable(e.what()).c_str());
     return 2;
   }
   try {
@@ -46,13 +47,13 @@ int main(int argc, char** argv) {
         return 2;
     }
   } catch (const UsageError& e) {
-    fprintf(stderr, "irqlat: %s\n", e.what());
+    fprintf(stderr, "irqlat: %s\n", printable(e.what()).c_str());
     return 2;
   } catch (const LoaderError& e) {
-    fprintf(stderr, "irqlat: %s\n", e.what());
+    fprintf(stderr, "irqlat: %s\n", printable(e.what()).c_str());
     return 1;
   } catch (const std::exception& e) {
-    fprintf(stderr, "irqlat: %s\n", e.what());
+    fprintf(stderr, "irqlat: %s\n", printable(e.what()).c_str());
     return 1;
   }
 }

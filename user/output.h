@@ -2,7 +2,9 @@
 // Shared by trace, record and report, so all three print the same way.
 #pragma once
 
+#include <fstream>
 #include <ostream>
+#include <string>
 
 #include "user/options.h"
 #include "user/report.h"
@@ -10,5 +12,24 @@
 namespace irqlat {
 
 void print_report(std::ostream& os, const Report& r, const Options& opts);
+
+// Where the tables go: standard output, or the -o file (created, or
+// truncated, when this is built; UsageError if it cannot be).
+class ReportOutput {
+ public:
+  explicit ReportOutput(const std::string& path);
+  std::ostream& stream();
+  // Flushes and throws std::runtime_error ("cannot write 'F': No space left
+  // on device") if any write so far failed: tables lost on a full disk or a
+  // closed stdout are an error, never a silent exit 0.
+  void check();
+
+ private:
+  std::string path_;
+  std::ofstream file_;
+};
+
+// Throws like ReportOutput::check() if standard output lost a write.
+void check_stdout();
 
 }  // namespace irqlat

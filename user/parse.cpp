@@ -316,9 +316,9 @@ WindowSpec parse_window_spec(std::string_view text, bool is_done) {
     // Offset: '+' then decimal or 0x hex at the very end.
     if (const size_t plus = body.rfind('+'); plus != std::string_view::npos) {
       const std::string_view off = body.substr(plus + 1);
-      // Anything starting with a digit after the last '+' must be an offset;
-      // otherwise the '+' belongs to the symbol (e.g. "operator+=").
-      const bool offset_like = off.empty() || is_digit(off[0]);
+      // Anything starting with a digit or a sign after the last '+' must be
+      // an offset; otherwise the '+' belongs to the symbol (e.g. "operator+=").
+      const bool offset_like = off.empty() || is_digit(off[0]) || off[0] == '-';
       if (offset_like) {
         if (off.empty()) throw bad("missing offset after '+'");
         bool ok;

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "user/log.h"
 #include "user/output.h"
 #include "user/recording.h"
 #include "user/replay.h"
@@ -140,11 +141,11 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
 
   session.set_tap([&writer](const void* d, size_t n) { writer.add_record(d, n); });
   fprintf(stderr, "irqlat: tracing %s; recording to %s; Ctrl-C to stop\n",
-          session.describe_targets().c_str(), opts.output.c_str());
+          printable(session.describe_targets()).c_str(), printable(opts.output).c_str());
   session.release_command();
 
   const uint64_t start = session.start_ns();
-  const uint64_t deadline = opts.duration_ns ? start + opts.duration_ns : UINT64_MAX;
+  const uint64_t deadline = time_after(start, opts.duration_ns);
   uint64_t next_stats = start + kStatsIntervalNs, next_flush = start + kFlushIntervalNs;
   std::string failure;
   while (!stop_requested()) {
@@ -189,14 +190,17 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
     }
   }
   if (!failure.empty()) {
-    fprintf(stderr, "irqlat: %s\n", failure.c_str());
+    fprintf(stderr, "irqlat: %s\n", printable(failure).c_str());
     return 1;
   }
   const uint64_t bytes = writer.bytes_written(), events = writer.records();
   fprintf(stderr, "irqlat: recorded %llu events to '%s': %s, %.1f bytes/event\n",
-          static_cast<unsigned long long>(events), opts.output.c_str(), human_bytes(bytes).c_str(),
+          static_cast<unsigned long long>(events), printable(opts.output).c_str(), human_bytes(bytes).c_str(),
           events ? static_cast<double>(bytes) / static_cast<double>(events) : 0.0);
-  if (opts.format_given) print_report(std::cout, report, opts);
+  if (opts.format_given) {
+    print_report(std::cout, report, opts);
+    check_stdout();
+  }
   return 0;
 }
 

@@ -1,12 +1,11 @@
 // See report_cmd.h.
 #include "user/report_cmd.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iostream>
+#include <sys/stat.h>
 
+#include <cstdio>
+
+#include "user/log.h"
 #include "user/output.h"
 #include "user/recording.h"
 #include "user/replay.h"
@@ -27,18 +26,16 @@ int run_report(const Options& opts) {
   if (opts.window_timeout_given) ro.window_timeout_ns = opts.window_timeout_ns;
   if (opts.max_windows_given) ro.window_list_cap = opts.window_list_cap;
 
-  std::ofstream file;
-  if (!opts.output.empty()) {
-    file.open(opts.output, std::ios::out | std::ios::trunc);
-    if (!file) throw UsageError("cannot write '" + opts.output + "': " + std::strerror(errno));
-  }
+  // -o naming the recording itself would truncate it before it is read.
+  struct stat in, out;
+  if (!opts.output.empty() && stat(opts.input.c_str(), &in) == 0 && stat(opts.output.c_str(), &out) == 0 &&
+      in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+    throw UsageError("-o '" + opts.output + "' is the recording being read");
+  ReportOutput output(opts.output);
   ReplayResult res = replay_recording(reader, ro);
-  for (const std::string& w : res.warnings) fprintf(stderr, "irqlat: warning: %s\n", w.c_str());
-  print_report(opts.output.empty() ? std::cout : file, res.report, opts);
-  if (file.is_open() && !file) {
-    fprintf(stderr, "irqlat: writing '%s' failed\n", opts.output.c_str());
-    return 1;
-  }
+  for (const std::string& w : res.warnings) fprintf(stderr, "irqlat: warning: %s\n", printable(w).c_str());
+  print_report(output.stream(), res.report, opts);
+  output.check();
   return 0;
 }
 

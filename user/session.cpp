@@ -46,7 +46,7 @@ Session::Session(const Options& opts) : opts_(opts) {
     watch_pids_.push_back(pid);
   }
   for (int tid : opts_.tids) {
-    tgid_of_thread(tid);
+    require_thread(tid);
     watch_tids_.push_back(tid);
   }
   if (!opts_.command_argv.empty()) resolve_command(opts_.command_argv[0]);
@@ -126,7 +126,7 @@ std::vector<MarkerAttach> Session::resolve_markers(WindowSpec& cancel, WindowSpe
         m.kind = MarkerAttach::Uprobe;
         m.symbol = s->symbol;
         m.offset = s->offset;
-        elf_symbol_file_offset(m.path, m.symbol);
+        elf_symbol_file_offset(m.path, m.symbol, m.offset);
       } else {
         m.kind = MarkerAttach::Usdt;
         m.provider = s->provider;

@@ -22,6 +22,11 @@
 namespace irqlat {
 
 uint64_t monotonic_ns();
+// start + span, or UINT64_MAX (never) for a span of 0 or one that would
+// wrap (a --duration near 2^64 ns must not end the trace at once).
+inline uint64_t time_after(uint64_t start, uint64_t span) {
+  return span == 0 || start > UINT64_MAX - span ? UINT64_MAX : start + span;
+}
 
 // How often trace/record drain the ring buffer (BPF_RB_NO_WAKEUP only wakes
 // them at 1/4 full). Short, so the backlog a stop must still process, and

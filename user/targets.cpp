@@ -51,6 +51,12 @@ void require_process(int pid) {
     throw UsageError("pid " + std::to_string(pid) + " has exited (zombie)");
 }
 
+void require_thread(int tid) {
+  tgid_of_thread(tid);
+  if (status_field(tid, "State").rfind("Z", 0) == 0)
+    throw UsageError("thread " + std::to_string(tid) + " has exited (zombie)");
+}
+
 int tgid_of_thread(int tid) {
   std::string tgid = status_field(tid, "Tgid");
   if (tgid.empty()) throw UsageError("thread " + std::to_string(tid) + " does not exist");

@@ -12,6 +12,8 @@ namespace irqlat {
 void require_process(int pid);
 // Returns the tgid of thread TID; throws UsageError if there is no such thread.
 int tgid_of_thread(int tid);
+// Throws UsageError unless TID is a live thread (not a zombie).
+void require_thread(int tid);
 // /proc/PID/exe resolved, "" if unreadable.
 std::string process_exe(int pid);
 // Start time of a process in clock ticks since boot (tells PID reuse apart).

@@ -11,35 +11,28 @@
 #include <iostream>
 #include <thread>
 
+#include "user/log.h"
 #include "user/output.h"
 #include "user/session.h"
 #include "user/stop_signal.h"
 
 namespace irqlat {
-namespace {
-
-
-}  // namespace
 
 int run_trace(const Options& opts) {
-  std::ofstream file;
-  if (!opts.output.empty()) {
-    file.open(opts.output, std::ios::out | std::ios::trunc);
-    if (!file) throw UsageError("cannot write '" + opts.output + "': " + std::strerror(errno));
-  }
-  std::ostream& out = opts.output.empty() ? std::cout : file;
+  ReportOutput output(opts.output);
+  std::ostream& out = output.stream();
 
   Session session(opts);
   install_stop_handlers();
   session.loader().set_wait_sigmask(stop_wait_mask());
   session.set_abort(stop_requested);
   session.start();
-  fprintf(stderr, "irqlat: tracing %s; Ctrl-C to stop\n", session.describe_targets().c_str());
+  fprintf(stderr, "irqlat: tracing %s; Ctrl-C to stop\n", printable(session.describe_targets()).c_str());
   session.release_command();
 
   const uint64_t start = session.start_ns();
-  uint64_t next_interval = opts.interval_ns ? start + opts.interval_ns : UINT64_MAX;
-  const uint64_t deadline = opts.duration_ns ? start + opts.duration_ns : UINT64_MAX;
+  uint64_t next_interval = time_after(start, opts.interval_ns);
+  const uint64_t deadline = time_after(start, opts.duration_ns);
   while (!stop_requested()) {
     uint64_t now = monotonic_ns();
     uint64_t wake = std::min(deadline, next_interval);
@@ -52,8 +45,9 @@ int run_trace(const Options& opts) {
       Report r = session.report();
       r.interval = true;
       print_report(out, r, opts);
+      output.check();
       session.reset_interval();
-      next_interval += opts.interval_ns;
+      next_interval = time_after(next_interval, opts.interval_ns);
     }
     if (session.targets_gone()) break;
   }
@@ -73,10 +67,12 @@ int run_trace(const Options& opts) {
   const Report report = session.report();
   phase("tables built");
   print_report(out, report, opts);
-  out.flush();
+  const int write_err = errno;
   phase("tables printed");
   detacher.join();
   phase("programs detached");
+  errno = write_err;  // what a failed write left, for the message
+  output.check();
   return 0;
 }
 

@@ -1,10 +1,15 @@
 """SPEC section 8: every bad input gets one clear line on stderr and a
 non-zero exit (2 for usage errors), never a crash, hang or empty table."""
+import hashlib
+import os
+import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
-from conftest import IRQLAT, free_pid, run_irqlat, target
+from conftest import IRQLAT, example, free_pid, out_path, run_irqlat, target
 
 
 def one_line_error(res, status, *words):
@@ -43,9 +48,22 @@ def sleeper():
     (["trace", "-p", "SLEEPER", "--cancel", "usdt:nope:probe", "--done", "exit"], ["nope:probe"]),
     (["trace", "-a", "-d", "1s", "-o", "/nonexistent-dir/out.json"], ["/nonexistent-dir/out.json"]),
     (["trace", "-d", "1s", "--", "/no/such/command"], ["/no/such/command"]),
+    # A FIFO is refused, not waited on for a writer that never comes.
+    (["trace", "-p", "SLEEPER", "--cancel", "uprobe:FIFO:foo", "--done", "exit"], ["FIFO", "not a regular file"]),
+    (["trace", "--cancel", "uprobe:main+99999999", "--done", "exit", "--", "CANCEL_LOOP"],
+     ["+99999999", "past the end of 'main'"]),
+    (["trace", "-p", "SLEEPER", "--cancel", "uprobe:/usr/bin/sleep:main+-1", "--done", "exit"], ["'+-1'"]),
+    # User input quoted in an error cannot add a line (scripts wait for one
+    # starting "irqlat: tracing").
+    (["trace", "-p", "SLEEPER", "--cancel", "bogus\nirqlat: tracing fake"], ["'bogus\\nirqlat: tracing fake'"]),
+    (["trace", "-a", "-d", "1s", "-o", "/nonexistent-dir/a\nb.json"], ["a\\nb.json"]),
 ])
-def test_usage_errors(args, words, sleeper):
-    args = [a.replace("PID_NONE", str(free_pid())).replace("SLEEPER", str(sleeper.pid)) for a in args]
+def test_usage_errors(args, words, sleeper, tmp_path):
+    fifo = str(tmp_path / "fifo")
+    os.mkfifo(fifo)
+    args = [a.replace("PID_NONE", str(free_pid())).replace("SLEEPER", str(sleeper.pid)).replace("FIFO", fifo)
+            .replace("CANCEL_LOOP", example("cancel_loop")) for a in args]
+    words = [w.replace("FIFO", fifo) for w in words]
     res = run_irqlat(args, timeout=30)
     one_line_error(res, 2, *words)
 
@@ -75,3 +93,75 @@ def test_pid_exiting_mid_trace_keeps_its_data():
     assert rows, doc["threads"]
     assert rows[0]["exited"] is True
     assert rows[0]["wakeups"] > 100  # 1 ms sleeps for ~1 s
+
+
+def test_unwritable_output_is_an_error_not_a_silent_exit():
+    # A full device: the tables are lost, so the run failed (exit 1, the
+    # reason named), for -o and for standard output alike.
+    res = run_irqlat(["trace", "-a", "-d", "300ms", "-o", "/dev/full"], timeout=30)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.splitlines()[-1] == "irqlat: cannot write '/dev/full': No space left on device", res.stderr
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([IRQLAT, "trace", "-a", "-d", "300ms"], stdout=full, stderr=subprocess.PIPE,
+                             text=True, timeout=30)
+        assert res.returncode == 1, res.stderr
+        assert res.stderr.splitlines()[-1] == "irqlat: cannot write standard output: No space left on device"
+        res = subprocess.run([IRQLAT, "report", REC], stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
+        assert res.returncode == 1, res.stderr
+        assert res.stderr == "irqlat: cannot write standard output: No space left on device\n", res.stderr
+
+
+REC = os.path.join(os.path.dirname(__file__), "..", "data", "cancel_loop.rec")
+
+
+def test_report_refuses_to_overwrite_the_recording_it_reads(tmp_path):
+    rec = str(tmp_path / "r.rec")
+    shutil.copy(REC, rec)
+    os.link(rec, str(tmp_path / "hardlink.rec"))
+    before = hashlib.md5(open(rec, "rb").read()).hexdigest()
+    for out in (rec, str(tmp_path / "hardlink.rec")):
+        res = run_irqlat(["report", rec, "-o", out], timeout=30)
+        one_line_error(res, 2, "is the recording being read")
+    assert hashlib.md5(open(rec, "rb").read()).hexdigest() == before
+
+
+def test_a_duration_near_2_64_ns_does_not_wrap_and_end_the_trace_at_once():
+    # 18446744073 s is 2^64 ns less 0.3 s: start + duration would wrap.
+    p = subprocess.Popen([IRQLAT, "trace", "-a", "-d", "18446744073s", "-i", "18446744073s", "-f", "json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2)
+        assert p.poll() is None, p.communicate()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert out.count('"version"') == 1, out[:400]  # the final tables only: no interval fired
+
+
+def test_a_zombie_thread_is_refused(tmp_path):
+    # A child that exits unreaped stays a zombie until its parent waits.
+    parent = subprocess.Popen(["python3", "-c", "import os,sys,time\npid=os.fork()\nif pid==0: os._exit(0)\n"
+                               "print(pid, flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        zombie = int(parent.stdout.readline())
+        time.sleep(0.2)
+        res = run_irqlat(["trace", "-t", str(zombie), "-d", "1s"], timeout=30)
+        one_line_error(res, 2, f"thread {zombie} has exited (zombie)")
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_a_script_command_is_traced(tmp_path):
+    # Not an ELF file: no USDT markers to look for, but nothing stops tracing it.
+    script = tmp_path / "work.sh"
+    script.write_text("#!/bin/sh\nsleep 0.2\n")
+    script.chmod(0o755)
+    out = out_path("script")
+    res = run_irqlat(["trace", "-f", "json", "-o", out, "--", str(script)], timeout=30)
+    assert res.returncode == 0, res.stderr
+    import json
+    comms = {t["comm"] for t in json.load(open(out))["threads"]}
+    assert {"work.sh", "sleep"} <= comms, comms

@@ -210,6 +210,7 @@ TEST_CASE("bad uprobe specs", "[parse][spec]") {
   CHECK_THROWS_WITH(parse_window_spec("uprobe:foo+0xZZ", false), Contains("bad offset '+0xZZ'"));
   CHECK_THROWS_WITH(parse_window_spec("uprobe:foo+0x", false), Contains("bad offset '+0x'"));
   CHECK_THROWS_WITH(parse_window_spec("uprobe:foo+12ab", false), Contains("bad offset '+12ab'"));
+  CHECK_THROWS_WITH(parse_window_spec("uprobe:/usr/bin/sleep:main+-1", false), Contains("bad offset '+-1'"));
   CHECK_THROWS_WITH(parse_window_spec("uprobe:app:main.main", false),
                     Contains("PATH 'app' must start with '/' or '.'"));
   CHECK_THROWS_WITH(parse_window_spec("uprobe:foo bar", false), Contains("whitespace"));

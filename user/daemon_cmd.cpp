@@ -35,27 +35,44 @@ std::runtime_error sys_error(const std::string& what) {
   return std::runtime_error(what + ": " + std::strerror(errno));
 }
 
+UsageError output_error(const char* what, const std::string& path, const std::string& problem) {
+  return UsageError(std::string("cannot write ") + what + " '" + path + "': " + problem);
+}
+
 // Checked before anything is loaded, so a bad path fails at once (usage
 // error), but nothing is created: a daemon that then fails to start (another
 // daemon on the socket, no BPF) leaves no empty file behind, and never
-// touches a running daemon's pidfile.
+// touches a running daemon's pidfile. Only a regular file will do: opening a
+// FIFO would block, and a device cannot be truncated.
 void check_output(const std::string& path, const char* what) {
   struct stat st;
   const bool exists = stat(path.c_str(), &st) == 0;
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const char* problem = nullptr;
+  std::string problem;
   if (exists && S_ISDIR(st.st_mode)) problem = std::strerror(EISDIR);
+  else if (exists && !S_ISREG(st.st_mode)) problem = "not a regular file";
   else if (exists ? access(path.c_str(), W_OK) != 0 : access(dir.c_str(), W_OK | X_OK) != 0)
     problem = std::strerror(errno);
-  if (problem) throw UsageError(std::string("cannot write ") + what + " '" + path + "': " + problem);
+  if (!problem.empty()) throw output_error(what, path, problem);
 }
 
 // Opened (not truncated) once startup has succeeded, before the capability
-// drop, so the write at exit needs no privilege.
+// drop, so the write at exit needs no privilege. O_NONBLOCK until it is known
+// to be a regular file: a FIFO put there since check_output then fails the
+// open (ENXIO: no reader) or the fstat instead of blocking the daemon.
 int open_output(const std::string& path, const char* what) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw UsageError(std::string("cannot write ") + what + " '" + path + "': " + std::strerror(errno));
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (fd < 0) throw output_error(what, path, errno == ENXIO ? "not a regular file" : std::strerror(errno));
+  struct stat st;
+  std::string problem;
+  if (fstat(fd, &st) != 0) problem = std::strerror(errno);
+  else if (!S_ISREG(st.st_mode)) problem = "not a regular file";
+  else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) problem = std::strerror(errno);
+  if (!problem.empty()) {
+    close(fd);
+    throw output_error(what, path, problem);
+  }
   return fd;
 }
 

@@ -44,8 +44,10 @@ Candidates plugin_candidates() {
 
 // The plugin's descriptor once it is a regular file owned by root or by the
 // binary's owner and writable by nobody else; -1 if there is no such file.
+// O_NONBLOCK: opening a FIFO must not wait for a writer before the fstat can
+// refuse it (dlopen opens the file anew, so the flag stays here).
 int open_trusted(const std::filesystem::path& path, uid_t exe_owner) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0 && errno == ENOENT) return -1;
   if (fd < 0) fail(path.string() + ": " + (errno == ELOOP ? "a symbolic link; not loaded" : std::strerror(errno)));
   struct stat st;
@@ -65,6 +67,14 @@ int open_trusted(const std::filesystem::path& path, uid_t exe_owner) {
   return fd;
 }
 
+// dlerror() names the file as dlopen got it ("/proc/self/fd/N: invalid ELF
+// header"), which tells the reader nothing: that name is cut off, the caller
+// puts the real path in front.
+std::string without_name(std::string error, const std::string& fd_path) {
+  if (error.starts_with(fd_path + ": ")) error.erase(0, fd_path.size() + 2);
+  return error;
+}
+
 MetricsPluginEntry load_plugin() {
   const Candidates c = plugin_candidates();
   std::string tried;
@@ -75,9 +85,10 @@ MetricsPluginEntry load_plugin() {
       continue;
     }
     // Never closed: the server's code and vtable live in it until exit.
-    void* handle = ::dlopen(("/proc/self/fd/" + std::to_string(fd)).c_str(), RTLD_NOW | RTLD_LOCAL);
+    const std::string fd_path = "/proc/self/fd/" + std::to_string(fd);
+    void* handle = ::dlopen(fd_path.c_str(), RTLD_NOW | RTLD_LOCAL);
     ::close(fd);
-    if (!handle) fail(::dlerror());
+    if (!handle) fail(path.string() + ": " + without_name(::dlerror(), fd_path) + "; not loaded");
     const auto* abi = static_cast<const char*>(::dlsym(handle, IRQLAT_METRICS_STR(IRQLAT_METRICS_ABI_SYMBOL)));
     void* entry = ::dlsym(handle, IRQLAT_METRICS_STR(IRQLAT_METRICS_ENTRY));
     if (!abi || !entry || std::strcmp(abi, IRQLAT_METRICS_ABI) != 0)

@@ -29,6 +29,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def run_until_exit(args, timeout=30):
+    """Runs a command that must exit by itself: one still running after
+    `timeout` is killed (subprocess.run does) and the test fails."""
+    try:
+        return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail("still running after %d s, killed: %s" % (timeout, " ".join(map(str, args))))
+
+
 class Daemon:
     def __init__(self, extra=(), metrics=True, binary=IRQLAT):
         self.dir = tempfile.mkdtemp(prefix="irqlat-d")
@@ -610,6 +619,27 @@ def test_failed_start_leaves_no_files_and_keeps_the_running_pidfile():
         d.close()
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize("option", ["--pidfile", "--dump-on-exit"])
+def test_an_output_that_is_not_a_regular_file_is_refused_at_once(tmp_path, option, kind):
+    """A FIFO would block the daemon's open() for good (SIGTERM is blocked
+    for its signalfd), and a device cannot be truncated: either is one usage
+    error line naming the file, before anything is loaded, and the file is
+    left as it was (a private /dev/null node: not unlinked)."""
+    path = tmp_path / ("out." + kind)
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    sock = tmp_path / "d.sock"
+    res = run_until_exit([IRQLAT, "daemon", "--socket", sock, option, path])
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.splitlines() == ["irqlat: error: cannot write %s '%s': not a regular file" % (option, path)]
+    mode = os.stat(path).st_mode
+    assert stat.S_ISFIFO(mode) if kind == "fifo" else stat.S_ISCHR(mode)
+    assert not sock.exists()
+
+
 def test_long_line_with_newline_and_overflowing_number_get_clean_errors():
     d = Daemon(metrics=False)
     try:
@@ -757,8 +787,8 @@ def http_libraries(pid):
 def run_metrics_daemon(binary, tmp_path):
     """A daemon with --metrics that is expected to fail: its one error line."""
     sock, pidfile = tmp_path / "d.sock", tmp_path / "d.pid"
-    res = subprocess.run([str(binary), "daemon", "--socket", str(sock), "--pidfile", str(pidfile),
-                          "--metrics", "127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=60)
+    res = run_until_exit([binary, "daemon", "--socket", sock, "--pidfile", pidfile,
+                          "--metrics", "127.0.0.1:%d" % free_port()], timeout=60)
     assert res.returncode != 0, res.stderr
     errors = [line for line in res.stderr.splitlines() if line.startswith("irqlat: error:")]
     assert len(errors) == 1 and errors[0] == res.stderr.splitlines()[-1], res.stderr
@@ -787,7 +817,7 @@ extern "C" __attribute__((visibility("default"))) void* irqlat_metrics_server_v1
 """
 
 
-@pytest.mark.parametrize("case", ["world-writable", "other-owner", "symlink", "foreign-build"])
+@pytest.mark.parametrize("case", ["world-writable", "other-owner", "symlink", "foreign-build", "fifo", "not-elf"])
 def test_an_untrusted_or_foreign_plugin_is_refused(tmp_path, case):
     """The root daemon loads only a plugin that root or the binary's owner
     wrote and nobody else can change, and only one from its own build: a
@@ -804,6 +834,11 @@ def test_an_untrusted_or_foreign_plugin_is_refused(tmp_path, case):
         src.write_text(FOREIGN_PLUGIN)
         subprocess.run(["g++", "-shared", "-fPIC", "-o", str(plugin), str(src)], check=True, timeout=60)
         os.chmod(plugin, 0o644)
+    elif case == "fifo":
+        os.mkfifo(plugin, 0o644)  # an open() without O_NONBLOCK waits for a writer forever
+    elif case == "not-elf":
+        plugin.write_text("not a shared object\n" * 100)
+        os.chmod(plugin, 0o644)
     else:
         shutil.copy(real, plugin)
         if case == "world-writable":
@@ -817,7 +852,9 @@ def test_an_untrusted_or_foreign_plugin_is_refused(tmp_path, case):
                 "other-owner": "owned by uid 65534, neither root nor the owner of irqlat; not loaded",
                 "symlink": "a symbolic link; not loaded",
                 "foreign-build": "is from another build of irqlat (irqlat_metrics_server_v1 0.0.0 other; "
-                                 "this one: irqlat_metrics_server_v1 "}[case]
+                                 "this one: irqlat_metrics_server_v1 ",
+                "fifo": "not a regular file; not loaded",
+                "not-elf": "%s: invalid ELF header; not loaded" % plugin}[case]
     assert expected in error, error
 
 
@@ -844,6 +881,28 @@ def test_metrics_are_off_by_default():
     finally:
         d.stop()
         d.close()
+
+
+def test_a_second_daemon_on_the_same_metrics_port_is_refused(daemon):
+    """cpp-httplib's default SO_REUSEPORT would let a second daemon bind the
+    port too and take part of the scrapes: it must fail with one line
+    instead, and every scrape still reach the first daemon."""
+    other = tempfile.mkdtemp(prefix="irqlat-d")
+    try:
+        sock, pidfile = os.path.join(other, "d.sock"), os.path.join(other, "d.pid")
+        res = run_until_exit([IRQLAT, "daemon", "--socket", sock, "--pidfile", pidfile,
+                              "--metrics", "127.0.0.1:%d" % daemon.port], timeout=60)
+        assert res.returncode == 1, res.stderr
+        errors = [line for line in res.stderr.splitlines() if line.startswith("irqlat: error:")]
+        assert errors == ["irqlat: error: cannot serve metrics on 127.0.0.1:%d: Address already in use"
+                          % daemon.port] and errors[0] == res.stderr.splitlines()[-1], res.stderr
+        assert not os.listdir(other)  # nothing left behind
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+    before = daemon.status()["scrapes"]
+    for _ in range(20):
+        assert "irqlat_scrapes_total" in daemon.metrics()
+    assert daemon.status()["scrapes"] == before + 20
 
 
 PEER_CLIENT = r"""

@@ -3,6 +3,7 @@
 #include "user/metrics_server.h"
 
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,6 +54,12 @@ HttpMetricsServer::HttpMetricsServer(const std::string& addr) {
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
   server_ = std::make_unique<httplib::Server>();
+  // SO_REUSEADDR only: cpp-httplib's default sets SO_REUSEPORT, which lets
+  // a second daemon bind the same port and take part of the scrapes.
+  server_->set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   // One request per connection and short timeouts: a scraper needs no more,
   // and a slow client holds a worker thread only briefly.
   server_->set_keep_alive_max_count(1);

@@ -166,12 +166,16 @@ uint32_t max_irq_from_proc() {
   return std::max<uint32_t>(64, max + 16);
 }
 
+void check_can_trace() {
+  check_privileges();
+  check_btf();
+}
+
 Loader::Loader(const LoaderConfig& cfg)
     : lazy_rare_vectors_(cfg.lazy_rare_vectors), lazy_streaming_(cfg.lazy_streaming), verbose_(cfg.verbose) {
   g_libbpf_verbose = cfg.verbose >= 2;
   libbpf_set_print(libbpf_print);
-  check_privileges();
-  check_btf();
+  check_can_trace();
   nr_cpus_ = libbpf_num_possible_cpus();
   if (nr_cpus_ <= 0 || nr_cpus_ > IRQLAT_MAX_CPUS)
     throw LoaderError("unsupported number of CPUs: " + std::to_string(nr_cpus_));

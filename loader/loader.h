@@ -173,4 +173,9 @@ class Loader {
 // Highest IRQ number in /proc/interrupts + 1 (sizes the stats slots).
 uint32_t max_irq_from_proc();
 
+// Throws LoaderError unless this process may load BPF programs and the
+// kernel has BTF (what the Loader checks first; the daemon asks before its
+// start-up steps, so an unprivileged start fails with that one line only).
+void check_can_trace();
+
 }  // namespace irqlat

@@ -3,6 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <set>
+#include <string>
+#include <vector>
+
 namespace irqlat {
 namespace {
 
@@ -64,8 +68,25 @@ ControlRequest parse_request(const std::string& line) {
 
 namespace {
 
+// The JSON library keeps the last of repeated keys: {"cmd":"status",
+// "cmd":"reset"} would reset. Such a request is ambiguous, so it is refused.
+json parse_unique_keys(const std::string& line) {
+  std::vector<std::set<std::string>> keys;  // per open object
+  return json::parse(line, [&keys](int, json::parse_event_t ev, json& parsed) {
+    if (ev == json::parse_event_t::object_start) {
+      keys.emplace_back();
+    } else if (ev == json::parse_event_t::object_end) {
+      keys.pop_back();
+    } else if (ev == json::parse_event_t::key && !keys.back().insert(parsed.get<std::string>()).second) {
+      throw ProtocolError(
+          fmt::format("repeated key {}", parsed.dump(-1, ' ', false, json::error_handler_t::replace)));
+    }
+    return true;
+  });
+}
+
 ControlRequest parse_checked(const std::string& line) {
-  json j = json::parse(line);
+  json j = parse_unique_keys(line);
   if (!j.is_object()) throw ProtocolError("the request must be a JSON object");
   if (!j.contains("cmd") || !j["cmd"].is_string())
     throw ProtocolError("missing \"cmd\": expected attach, detach, dump, status or reset");

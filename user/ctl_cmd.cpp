@@ -60,12 +60,18 @@ std::string exchange(int fd, const std::string& request, uint64_t timeout_ns) {
       throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
   };
   size_t off = 0;
+  std::string send_error;
   while (off < request.size()) {
     wait(POLLOUT);
     const ssize_t n = send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) off += static_cast<size_t>(n);
-    else if (n < 0 && errno != EAGAIN && errno != EINTR)
-      throw std::runtime_error(std::string("cannot send to the daemon: ") + std::strerror(errno));
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      // A daemon that refuses the client (too many clients) says why and
+      // closes: that reply, if it came, is the better error.
+      send_error = std::string("cannot send to the daemon: ") + std::strerror(errno);
+      break;
+    }
   }
   std::string reply;
   char buf[65536];
@@ -76,6 +82,7 @@ std::string exchange(int fd, const std::string& request, uint64_t timeout_ns) {
     wait(POLLIN);
     const ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (n > 0) reply.append(buf, static_cast<size_t>(n));
+    else if (!send_error.empty() && (n == 0 || (errno != EAGAIN && errno != EINTR))) throw std::runtime_error(send_error);
     else if (n == 0) throw std::runtime_error("the daemon closed the connection without a reply");
     else if (errno != EAGAIN && errno != EINTR)
       throw std::runtime_error(std::string("cannot read from the daemon: ") + std::strerror(errno));

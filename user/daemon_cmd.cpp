@@ -16,6 +16,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "loader/loader.h"
 #include "user/control_server.h"
 #include "user/daemon.h"
 #include "user/log.h"
@@ -111,6 +112,7 @@ void raise_fd_limit(rlim_t want) {
 
 int serve(const Options& opts) {
   log_open(opts.log_file, opts.verbose > 0 ? LogLevel::Debug : LogLevel::Info);
+  check_can_trace();
   raise_fd_limit(ControlLimits().max_clients + 256);
   // Before any thread exists (threads inherit it) and before capabilities
   // are dropped (a negative nice needs CAP_SYS_NICE).

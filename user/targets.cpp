@@ -127,7 +127,14 @@ std::string resolve_command(const std::string& command) {
   };
   if (command.empty()) throw UsageError("empty command after --");
   if (command.find('/') != std::string::npos) {
-    if (!executable(command)) throw UsageError("cannot run '" + command + "': no such executable");
+    if (!executable(command)) {
+      struct stat st;
+      const char* why = stat(command.c_str(), &st) != 0 ? std::strerror(errno)
+                        : S_ISDIR(st.st_mode)           ? "is a directory"
+                        : !S_ISREG(st.st_mode)          ? "not a regular file"
+                                                        : "not executable";
+      throw UsageError("cannot run '" + command + "': " + why);
+    }
     char* real = realpath(command.c_str(), nullptr);
     std::string r = real ? real : command;
     free(real);

@@ -47,7 +47,9 @@ def sleeper():
     (["trace", "-p", "SLEEPER", "--cancel", "uprobe:no_such_symbol_xyz", "--done", "exit"], ["no_such_symbol_xyz"]),
     (["trace", "-p", "SLEEPER", "--cancel", "usdt:nope:probe", "--done", "exit"], ["nope:probe"]),
     (["trace", "-a", "-d", "1s", "-o", "/nonexistent-dir/out.json"], ["/nonexistent-dir/out.json"]),
-    (["trace", "-d", "1s", "--", "/no/such/command"], ["/no/such/command"]),
+    (["trace", "-d", "1s", "--", "/no/such/command"], ["/no/such/command", "No such file or directory"]),
+    (["trace", "-d", "1s", "--", "/etc/passwd"], ["'/etc/passwd': not executable"]),
+    (["trace", "-d", "1s", "--", "/tmp"], ["'/tmp': is a directory"]),
     # A FIFO is refused, not waited on for a writer that never comes.
     (["trace", "-p", "SLEEPER", "--cancel", "uprobe:FIFO:foo", "--done", "exit"], ["FIFO", "not a regular file"]),
     (["trace", "--cancel", "uprobe:main+99999999", "--done", "exit", "--", "CANCEL_LOOP"],

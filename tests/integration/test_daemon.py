@@ -290,6 +290,7 @@ def test_malformed_clients_get_errors_and_daemon_keeps_serving():
             (b'{"cmd":"attach","pid":-4}\n', "'pid' must be"),
             (b'{"cmd":"attach","pid":"12"}\n', "'pid' must be"),
             (b'{"cmd":"detach","pid":1,"x":1}\n', "unknown key"),
+            (b'{"cmd":"status","cmd":"reset"}\n', 'repeated key "cmd"'),
             (b'{"cmd":"dump","format":"xml"}\n', "'format' must be"),
             (b'{"cmd":"attach","pid":%d}\n' % free_pid(), "does not exist"),
             (b'{"cmd":"attach","pid":1,"cancel":"bogus:x"}\n', "bad --cancel"),
@@ -588,6 +589,18 @@ def test_daemon_and_ctl_bad_input():
     assert res.returncode == 2 and "cannot write --pidfile" in res.stderr
     res = run_irqlat(["ctl", "attach", "abc"])
     assert res.returncode == 2
+
+
+def test_daemon_as_a_user_fails_with_one_line(tmp_path):
+    # Not "cannot set nice" first: the privilege check comes before any
+    # start-up step that needs the privileges.
+    os.chmod(tmp_path, 0o777)
+    res = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", IRQLAT, "daemon",
+                          "--socket", str(tmp_path / "s.sock"), "--nice", "-5"],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.count("\n") == 1 and "must run as root" in res.stderr, res.stderr
+    assert os.listdir(tmp_path) == []
 
 
 def test_failed_start_leaves_no_files_and_keeps_the_running_pidfile():
@@ -1063,3 +1076,26 @@ def test_bpf_statistics_are_opt_in():
         prog.kill()
         prog.wait()
         set_bpf_stats(old_stats)
+
+
+def test_ctl_beyond_the_client_limit_prints_the_daemons_reason(daemon):
+    # The daemon answers the client over its limit with a reason and closes;
+    # ctl, whose request may then meet a closed socket (EPIPE), prints that
+    # reason, not "Broken pipe".
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    held = []
+    base = len(socket_inodes(daemon.tracer.proc.pid))  # listening sockets
+    try:
+        for _ in range(1024):
+            held.append(daemon.connect())
+        wait_for(lambda: len(socket_inodes(daemon.tracer.proc.pid)) >= base + 1024, what="1024 clients accepted")
+        for _ in range(3):
+            res = daemon.ctl("status", check=False)
+            assert res.returncode == 1, res.stderr
+            assert res.stderr == "irqlat: daemon: too many clients (at most 1024); try again\n", res.stderr
+    finally:
+        for s in held:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    wait_for(lambda: daemon.ctl("status", check=False).returncode == 0, what="ctl status served again")

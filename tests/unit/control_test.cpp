@@ -200,3 +200,10 @@ TEST_CASE("control protocol: JSON library errors become one clean line", "[contr
   }
   CHECK_THROWS_WITH(irqlat::parse_request(R"({"cmd":"attach","pid":1e400})"), Contains("out of range"));
 }
+
+TEST_CASE("control protocol: a repeated key is refused, not resolved to its last value", "[control]") {
+  CHECK_THROWS_WITH(irqlat::parse_request(R"({"cmd":"status","cmd":"reset"})"), Contains("repeated key \"cmd\""));
+  CHECK_THROWS_WITH(irqlat::parse_request(R"({"cmd":"detach","pid":1,"pid":2})"), Contains("repeated key \"pid\""));
+  CHECK_THROWS_AS(irqlat::parse_request(R"({"cmd":"dump","x":{"a":1,"a":2}})"), irqlat::ProtocolError);
+  CHECK(irqlat::parse_request(R"({"cmd":"detach","pid":7})").pid == 7);  // one of each still goes
+}

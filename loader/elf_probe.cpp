@@ -26,7 +26,12 @@ class ElfFile {
     if (fd_ < 0)
       throw LoaderError("cannot open " + path + ": " + std::strerror(errno));
     struct stat st;
-    if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd_, &st) != 0) {
+      const int err = errno;
+      cleanup();
+      throw LoaderError("cannot open " + path + ": " + std::strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
       cleanup();
       throw LoaderError(path + " is not a regular file");
     }
@@ -93,7 +98,9 @@ uint64_t elf_symbol_file_offset(const std::string& path, const std::string& symb
                           std::to_string(sym.st_size) + " bytes) in " + path);
       uint64_t off;
       if (!vaddr_to_offset(f.get(), sym.st_value + offset, &off))
-        throw LoaderError("symbol '" + symbol + "' in " + path + " is not in executable code");
+        throw LoaderError(offset ? "offset +" + std::to_string(offset) + " of '" + symbol + "' in " + path +
+                                       " is not in executable code"
+                                 : "symbol '" + symbol + "' in " + path + " is not in executable code");
       return off;
     }
   }

@@ -50,7 +50,7 @@ int connect_to(const std::string& path) {
 
 // Sends the request and reads one reply line within the deadline.
 std::string exchange(int fd, const std::string& request, uint64_t timeout_ns) {
-  const uint64_t deadline = monotonic_ns() + timeout_ns;
+  const uint64_t deadline = time_after(monotonic_ns(), timeout_ns);
   auto wait = [&](short events) {
     const uint64_t now = monotonic_ns();
     if (now >= deadline) throw std::runtime_error("no reply from the daemon within --timeout");

@@ -2,6 +2,10 @@
 // and turns errors into one line on stderr and an exit status:
 // 2 for bad input, 1 for everything else.
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <iostream>
@@ -19,7 +23,20 @@
 
 using namespace irqlat;
 
+// Started with stdin, stdout or stderr closed (`irqlat ... >&-`), the next
+// open() would take that number: the recording would become "stdout" and
+// the tables would be written into it. /dev/null read-only holds the place,
+// so a write there fails (EBADF) and is reported like any lost write.
+static void hold_standard_fds() {
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      const int n = open("/dev/null", O_RDONLY);
+      if (n >= 0 && n != fd) close(n);  // taken meanwhile: nothing to hold
+    }
+}
+
 int main(int argc, char** argv) {
+  hold_standard_fds();
   Options opts;
   try {
     opts = parse_options(argc, argv, libbpf_num_possible_cpus());

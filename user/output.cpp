@@ -59,6 +59,15 @@ void ReportOutput::check() {
     check_stream(file_, "'" + path_ + "'");
 }
 
+void ReportOutput::finish() {
+  check();
+  if (path_.empty()) return;
+  errno = 0;
+  file_.close();
+  if (file_.fail())
+    throw std::runtime_error("cannot write '" + path_ + "': " + (errno ? std::strerror(errno) : "close failed"));
+}
+
 void check_stdout() { check_stream(std::cout, "standard output"); }
 
 }  // namespace irqlat

@@ -23,6 +23,8 @@ class ReportOutput {
   // on device") if any write so far failed: tables lost on a full disk or a
   // closed stdout are an error, never a silent exit 0.
   void check();
+  // check(), then closes the file and checks the close too (NFS, quota).
+  void finish();
 
  private:
   std::string path_;

@@ -28,14 +28,14 @@ int run_report(const Options& opts) {
 
   // -o naming the recording itself would truncate it before it is read.
   struct stat in, out;
-  if (!opts.output.empty() && stat(opts.input.c_str(), &in) == 0 && stat(opts.output.c_str(), &out) == 0 &&
-      in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+  if (!opts.output.empty() && stat(opts.input.c_str(), &in) == 0 && S_ISREG(in.st_mode) &&
+      stat(opts.output.c_str(), &out) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
     throw UsageError("-o '" + opts.output + "' is the recording being read");
   ReportOutput output(opts.output);
   ReplayResult res = replay_recording(reader, ro);
   for (const std::string& w : res.warnings) fprintf(stderr, "irqlat: warning: %s\n", printable(w).c_str());
   print_report(output.stream(), res.report, opts);
-  output.check();
+  output.finish();
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "user/log.h"
 #include "user/parse.h"
 
 namespace irqlat {
@@ -152,6 +153,7 @@ std::string resolve_command(const std::string& command) {
 
 LaunchedCommand::LaunchedCommand(const std::vector<std::string>& argv) {
   path_ = resolve_command(argv.at(0));
+  const std::string shown = printable(path_);  // for the child's error line
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(strerror(errno)));
   pid_ = fork();
@@ -172,7 +174,7 @@ LaunchedCommand::LaunchedCommand(const std::vector<std::string>& argv) {
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execv(path_.c_str(), args.data());
-    fprintf(stderr, "irqlat: cannot run '%s': %s\n", path_.c_str(), strerror(errno));
+    fprintf(stderr, "irqlat: cannot run '%s': %s\n", shown.c_str(), strerror(errno));
     _exit(127);
   }
   close(gate[0]);

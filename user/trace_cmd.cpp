@@ -72,7 +72,7 @@ int run_trace(const Options& opts) {
   detacher.join();
   phase("programs detached");
   errno = write_err;  // what a failed write left, for the message
-  output.check();
+  output.finish();
   return 0;
 }
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import IRQLAT, example, free_pid, out_path, run_irqlat, target
+from conftest import IRQLAT, Tracer, example, free_pid, out_path, run_irqlat, target, wait_for
 
 
 def one_line_error(res, status, *words):
@@ -129,17 +129,15 @@ def test_report_refuses_to_overwrite_the_recording_it_reads(tmp_path):
 
 def test_a_duration_near_2_64_ns_does_not_wrap_and_end_the_trace_at_once():
     # 18446744073 s is 2^64 ns less 0.3 s: start + duration would wrap.
-    p = subprocess.Popen([IRQLAT, "trace", "-a", "-d", "18446744073s", "-i", "18446744073s", "-f", "json"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t = Tracer(["trace", "-a", "-d", "18446744073s", "-i", "18446744073s", "-f", "json"], timeout=60)
     try:
-        time.sleep(2)
-        assert p.poll() is None, p.communicate()
-        p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=30)
+        time.sleep(1)
+        assert t.proc.poll() is None, "".join(t.stderr_lines)  # still tracing: neither ended nor printed
+        t.stop(signal.SIGTERM)
+        assert t.wait(30) == 0, "".join(t.stderr_lines)
     finally:
-        p.kill()
-    assert p.returncode == 0, err
-    assert out.count('"version"') == 1, out[:400]  # the final tables only: no interval fired
+        t.proc.kill()
+    assert t.stdout.count('"version"') == 1, t.stdout[:400]  # the final tables only: no interval fired
 
 
 def test_a_zombie_thread_is_refused(tmp_path):
@@ -148,7 +146,8 @@ def test_a_zombie_thread_is_refused(tmp_path):
                                "print(pid, flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
     try:
         zombie = int(parent.stdout.readline())
-        time.sleep(0.2)
+        wait_for(lambda: open("/proc/%d/stat" % zombie).read().rsplit(")", 1)[1].split()[0] == "Z",
+                 what="the child to be a zombie")
         res = run_irqlat(["trace", "-t", str(zombie), "-d", "1s"], timeout=30)
         one_line_error(res, 2, f"thread {zombie} has exited (zombie)")
     finally:
@@ -167,3 +166,17 @@ def test_a_script_command_is_traced(tmp_path):
     import json
     comms = {t["comm"] for t in json.load(open(out))["threads"]}
     assert {"work.sh", "sleep"} <= comms, comms
+
+
+def test_a_closed_stdout_is_an_error_and_never_takes_the_recordings_place(tmp_path):
+    # With fd 1 closed, the recording would be opened as fd 1 and the tables
+    # written into it; instead the tables' write fails and says so.
+    rec = str(tmp_path / "x.rec")
+    res = subprocess.run(["bash", "-c", 'exec >&-; exec "$0" "$@"', IRQLAT, "record", "-a", "-d", "300ms",
+                          "-o", rec, "-f", "json"], stderr=subprocess.PIPE, text=True, timeout=60)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.splitlines()[-1] == "irqlat: cannot write standard output: Bad file descriptor", res.stderr
+    rep = run_irqlat(["report", rec, "-f", "json"], timeout=60)
+    assert rep.returncode == 0 and rep.stderr == "", rep.stderr
+    import json
+    assert json.loads(rep.stdout)["events"]["received"] > 0

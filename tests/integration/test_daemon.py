@@ -591,16 +591,21 @@ def test_daemon_and_ctl_bad_input():
     assert res.returncode == 2
 
 
-def test_daemon_as_a_user_fails_with_one_line(tmp_path):
+def test_daemon_as_a_user_fails_with_one_line():
     # Not "cannot set nice" first: the privilege check comes before any
-    # start-up step that needs the privileges.
-    os.chmod(tmp_path, 0o777)
-    res = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", IRQLAT, "daemon",
-                          "--socket", str(tmp_path / "s.sock"), "--nice", "-5"],
-                         capture_output=True, text=True, timeout=30)
-    assert res.returncode == 1, res.stderr
-    assert res.stderr.count("\n") == 1 and "must run as root" in res.stderr, res.stderr
-    assert os.listdir(tmp_path) == []
+    # start-up step that needs the privileges (and before any file is made:
+    # the user could create the socket in this directory).
+    d = tempfile.mkdtemp(prefix="irqlat-user-", dir="/tmp")
+    try:
+        os.chmod(d, 0o777)
+        res = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", IRQLAT, "daemon",
+                              "--socket", os.path.join(d, "s.sock"), "--nice", "-5"],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 1, res.stderr
+        assert res.stderr.count("\n") == 1 and "must run as root" in res.stderr, res.stderr
+        assert os.listdir(d) == []
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_failed_start_leaves_no_files_and_keeps_the_running_pidfile():
@@ -1078,10 +1083,12 @@ def test_bpf_statistics_are_opt_in():
         set_bpf_stats(old_stats)
 
 
-def test_ctl_beyond_the_client_limit_prints_the_daemons_reason(daemon):
+def test_ctl_beyond_the_client_limit_prints_the_daemons_reason():
     # The daemon answers the client over its limit with a reason and closes;
     # ctl, whose request may then meet a closed socket (EPIPE), prints that
     # reason, not "Broken pipe".
+    # Held clients must outlive the test's slowest step under load.
+    daemon = Daemon(extra=["--client-timeout", "300s"], metrics=False)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
     held = []
@@ -1094,8 +1101,13 @@ def test_ctl_beyond_the_client_limit_prints_the_daemons_reason(daemon):
             res = daemon.ctl("status", check=False)
             assert res.returncode == 1, res.stderr
             assert res.stderr == "irqlat: daemon: too many clients (at most 1024); try again\n", res.stderr
+        for s in held:
+            s.close()
+        held = []
+        wait_for(lambda: daemon.ctl("status", check=False).returncode == 0, what="ctl status served again")
     finally:
         for s in held:
             s.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    wait_for(lambda: daemon.ctl("status", check=False).returncode == 0, what="ctl status served again")
+        daemon.stop()
+        daemon.close()

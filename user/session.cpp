@@ -5,8 +5,11 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <cstring>
+
 #include "loader/elf_probe.h"
 #include "user/irq_tables.h"
+#include "user/log.h"
 #include "user/report_builder.h"
 
 namespace irqlat {
@@ -286,7 +289,7 @@ void Session::pump(int timeout_ms) {
   if (command_ && !command_status_) {
     int st;
     if (command_->reap(&st))
-      command_status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      command_status_ = st;
   }
 }
 
@@ -310,8 +313,19 @@ void Session::stop() {
   if (command_ && !command_status_) {
     int st;
     if (command_->reap(&st))
-      command_status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      command_status_ = st;
   }
+}
+
+std::string Session::command_failure() const {
+  if (!command_ || !command_status_) return "";
+  const int st = *command_status_;
+  const std::string who = "command '" + printable(command_->path()) + "' (pid " + std::to_string(command_->pid()) + ")";
+  if (WIFEXITED(st))
+    return WEXITSTATUS(st) == 0 ? "" : who + " exited with status " + std::to_string(WEXITSTATUS(st));
+  if (WIFSIGNALED(st))
+    return who + " was killed by signal " + std::to_string(WTERMSIG(st)) + " (" + strsignal(WTERMSIG(st)) + ")";
+  return "";
 }
 
 bool Session::targets_gone() {

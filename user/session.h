@@ -86,8 +86,11 @@ class Session {
   void reset_all();
   uint64_t received() const { return received_; }
   Loader& loader() { return *loader_; }
-  // Exit status of `-- COMMAND`, if it ran and exited.
-  std::optional<int> command_status() const { return command_status_; }
+  // How `-- COMMAND` ended when that was not a clean exit ("exited with
+  // status 3", "was killed by signal 9 (Killed)"); "" if it exited with 0 or
+  // has not ended (a trace stopped first). Tables of a failed run look like
+  // any others, so trace and record say it.
+  std::string command_failure() const;
 
   Report report();       // tables so far
   ReportInputs report_inputs() const;
@@ -127,7 +130,7 @@ class Session {
   std::function<void(const void*, size_t)> tap_;
   std::vector<int> watch_pids_;  // -p and the command: stop when all are gone
   std::vector<int> watch_tids_;  // -t
-  std::optional<int> command_status_;
+  std::optional<int> command_status_;  // waitpid() status, once reaped
   std::string target_text_;
   uint64_t start_ns_ = 0, interval_start_ns_ = 0, end_ns_ = 0;
   uint64_t received_ = 0;

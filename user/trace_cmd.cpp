@@ -59,6 +59,7 @@ int run_trace(const Options& opts) {
   };
   fprintf(stderr, "irqlat: stopped tracing\n");
   session.stop();
+  if (const std::string why = session.command_failure(); !why.empty()) fprintf(stderr, "irqlat: %s\n", why.c_str());
   phase("records drained");
   // Tracing is off and drained: nothing the programs do counts any more.
   // Detaching them (a kernel text patch per tracepoint) overlaps with

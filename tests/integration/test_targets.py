@@ -90,3 +90,20 @@ def test_command_starts_with_default_signal_state():
     fields = dict(line.split(":\t", 1) for line in res.stdout.splitlines() if ":\t" in line)
     assert int(fields["SigBlk"], 16) == 0, fields["SigBlk"]
     assert not int(fields["SigIgn"], 16) & (1 << (signal.SIGPIPE - 1)), fields["SigIgn"]
+
+
+def test_a_failed_command_is_named_after_its_tables_and_a_clean_one_is_not(tmp_path):
+    # Tables of a run whose command failed look like any others: trace and
+    # record say how it ended (their own exit status stays 0).
+    for args in (["trace", "-f", "json"], ["record", "-o", str(tmp_path / "r.rec"), "-f", "json"]):
+        for cmd, end in ((["sh", "-c", "exit 3"], "exited with status 3"),
+                         (["sh", "-c", "kill -9 $$"], "was killed by signal 9 (Killed)")):
+            res = run_irqlat(args + ["--"] + cmd, timeout=60)
+            assert res.returncode == 0, res.stderr
+            lines = res.stderr.splitlines()
+            said = [l for l in lines if l.startswith("irqlat: command '")]
+            assert len(said) == 1 and said[0].endswith(") " + end), res.stderr
+            assert lines.index(said[0]) > lines.index("irqlat: stopped tracing"), res.stderr
+            assert json.loads(res.stdout)["threads"], res.stdout[:300]
+        res = run_irqlat(args + ["--", "true"], timeout=60)
+        assert res.returncode == 0 and "irqlat: command '" not in res.stderr, res.stderr

@@ -12,17 +12,8 @@
 namespace irqlat {
 namespace {
 
-// Called right after the print that failed: errno is then what its
-// write() left (formatting makes no system calls).
-void check_stream(std::ostream& os, const std::string& what) {
-  if (os) {
-    errno = 0;
-    os.flush();
-  }
-  if (!os) {
-    const int err = errno;
-    throw std::runtime_error("cannot write " + what + ": " + (err ? std::strerror(err) : "write failed"));
-  }
+[[noreturn]] void write_failed(const std::string& what, int err, const char* fallback) {
+  throw std::runtime_error("cannot write " + what + ": " + (err ? std::strerror(err) : fallback));
 }
 
 }  // namespace
@@ -52,11 +43,18 @@ ReportOutput::ReportOutput(const std::string& path) : path_(path) {
 
 std::ostream& ReportOutput::stream() { return path_.empty() ? std::cout : file_; }
 
+std::string ReportOutput::name() const { return path_.empty() ? "standard output" : "'" + path_ + "'"; }
+
+void ReportOutput::print(const Report& r, const Options& opts) {
+  std::ostream& os = stream();
+  if (!os) return;  // failed before: nothing more gets through
+  errno = 0;
+  print_report(os, r, opts);  // ends with a flush
+  if (!os) write_errno_ = errno;
+}
+
 void ReportOutput::check() {
-  if (path_.empty())
-    check_stdout();
-  else
-    check_stream(file_, "'" + path_ + "'");
+  if (!stream()) write_failed(name(), write_errno_, "write failed");
 }
 
 void ReportOutput::finish() {
@@ -64,10 +62,12 @@ void ReportOutput::finish() {
   if (path_.empty()) return;
   errno = 0;
   file_.close();
-  if (file_.fail())
-    throw std::runtime_error("cannot write '" + path_ + "': " + (errno ? std::strerror(errno) : "close failed"));
+  if (file_.fail()) write_failed(name(), errno, "close failed");
 }
 
-void check_stdout() { check_stream(std::cout, "standard output"); }
+void check_stdout() {
+  errno = 0;
+  if (!std::cout.flush()) write_failed("standard output", errno, "write failed");
+}
 
 }  // namespace irqlat

@@ -18,17 +18,22 @@ void print_report(std::ostream& os, const Report& r, const Options& opts);
 class ReportOutput {
  public:
   explicit ReportOutput(const std::string& path);
-  std::ostream& stream();
-  // Flushes and throws std::runtime_error ("cannot write 'F': No space left
-  // on device") if any write so far failed: tables lost on a full disk or a
-  // closed stdout are an error, never a silent exit 0.
+  // print_report() there; a failed write is remembered with its errno, read
+  // right after the flush that hit it.
+  void print(const Report& r, const Options& opts);
+  // Throws std::runtime_error ("cannot write 'F': No space left on device")
+  // if a print failed: tables lost on a full disk or a closed stdout are an
+  // error, never a silent exit 0.
   void check();
   // check(), then closes the file and checks the close too (NFS, quota).
   void finish();
 
  private:
+  std::ostream& stream();
+  std::string name() const;
   std::string path_;
   std::ofstream file_;
+  int write_errno_ = 0;  // of the first failed print
 };
 
 // Throws like ReportOutput::check() if standard output lost a write.

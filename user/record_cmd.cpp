@@ -199,8 +199,9 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
           static_cast<unsigned long long>(events), printable(opts.output).c_str(), human_bytes(bytes).c_str(),
           events ? static_cast<double>(bytes) / static_cast<double>(events) : 0.0);
   if (opts.format_given) {
-    print_report(std::cout, report, opts);
-    check_stdout();
+    ReportOutput out("");
+    out.print(report, opts);
+    out.finish();
   }
   return 0;
 }

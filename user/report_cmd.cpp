@@ -34,7 +34,7 @@ int run_report(const Options& opts) {
   ReportOutput output(opts.output);
   ReplayResult res = replay_recording(reader, ro);
   for (const std::string& w : res.warnings) fprintf(stderr, "irqlat: warning: %s\n", printable(w).c_str());
-  print_report(output.stream(), res.report, opts);
+  output.print(res.report, opts);
   output.finish();
   return 0;
 }

@@ -4,11 +4,7 @@
 
 #include <signal.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iostream>
 #include <thread>
 
 #include "user/log.h"
@@ -20,7 +16,6 @@ namespace irqlat {
 
 int run_trace(const Options& opts) {
   ReportOutput output(opts.output);
-  std::ostream& out = output.stream();
 
   Session session(opts);
   install_stop_handlers();
@@ -44,7 +39,7 @@ int run_trace(const Options& opts) {
     if (now >= next_interval) {
       Report r = session.report();
       r.interval = true;
-      print_report(out, r, opts);
+      output.print(r, opts);
       output.check();
       session.reset_interval();
       next_interval = time_after(next_interval, opts.interval_ns);
@@ -67,12 +62,10 @@ int run_trace(const Options& opts) {
   std::thread detacher([&session] { session.detach(); });
   const Report report = session.report();
   phase("tables built");
-  print_report(out, report, opts);
-  const int write_err = errno;
+  output.print(report, opts);
   phase("tables printed");
   detacher.join();
   phase("programs detached");
-  errno = write_err;  // what a failed write left, for the message
   output.finish();
   return 0;
 }

@@ -147,14 +147,15 @@ def block_device_irq():
     return int(best)
 
 
-def direct_write(blocks):
+def direct_write(blocks, cpu=None):
     """O_DIRECT writes to a file of its own on the virtio disk: one block
-    interrupt per 4 KiB write."""
+    interrupt per 4 KiB write. With cpu, dd runs pinned there."""
     fd, path = tempfile.mkstemp(prefix="irqlat-test-dd-", dir="/var/tmp")
     os.close(fd)
+    pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
     try:
         subprocess.run(["dd", "if=/dev/zero", "of=" + path, "bs=4k", "count=%d" % blocks, "oflag=direct"],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, preexec_fn=pin)
     finally:
         os.unlink(path)
 

@@ -4,14 +4,13 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <memory>
 
 #include "loader/loader.h"
+#include "loader/regular_file.h"
 
 namespace irqlat {
 namespace {
@@ -21,20 +20,10 @@ class ElfFile {
  public:
   explicit ElfFile(const std::string& path) : path_(path) {
     if (elf_version(EV_CURRENT) == EV_NONE) throw LoaderError("libelf initialisation failed");
-    // O_NONBLOCK: a FIFO in a spec must be refused, not wait for a writer.
-    fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd_ < 0)
-      throw LoaderError("cannot open " + path + ": " + std::strerror(errno));
-    struct stat st;
-    if (fstat(fd_, &st) != 0) {
-      const int err = errno;
-      cleanup();
-      throw LoaderError("cannot open " + path + ": " + std::strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-      cleanup();
-      throw LoaderError(path + " is not a regular file");
-    }
+    const RegularFile f = open_regular_file(path, O_RDONLY);
+    if (f.fd < 0)
+      throw LoaderError(f.error ? "cannot open " + path + ": " + f.why() : path + " is not a regular file");
+    fd_ = f.fd;
     elf_ = elf_begin(fd_, ELF_C_READ, nullptr);
     if (!elf_ || elf_kind(elf_) != ELF_K_ELF) {
       cleanup();

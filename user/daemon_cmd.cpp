@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "loader/loader.h"
+#include "loader/regular_file.h"
 #include "user/control_server.h"
 #include "user/daemon.h"
 #include "user/log.h"
@@ -59,22 +60,12 @@ void check_output(const std::string& path, const char* what) {
 }
 
 // Opened (not truncated) once startup has succeeded, before the capability
-// drop, so the write at exit needs no privilege. O_NONBLOCK until it is known
-// to be a regular file: a FIFO put there since check_output then fails the
-// open (ENXIO: no reader) or the fstat instead of blocking the daemon.
+// drop, so the write at exit needs no privilege. A FIFO put there since
+// check_output is refused, not waited on (open_regular_file).
 int open_output(const std::string& path, const char* what) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
-  if (fd < 0) throw output_error(what, path, errno == ENXIO ? "not a regular file" : std::strerror(errno));
-  struct stat st;
-  std::string problem;
-  if (fstat(fd, &st) != 0) problem = std::strerror(errno);
-  else if (!S_ISREG(st.st_mode)) problem = "not a regular file";
-  else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) problem = std::strerror(errno);
-  if (!problem.empty()) {
-    close(fd);
-    throw output_error(what, path, problem);
-  }
-  return fd;
+  const RegularFile f = open_regular_file(path, O_WRONLY | O_CREAT, 0644);
+  if (f.fd < 0) throw output_error(what, path, f.why());
+  return f.fd;
 }
 
 void write_all(int fd, const std::string& s) {

@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "loader/loader.h"
 #include "user/options.h"
 #include "user/record_cmd.h"
 #include "user/report_cmd.h"
@@ -35,6 +34,12 @@ static void hold_standard_fds() {
     }
 }
 
+// The one line every failure ends in; the status it exits with.
+static int fail(const std::exception& e, int status) {
+  fprintf(stderr, "irqlat: %s\n", printable(e.what()).c_str());
+  return status;
+}
+
 int main(int argc, char** argv) {
   hold_standard_fds();
   Options opts;
@@ -44,8 +49,7 @@ int main(int argc, char** argv) {
     std::cout << h.text();
     return 0;
   } catch (const UsageError& e) {
-    fprintf(stderr, "irqlat: %s\n", printable(e.what()).c_str());
-    return 2;
+    return fail(e, 2);
   }
   try {
     switch (opts.command) {
@@ -64,13 +68,8 @@ int main(int argc, char** argv) {
         return 2;
     }
   } catch (const UsageError& e) {
-    fprintf(stderr, "irqlat: %s\n", printable(e.what()).c_str());
-    return 2;
-  } catch (const LoaderError& e) {
-    fprintf(stderr, "irqlat: %s\n", printable(e.what()).c_str());
-    return 1;
-  } catch (const std::exception& e) {
-    fprintf(stderr, "irqlat: %s\n", printable(e.what()).c_str());
-    return 1;
+    return fail(e, 2);
+  } catch (const std::exception& e) {  // LoaderError and the rest
+    return fail(e, 1);
   }
 }

@@ -21,6 +21,8 @@
 #include <system_error>
 #include <vector>
 
+#include "loader/regular_file.h"
+
 namespace irqlat {
 namespace {
 
@@ -44,19 +46,14 @@ Candidates plugin_candidates() {
 
 // The plugin's descriptor once it is a regular file owned by root or by the
 // binary's owner and writable by nobody else; -1 if there is no such file.
-// O_NONBLOCK: opening a FIFO must not wait for a writer before the fstat can
-// refuse it (dlopen opens the file anew, so the flag stays here).
 int open_trusted(const std::filesystem::path& path, uid_t exe_owner) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0 && errno == ENOENT) return -1;
-  if (fd < 0) fail(path.string() + ": " + (errno == ELOOP ? "a symbolic link; not loaded" : std::strerror(errno)));
-  struct stat st;
+  const RegularFile f = open_regular_file(path.string(), O_RDONLY | O_NOFOLLOW);
+  if (f.fd < 0 && f.error == ENOENT) return -1;
+  if (f.fd < 0) fail(path.string() + ": " + (f.error == ELOOP ? "a symbolic link" : f.why()) + "; not loaded");
+  const int fd = f.fd;
+  const struct stat& st = f.st;
   std::string why;
-  if (::fstat(fd, &st) != 0)
-    why = std::strerror(errno);
-  else if (!S_ISREG(st.st_mode))
-    why = "not a regular file";
-  else if (st.st_uid != 0 && st.st_uid != exe_owner)
+  if (st.st_uid != 0 && st.st_uid != exe_owner)
     why = "owned by uid " + std::to_string(st.st_uid) + ", neither root nor the owner of irqlat";
   else if (st.st_mode & (S_IWGRP | S_IWOTH))
     why = "writable by group or others";

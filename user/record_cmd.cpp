@@ -172,9 +172,7 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
   }
   session.pause();
   boost_for_stop();
-  fprintf(stderr, "irqlat: stopped tracing\n");
-  session.stop();
-  if (const std::string why = session.command_failure(); !why.empty()) fprintf(stderr, "irqlat: %s\n", why.c_str());
+  session.stop_and_say();
 
   // One reading of the kernel's counters for both the file and the tables.
   const ReportInputs in = session.report_inputs();

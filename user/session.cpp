@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "loader/elf_probe.h"
@@ -315,6 +316,12 @@ void Session::stop() {
     if (command_->reap(&st))
       command_status_ = st;
   }
+}
+
+void Session::stop_and_say() {
+  fprintf(stderr, "irqlat: stopped tracing\n");
+  stop();
+  if (const std::string why = command_failure(); !why.empty()) fprintf(stderr, "irqlat: %s\n", why.c_str());
 }
 
 std::string Session::command_failure() const {

@@ -62,6 +62,9 @@ class Session {
   // closes open windows.
   void pause();
   void stop();
+  // trace and record: "irqlat: stopped tracing" on stderr, stop(), then
+  // command_failure() when there is one.
+  void stop_and_say();
   // A pump's drain stops early when this returns true (a stop request):
   // the rest is drained by stop().
   void set_abort(std::function<bool()> abort) { loader_->set_abort(std::move(abort)); }

@@ -52,9 +52,7 @@ int run_trace(const Options& opts) {
   auto phase = [&](const char* what) {
     if (opts.verbose) fprintf(stderr, "irqlat: stop: %s at %.2f ms\n", what, (monotonic_ns() - t0) / 1e6);
   };
-  fprintf(stderr, "irqlat: stopped tracing\n");
-  session.stop();
-  if (const std::string why = session.command_failure(); !why.empty()) fprintf(stderr, "irqlat: %s\n", why.c_str());
+  session.stop_and_say();
   phase("records drained");
   // Tracing is off and drained: nothing the programs do counts any more.
   // Detaching them (a kernel text patch per tracepoint) overlaps with

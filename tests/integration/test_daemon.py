@@ -133,9 +133,12 @@ def test_attach_two_detach_one_dump_follows_spec(daemon):
         open(go, "w").close()
         time.sleep(1.0)
         assert "detached pid %d" % b.pid in daemon.ctl("detach", str(b.pid)).stdout
-        time.sleep(0.1)  # rows retire once the records before the detach are in (ms)
+        # Rows retire once the records before the detach are in (ms).
+        def b_detached():
+            rows = rows_of(daemon.dump(), b.pid)
+            return rows and all(r["detached"] for r in rows)
+        wait_for(b_detached, what="B's rows marked detached")
         b_rows = rows_of(daemon.dump(), b.pid)
-        assert b_rows and all(r["detached"] for r in b_rows), b_rows
         a_own = json.loads(a.communicate(timeout=10)[0])
         # The exit check runs every 250 ms.
         wait_for(lambda: (a.pid, "exited") in {(t["pid"], t["state"]) for t in daemon.status()["targets"]},
@@ -177,7 +180,8 @@ def test_windows_equal_trace_and_own_stamps(daemon):
         open(go, "w").close()
         lines = json_lines(prog.communicate(timeout=60)[0])
         traced = tr.json()
-        time.sleep(0.3)
+        wait_for(lambda: len([w for w in daemon.dump()["windows"]["list"] if w["pid"] == prog.pid])
+                 >= traced["windows"]["count"], what="the daemon's windows")
         doc = daemon.dump()
     finally:
         prog.kill()
@@ -215,7 +219,7 @@ def test_signal_window_through_daemon(daemon):
     finally:
         prog.kill()
         prog.wait()
-    time.sleep(0.3)
+    wait_for(lambda: any(w["pid"] == prog.pid for w in daemon.dump()["windows"]["list"]), what="the window")
     doc = daemon.dump()
     check_sum_invariant(doc)
     ws = [w for w in doc["windows"]["list"] if w["pid"] == prog.pid]
@@ -551,7 +555,9 @@ def test_reset_clears_tables_and_forgets_gone_targets(daemon):
         daemon.ctl("attach", str(gone.pid))
         gone.kill()
         gone.wait()
-        time.sleep(0.6)
+        # The exit check runs every 250 ms.
+        wait_for(lambda: (gone.pid, "exited") in {(t["pid"], t["state"]) for t in daemon.status()["targets"]},
+                 what="the killed target to be seen exited")
         before = rows_of(daemon.dump(), prog.pid)[0]["wakeups"]
         dumped = json.loads(daemon.ctl("dump", "-f", "json", "--reset").stdout)
         assert rows_of(dumped, prog.pid)[0]["wakeups"] >= before

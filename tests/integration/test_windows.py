@@ -120,23 +120,41 @@ def test_go_runtime_symbol_as_cancel():
     pairs = own_pairs(lines)
     assert doc["windows"]["count"] == len(pairs) == 6
     for p in pairs:
-        # The runtime's cancel runs just after the program's own cancel stamp.
-        c, d = p["cancel"]["ts"], p["done"]["ts"]
-        near = [w for w in doc["windows"]["list"] if w["tid"] == p["tid"] and 0 <= w["start_ns"] - c < 2_000_000
-                and abs(w["end_ns"] - d) < 1_000_000]
+        # The runtime's cancel runs after the program's own cancel stamp
+        # (ts_before) and before any worker can notice it (the done stamp);
+        # the done marker is inside its bracket. Bounds from the program's
+        # stamps, not fixed delays: a preemption between the stamp and the
+        # runtime's cancel only moves the start within them.
+        c, d = p["cancel"], p["done"]
+        near = [w for w in doc["windows"]["list"] if w["tid"] == p["tid"]
+                and c["ts_before"] - 1000 <= w["start_ns"] <= d["ts_before"]
+                and d["ts_before"] - 1000 <= w["end_ns"] <= d["ts"] + 1000]
         assert len(near) == 1, (p, doc["windows"]["list"])
 
 
 def test_signal_term_and_exit_with_20ms_cleanup():
     for cleanup, part in (("sleep", "blocked_ns"), ("busy", "running_ns")):
-        prog = subprocess.Popen([target("sigterm_cleanup"), "--cleanup", cleanup, "--cleanup-ms", "20"],
-                                stdout=subprocess.PIPE, text=True)
-        ready = json.loads(prog.stdout.readline())
-        tr = Tracer(["trace", "-p", str(ready["pid"]), "--cancel", "signal:TERM", "-f", "json"])
-        prog.send_signal(signal.SIGTERM)
-        lines = json_lines(prog.stdout.read())
-        prog.wait()
-        doc = tr.json()
+        # A busy cleanup assumes its CPU stays its own for the 20 ms; the
+        # program's own CPU-time stamps check that (the sandbox agent
+        # sometimes takes a CPU for milliseconds): such a run is repeated, at
+        # most twice.
+        for attempt in range(3):
+            prog = subprocess.Popen([target("sigterm_cleanup"), "--cleanup", cleanup, "--cleanup-ms", "20"],
+                                    stdout=subprocess.PIPE, text=True)
+            ready = json.loads(prog.stdout.readline())
+            tr = Tracer(["trace", "-p", str(ready["pid"]), "--cancel", "signal:TERM", "-f", "json"])
+            prog.send_signal(signal.SIGTERM)
+            lines = json_lines(prog.stdout.read())
+            prog.wait()
+            doc = tr.json()
+            stamps = {l["event"]: l for l in lines}
+            wall = stamps["exit"]["ts"] - stamps["sigterm"]["ts"]
+            ran = stamps["exit"]["cpu_ns"] - stamps["sigterm"]["cpu_ns"]
+            if cleanup == "sleep" or ran >= 0.9 * wall:
+                break
+            print("attempt %d: the busy cleanup ran %.1f of its %.1f ms; again" % (attempt + 1, ran / 1e6, wall / 1e6))
+        else:
+            pytest.fail("the busy cleanup never kept its CPU in 3 attempts")
         check_sum_invariant(doc)
         assert doc["windows"]["count"] == 1 and doc["windows"]["unfinished"] == 0, doc["windows"]
         w = doc["windows"]["list"][0]
@@ -166,12 +184,25 @@ def busy_windows(with_hog):
     for w in doc["windows"]["list"]:
         for p in w["preempted_by"]:
             holders[p["comm"]] = holders.get(p["comm"], 0) + p["ns"]
-    return totals, holders
+    slowest = max(p["done"]["ts"] - p["cancel"]["ts"] for p in own_pairs(lines))
+    return totals, holders, slowest
 
 
 def test_cpu_hog_shows_up_as_runqueue_and_names_the_hog():
-    alone, holders_alone = busy_windows(False)
-    hogged, holders_hogged = busy_windows(True)
+    hogged, holders_hogged, _ = busy_windows(True)
+    # The run alone assumes nothing else takes CPU 1 while a cancel is
+    # pending (the sandbox agent sometimes does, for milliseconds). The
+    # program's own stamps check that independently of irqlat: alone, the
+    # worker notices within ~0.1 ms; a run with a window over 1 ms is
+    # repeated, at most twice.
+    for attempt in range(3):
+        alone, holders_alone, slowest = busy_windows(False)
+        if slowest <= 1_000_000:
+            break
+        print("attempt %d: a window alone took %.2f ms by the program's own stamps; again"
+              % (attempt + 1, slowest / 1e6))
+    else:
+        pytest.fail("CPU 1 was never free of other tasks for the run alone in 3 attempts")
     print("alone", alone, holders_alone)
     print("hogged", hogged, holders_hogged)
     assert max(hogged, key=hogged.get) == "runqueue_ns"

@@ -13,9 +13,12 @@
 //
 // Output: stdout, one JSON object per line, each flushed as printed:
 //   {"event":"ready","pid":P}     the handler is installed: send SIGTERM now
-//   {"event":"sigterm","ts":NS}   stamped first thing in the signal handler
-//   {"event":"exit","ts":NS}      stamped right before printing this and exit(0)
+//   {"event":"sigterm","ts":NS,"cpu_ns":C}   stamped first thing in the signal handler
+//   {"event":"exit","ts":NS,"cpu_ns":C}      stamped right before printing this and exit(0)
 // NS is CLOCK_MONOTONIC in nanoseconds (the clock of bpf_ktime_get_ns()).
+// C is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID) as the line is
+// printed: exit.cpu_ns - sigterm.cpu_ns is how much of the cleanup it ran
+// (all of it, busy, unless something else took its CPU).
 // exit.ts - sigterm.ts = cleanup time + a few us (>= --cleanup-ms). A tracer's
 // window is longer at both ends: it opens when the kernel generates the
 // signal (before the handler runs: signal delivery latency, larger if the
@@ -35,9 +38,17 @@
 #include <unistd.h>
 
 using namespace irqlat::example;
+
 const char irqlat::example::kProgramName[] = "sigterm_cleanup";
 
 namespace {
+
+// This thread's CPU time so far (CLOCK_THREAD_CPUTIME_ID), in ns.
+uint64_t thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
 
 const char *kUsage =
     "usage: sigterm_cleanup [--cleanup busy|sleep] [--cleanup-ms MS] [--loop sleep|busy]\n"
@@ -92,7 +103,8 @@ int main(int argc, char **argv) {
     if (!loop_busy) clock_nanosleep(CLOCK_MONOTONIC, 0, &one_ms, nullptr);  // EINTR on the signal
   }
   const uint64_t t_term = g_term_ts;
-  std::printf("{\"event\":\"sigterm\",\"ts\":%llu}\n", (unsigned long long)t_term);
+  std::printf("{\"event\":\"sigterm\",\"ts\":%llu,\"cpu_ns\":%llu}\n", (unsigned long long)t_term,
+              (unsigned long long)thread_cpu_ns());
 
   // Cleanup until t_term + cleanup_ms.
   const uint64_t end = t_term + uint64_t(cleanup_ms) * 1000000u;
@@ -102,6 +114,7 @@ int main(int argc, char **argv) {
     sleep_until_ns(end);
 
   const uint64_t t_exit = now_ns();
-  std::printf("{\"event\":\"exit\",\"ts\":%llu}\n", (unsigned long long)t_exit);
+  std::printf("{\"event\":\"exit\",\"ts\":%llu,\"cpu_ns\":%llu}\n", (unsigned long long)t_exit,
+              (unsigned long long)thread_cpu_ns());
   std::exit(0);
 }

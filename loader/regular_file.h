@@ -19,9 +19,11 @@ struct RegularFile {
   std::string why() const;
 };
 
-// open(path, flags | O_CLOEXEC | O_NONBLOCK, mode), kept only if it is a
-// regular file. A write-only open of a FIFO without a reader (ENXIO) counts
-// as not a regular file.
+// open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode), kept only if
+// it is a regular file. ENXIO, which only special files give (a FIFO opened
+// for writing without a reader, a socket, a device without a driver),
+// counts as not a regular file. O_NOCTTY: a terminal named here must not
+// become the daemon's controlling terminal on the way to being refused.
 RegularFile open_regular_file(const std::string& path, int flags, mode_t mode = 0);
 
 }  // namespace irqlat

@@ -152,10 +152,10 @@ def direct_write(blocks, cpu=None):
     interrupt per 4 KiB write. With cpu, dd runs pinned there."""
     fd, path = tempfile.mkstemp(prefix="irqlat-test-dd-", dir="/var/tmp")
     os.close(fd)
-    pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+    pin = [] if cpu is None else ["taskset", "-c", str(cpu)]
     try:
-        subprocess.run(["dd", "if=/dev/zero", "of=" + path, "bs=4k", "count=%d" % blocks, "oflag=direct"],
-                       check=True, capture_output=True, preexec_fn=pin)
+        subprocess.run(pin + ["dd", "if=/dev/zero", "of=" + path, "bs=4k", "count=%d" % blocks, "oflag=direct"],
+                       check=True, capture_output=True)
     finally:
         os.unlink(path)
 

@@ -91,12 +91,14 @@ def test_pid_exiting_mid_trace_keeps_its_data(tmp_path):
     p = subprocess.Popen([target("sleeper"), "--cpu", "0", "--seconds", "1", "--wait-file", str(go)],
                          stdout=subprocess.DEVNULL)
     try:
-        tr = Tracer(["trace", "-p", str(p.pid), "-d", "20s", "-f", "json"])
+        tr = Tracer(["trace", "-p", str(p.pid), "-d", "60s", "-f", "json"])
         go.touch()
-        doc = tr.json()
+        doc = tr.json(timeout=90)
     finally:
         p.kill()
         p.wait()
+    # Ended by the exit (~1 s), not by -d.
+    assert doc["targets_exited"] == 1 and doc["duration_ns"] < 30e9, (doc["targets_exited"], doc["duration_ns"])
     rows = [t for t in doc["threads"] if t["pid"] == p.pid]
     assert rows, doc["threads"]
     assert rows[0]["exited"] is True

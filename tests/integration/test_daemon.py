@@ -139,6 +139,7 @@ def test_attach_two_detach_one_dump_follows_spec(daemon):
             return rows and all(r["detached"] for r in rows)
         wait_for(b_detached, what="B's rows marked detached")
         b_rows = rows_of(daemon.dump(), b.pid)
+        assert b_rows and all(r["detached"] for r in b_rows), b_rows
         a_own = json.loads(a.communicate(timeout=10)[0])
         # The exit check runs every 250 ms.
         wait_for(lambda: (a.pid, "exited") in {(t["pid"], t["state"]) for t in daemon.status()["targets"]},
@@ -558,6 +559,9 @@ def test_reset_clears_tables_and_forgets_gone_targets(daemon):
         # The exit check runs every 250 ms.
         wait_for(lambda: (gone.pid, "exited") in {(t["pid"], t["state"]) for t in daemon.status()["targets"]},
                  what="the killed target to be seen exited")
+        # Enough counted that the reset's drop shows (~1000 wakeups a second).
+        wait_for(lambda: sum(r["wakeups"] for r in rows_of(daemon.dump(), prog.pid)) > 200,
+                 what="200 wakeups of the sleeper")
         before = rows_of(daemon.dump(), prog.pid)[0]["wakeups"]
         dumped = json.loads(daemon.ctl("dump", "-f", "json", "--reset").stdout)
         assert rows_of(dumped, prog.pid)[0]["wakeups"] >= before

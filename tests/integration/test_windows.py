@@ -121,13 +121,13 @@ def test_go_runtime_symbol_as_cancel():
     assert doc["windows"]["count"] == len(pairs) == 6
     for p in pairs:
         # The runtime's cancel runs after the program's own cancel stamp
-        # (ts_before) and before any worker can notice it (the done stamp);
-        # the done marker is inside its bracket. Bounds from the program's
-        # stamps, not fixed delays: a preemption between the stamp and the
-        # runtime's cancel only moves the start within them.
+        # (marker, stamp, cancel()) and before any worker can notice it (the
+        # done stamp); the done marker is inside its bracket. Bounds from the
+        # program's stamps, not fixed delays: a preemption between the stamp
+        # and the runtime's cancel only moves the start within them.
         c, d = p["cancel"], p["done"]
         near = [w for w in doc["windows"]["list"] if w["tid"] == p["tid"]
-                and c["ts_before"] - 1000 <= w["start_ns"] <= d["ts_before"]
+                and c["ts"] - 1000 <= w["start_ns"] <= d["ts_before"]
                 and d["ts_before"] - 1000 <= w["end_ns"] <= d["ts"] + 1000]
         assert len(near) == 1, (p, doc["windows"]["list"])
 

@@ -57,9 +57,9 @@ const char *kUsage =
     "  --loop sleep|busy     main loop before the signal: 1 ms sleeps (default) or spin\n"
     "stdout, one JSON object per line:\n"
     "  {\"event\":\"ready\",\"pid\":P}\n"
-    "  {\"event\":\"sigterm\",\"ts\":NS}   (stamped in the SIGTERM handler)\n"
-    "  {\"event\":\"exit\",\"ts\":NS}      (stamped just before exit(0))\n"
-    "ts = CLOCK_MONOTONIC ns\n";
+    "  {\"event\":\"sigterm\",\"ts\":NS,\"cpu_ns\":C}   (stamped in the SIGTERM handler)\n"
+    "  {\"event\":\"exit\",\"ts\":NS,\"cpu_ns\":C}      (stamped just before exit(0))\n"
+    "ts = CLOCK_MONOTONIC ns; cpu_ns = the thread's CPU time as the line is printed\n";
 
 volatile sig_atomic_t g_term = 0;
 volatile uint64_t g_term_ts = 0;  // written by the handler before g_term

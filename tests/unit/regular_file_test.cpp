@@ -2,12 +2,16 @@
 // refused at once instead of blocking the open.
 #include <catch2/catch.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <string>
 
 #include "loader/regular_file.h"
@@ -24,10 +28,19 @@ struct TempDir {
     path = tmpl;
   }
   ~TempDir() {
-    for (const char* name : {"/file", "/fifo", "/link", "/new"}) unlink((path + name).c_str());
+    for (const char* name : {"/file", "/fifo", "/link", "/new", "/sock"}) unlink((path + name).c_str());
     rmdir(path.c_str());
   }
 };
+
+int open_fds() {
+  int n = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (readdir(dir)) n++;
+    closedir(dir);
+  }
+  return n;
+}
 
 }  // namespace
 
@@ -55,21 +68,34 @@ TEST_CASE("open_regular_file creates with the mode given") {
   close(f.fd);
 }
 
-TEST_CASE("open_regular_file refuses FIFOs, directories and devices without blocking") {
+TEST_CASE("open_regular_file refuses FIFOs, sockets, directories and devices without blocking") {
   TempDir d;
-  const std::string fifo = d.path + "/fifo";
+  const std::string fifo = d.path + "/fifo", sock = d.path + "/sock";
   REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  const int s = socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(s >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock.c_str());
+  REQUIRE(bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const int fds_before = open_fds();
+  // A FIFO without a writer or reader: a blocking open would never return,
+  // so a lost O_NONBLOCK ends the test run (SIGALRM) instead of hanging it.
+  alarm(10);
   for (int flags : {O_RDONLY, O_WRONLY, O_WRONLY | O_CREAT}) {
-    const RegularFile f = open_regular_file(fifo, flags, 0600);  // no writer, no reader: must not block
+    const RegularFile f = open_regular_file(fifo, flags, 0600);
     CHECK(f.fd < 0);
     CHECK(f.error == 0);
     CHECK(f.why() == "not a regular file");
   }
-  for (const std::string& path : {d.path, std::string("/dev/null")}) {
+  alarm(0);
+  for (const std::string& path : {d.path, std::string("/dev/null"), sock}) {
     const RegularFile f = open_regular_file(path, O_RDONLY);
     CHECK(f.fd < 0);
     CHECK(f.why() == "not a regular file");
   }
+  CHECK(open_fds() == fds_before);  // nothing refused stays open
+  close(s);
 }
 
 TEST_CASE("open_regular_file passes on open's own error") {

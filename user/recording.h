@@ -286,8 +286,10 @@ std::unique_ptr<ByteSource> memory_source(const void* data, size_t size);
 // An EVENTS block decoded, ready to hand over in stream order: item i is a
 // record (tag = its size; its bytes are row `k` of its group, or the row
 // group_slot[group][k] names), a watermark (v) or a rejected record (v = its
-// size). deliver_items() writes each record's timestamp (v) into bytes 0..7
-// right before handing it over.
+// size). Bytes 0..7 of a row, its timestamp, are not stored by the decoder:
+// deliver_items() hands each record over with its timestamp (v) apart
+// (record_at), and a sink that reads records from memory gets it written
+// in first.
 struct DecodedItems {
   struct Item {
     uint64_t v;
@@ -324,6 +326,12 @@ class RecordSink {
   // *next* EVENTS block returns, so a sink may keep the pointer until then
   // instead of copying the record.
   virtual void record(const void* data, size_t size) = 0;
+  // What deliver_items() calls: the timestamp into bytes 0..7, then record().
+  // A final sink may hide it with its own that takes ts as it is.
+  void record_at(unsigned char* rec, size_t size, uint64_t ts) {
+    std::memcpy(rec, &ts, sizeof(ts));
+    record(rec, size);
+  }
   // False: the sink is done with each record when record() returns. The
   // reader may then pass records that share their bytes 8.. (a row
   // dictionary's rows, the timestamp written in place before each call)
@@ -349,10 +357,9 @@ template <class Sink>
     const DecodedItems::Item& it = b.items[i];
     if (it.tag >= recfmt::kMinRecord) [[likely]] {
       unsigned char* rec = b.record_at(it);
-      std::memcpy(rec, &it.v, 8);
       last = it.v > last ? it.v : last;
       t.records++;
-      sink.record(rec, it.tag);
+      sink.record_at(rec, it.tag, it.v);
     } else if (it.tag == recfmt::kTagWatermark) {
       last = it.v > last ? it.v : last;
       t.watermarks++;

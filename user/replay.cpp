@@ -115,6 +115,20 @@ class Replayer final : public RecordSink {
     else
       add(static_cast<const unsigned char*>(data), size, kInBlock);
   }
+  // deliver_items()' call: in order, the record goes to the collector with
+  // its timestamp apart, never stored into the row (see
+  // Collector::on_record_at); held or remapped records need it in place.
+  void record_at(unsigned char* rec, size_t size, uint64_t ts) {
+    if (!in_order_ || remap_.active) [[unlikely]] {
+      std::memcpy(rec, &ts, sizeof(ts));
+      record(rec, size);
+      return;
+    }
+    received_++;
+    if (ts < last_released_) late_++;  // its place has gone out (0 until one is)
+    col_.on_record_at(rec, size, ts);
+    last_released_ = std::max(last_released_, ts);
+  }
   // In order, each record goes to the collector (which copies what it
   // keeps) before record() returns; out of order, records wait for a release.
   bool keeps_records() const override { return !in_order_; }

@@ -109,25 +109,16 @@ class Replayer final : public RecordSink {
   void deliver(const DecodedItems& b, DeliveryTally& t) override { deliver_items(b, *this, t); }
 
   void record(const void* data, size_t size) override {
-    received_++;
-    if (remap_.active) [[unlikely]]
-      record_remapped(data, size);
-    else
-      add(static_cast<const unsigned char*>(data), size, kInBlock);
+    uint64_t ts;
+    std::memcpy(&ts, data, sizeof(ts));
+    take(static_cast<const unsigned char*>(data), size, ts);
   }
   // deliver_items()' call: in order, the record goes to the collector with
   // its timestamp apart, never stored into the row (see
   // Collector::on_record_at); held or remapped records need it in place.
   void record_at(unsigned char* rec, size_t size, uint64_t ts) {
-    if (!in_order_ || remap_.active) [[unlikely]] {
-      std::memcpy(rec, &ts, sizeof(ts));
-      record(rec, size);
-      return;
-    }
-    received_++;
-    if (ts < last_released_) late_++;  // its place has gone out (0 until one is)
-    col_.on_record_at(rec, size, ts);
-    last_released_ = std::max(last_released_, ts);
+    if (!in_order_ || remap_.active) [[unlikely]] std::memcpy(rec, &ts, sizeof(ts));
+    take(rec, size, ts);
   }
   // In order, each record goes to the collector (which copies what it
   // keeps) before record() returns; out of order, records wait for a release.
@@ -158,6 +149,15 @@ class Replayer final : public RecordSink {
   uint64_t late() const { return late_; }
 
  private:
+  // Both entries end here. Bytes 0..7 of rec hold ts whenever it may be
+  // held or remapped.
+  [[gnu::always_inline]] void take(const unsigned char* rec, size_t size, uint64_t ts) {
+    received_++;
+    if (remap_.active) [[unlikely]]
+      record_remapped(rec, size);
+    else
+      add(rec, size, kInBlock, ts);
+  }
   // report --cancel/--done other than recorded: marks renamed, signals filtered.
   [[gnu::noinline]] void record_remapped(const void* data, size_t size) {
     struct ev_hdr h;
@@ -166,7 +166,7 @@ class Replayer final : public RecordSink {
       const uint32_t slot = pool_.put(data, size);
       ev_mark* e = reinterpret_cast<ev_mark*>(pool_.at(slot));
       if (e->which <= MARK_DONE) e->which = remap_.mark_as[e->which];
-      add(pool_.at(slot), size, slot);
+      add(pool_.at(slot), size, slot, h.ts);
       return;
     }
     if (h.type == EV_SIGNAL && size >= sizeof(ev_signal)) {
@@ -174,7 +174,7 @@ class Replayer final : public RecordSink {
       std::memcpy(&e, data, sizeof(e));
       if (e.sig <= 0 || e.sig >= 64 || !(remap_.keep_signals & (1ULL << e.sig))) return;
     }
-    add(static_cast<const unsigned char*>(data), size, kInBlock);
+    add(static_cast<const unsigned char*>(data), size, kInBlock, h.ts);
   }
   static constexpr uint32_t kInBlock = UINT32_MAX;
   struct Entry {
@@ -191,12 +191,10 @@ class Replayer final : public RecordSink {
 
   // Inlined into record(): in order (format 3 on), every record takes the
   // first branch, and the call with its register saves showed in profiles.
-  [[gnu::always_inline]] void add(const unsigned char* p, size_t size, uint32_t slot) {
-    uint64_t ts;
-    std::memcpy(&ts, p, sizeof(ts));
+  [[gnu::always_inline]] void add(const unsigned char* p, size_t size, uint32_t slot, uint64_t ts) {
     if (ts < last_released_) late_++;  // its place has gone out (0 until one is)
     if (in_order_) [[likely]] {
-      col_.on_record(p, size);
+      col_.on_record_at(p, size, ts);
       last_released_ = std::max(last_released_, ts);
       if (slot != kInBlock) pool_.release(slot);
       return;

@@ -287,11 +287,7 @@ void Session::pump(int timeout_ms) {
       loader_->attach_vector(m);
     next_vector_poll_ = t0 + kVectorPollNs;
   }
-  if (command_ && !command_status_) {
-    int st;
-    if (command_->reap(&st))
-      command_status_ = st;
-  }
+  reap_command();
 }
 
 void Session::pause() {
@@ -311,11 +307,12 @@ void Session::stop() {
   pending_detach_.clear();
   collector_->finish(end_ns_);
   refresh_kernel_threads();
-  if (command_ && !command_status_) {
-    int st;
-    if (command_->reap(&st))
-      command_status_ = st;
-  }
+  reap_command();
+}
+
+void Session::reap_command() {
+  int st;
+  if (command_ && !command_status_ && command_->reap(&st)) command_status_ = st;
 }
 
 void Session::stop_and_say() {

@@ -134,6 +134,7 @@ class Session {
   std::vector<int> watch_pids_;  // -p and the command: stop when all are gone
   std::vector<int> watch_tids_;  // -t
   std::optional<int> command_status_;  // waitpid() status, once reaped
+  void reap_command();                 // sets command_status_ if it has ended
   std::string target_text_;
   uint64_t start_ns_ = 0, interval_start_ns_ = 0, end_ns_ = 0;
   uint64_t received_ = 0;

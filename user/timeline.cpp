@@ -70,12 +70,12 @@ uint32_t Timeline::holder_index_slow(int tid) {
   return it->second;
 }
 
-uint32_t Timeline::irq_index(uint64_t key) {
-  IrqCacheEntry& c = irq_cache_[(key ^ (key >> 29)) % irq_cache_.size()];
-  if (c.key == key) return c.idx;
+uint32_t Timeline::irq_index_slow(int kind, uint32_t id) {
+  const uint64_t key = irq_key(kind, id);
   auto [it, fresh] = irq_idx_.try_emplace(key, static_cast<uint32_t>(irq_keys_.size()));
   if (fresh) irq_keys_.push_back(key);
-  c = {key, it->second};
+  if (static_cast<unsigned>(kind) < 3 && id < kIrqDirect)
+    irq_direct_[static_cast<unsigned>(kind) * kIrqDirect + id] = it->second + 1;
   return it->second;
 }
 
@@ -87,14 +87,16 @@ inline void add_at(std::vector<uint64_t>& v, uint32_t i, uint64_t ns) {
 }  // namespace
 
 // Books the time since t.since to t, RUNNABLE on t.cpu: runqueue time,
-// charged to that CPU's holder. Run for every waiter at each holder change.
-IRQLAT_HOT void Timeline::book_runnable(Thread& t, uint64_t now) {
+// charged to that CPU's holder (holder_idx: the caller has it at hand, so
+// each waiter's booking does not load it again through t.cpu). Run for every
+// waiter at each holder change.
+IRQLAT_HOT void Timeline::book_runnable(Thread& t, uint64_t now, uint32_t holder_idx) {
   if (now <= t.since) return;
   const uint64_t dt = now - t.since;
   t.since = now;
   t.runqueue_ns += dt;
   t.totals.runqueue_ns += dt;
-  add_at(t.preempt_by, cpus_[t.cpu].holder_idx, dt);
+  add_at(t.preempt_by, holder_idx, dt);
 }
 
 // Books the time since t.since to t's current state.
@@ -107,7 +109,7 @@ IRQLAT_HOT void Timeline::book(Thread& t, uint64_t now) {
       t.since = now;
       break;
     case ThreadState::Runnable:
-      book_runnable(t, now);
+      book_runnable(t, now, cpus_[t.cpu].holder_idx);
       break;
     case ThreadState::Blocked:
     case ThreadState::Unknown:
@@ -148,7 +150,8 @@ IRQLAT_HOT void Timeline::set_state(Thread& t, ThreadState s, int cpu, uint64_t 
 
 // A new task holds the CPU: book the waiters' time so far to the old holder.
 IRQLAT_HOT void Timeline::change_holder(Cpu& c, int tid, uint64_t now) {
-  for (Thread* w : c.waiters) book_runnable(*w, now);
+  const uint32_t old_holder = c.holder_idx;
+  for (Thread* w : c.waiters) book_runnable(*w, now, old_holder);
   c.holder = tid;
   c.holder_idx = holder_index(tid);
   c.noted = nullptr;
@@ -340,7 +343,7 @@ std::optional<IrqCharge> Timeline::on_irq(const ev_irq& e, uint64_t now) {
     t.softirq_ns += c.ns;
     t.totals.softirq_ns += c.ns;
   }
-  add_at(t.irq_by, irq_index(c.key), c.ns);
+  add_at(t.irq_by, irq_index(e.kind, e.id), c.ns);
   return c;
 }
 

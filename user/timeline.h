@@ -220,7 +220,17 @@ class Timeline {
     return holder_index_slow(tid);
   }
   uint32_t holder_index_slow(int tid);
-  uint32_t irq_index(uint64_t key);
+  // Interrupt keys of the three kinds with ids below kIrqDirect (every
+  // softirq and vector, nearly every device IRQ) by a table lookup; the
+  // rest through irq_idx_.
+  uint32_t irq_index(int kind, uint32_t id) {
+    if (static_cast<unsigned>(kind) < 3 && id < kIrqDirect) [[likely]] {
+      uint32_t& d = irq_direct_[static_cast<unsigned>(kind) * kIrqDirect + id];
+      if (d) return d - 1;
+    }
+    return irq_index_slow(kind, id);
+  }
+  uint32_t irq_index_slow(int kind, uint32_t id);
   bool is_dead(int tid) const { return !dead_.empty() && dead_.count(tid); }
   // Records about these tids change no timeline: the idle tasks (tid 0, one
   // per CPU) are never targets, dead ones are gone.
@@ -231,7 +241,7 @@ class Timeline {
   }
   void grow_cpus(int cpu);
   void book(Thread& t, uint64_t now);
-  void book_runnable(Thread& t, uint64_t now);
+  void book_runnable(Thread& t, uint64_t now, uint32_t holder_idx);
   void set_state(Thread& t, ThreadState s, int cpu, uint64_t now);
   void set_holder(int cpu, int tid, std::string_view comm, uint64_t now);
   // The same with the record's comm field (IRQLAT_COMM_LEN bytes, NUL-padded
@@ -258,11 +268,8 @@ class Timeline {
   std::array<HolderCacheEntry, 64> holder_cache_{};
   std::unordered_map<uint64_t, uint32_t> irq_idx_;  // irq_key -> index into irq_keys_
   std::vector<uint64_t> irq_keys_;
-  struct IrqCacheEntry {
-    uint64_t key = ~0ULL;
-    uint32_t idx = 0;
-  };
-  std::array<IrqCacheEntry, 16> irq_cache_{};
+  static constexpr uint32_t kIrqDirect = 256;
+  std::array<uint32_t, 3 * kIrqDirect> irq_direct_{};  // 1 + irq_index, 0: not seen yet
   FindCache find_cache_;
   std::vector<ThreadRow> exited_rows_;
   // Tids that exited and have not made their final switch-out yet: records

@@ -31,6 +31,9 @@ void feed(Timeline& tl, const std::vector<Rec>& recs) {
       case EV_MIGRATE:
         tl.on_migrate(as<ev_migrate>(r), r.ts());
         break;
+      case EV_IRQ:
+        tl.on_irq(as<ev_irq>(r), r.ts());
+        break;
       default:
         FAIL("record type not fed here");
     }
@@ -90,4 +93,31 @@ TEST_CASE("timeline: waiters leaving a runqueue in any order keep the others' ho
   CHECK(totals(tl, B.tid, 5000).preempt_ns.get(HOG.tid) == 800);
   CHECK(totals(tl, C.tid, 5000).preempt_ns.get(HOG.tid) == 700);
   CHECK(totals(tl, A.tid, 5000).preempt_ns.get(HOG.tid) == 900 + 100);
+}
+
+// Interrupt time is kept per (kind, id): the same number as a device IRQ, a
+// vector and a softirq are three sources, and ids past the direct table
+// (256 on) are their own keys too, not folded onto a smaller one.
+TEST_CASE("timeline: interrupt time by source keeps kinds and large ids apart") {
+  const Task A{100, 100, "a", true};
+  Timeline tl;
+  feed(tl, {
+               sw(1000, 0, idle(0), A),
+               irq(1100, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 3, 1090, 10),
+               irq(1200, 0, A.tid, A.pid, IRQ_KIND_VECTOR, 3, 1180, 20),
+               irq(1300, 0, A.tid, A.pid, IRQ_KIND_SOFTIRQ, 3, 1270, 30),
+               irq(1400, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 300, 1360, 40),
+               irq(1500, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 300 - 256, 1450, 50),
+               irq(1600, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 3, 1594, 6),
+               irq(1700, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 300, 1693, 7),
+           });
+  const ThreadTotals t = totals(tl, A.tid, 2000);
+  CHECK(t.irq_ns.items().size() == 5);
+  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_HARDIRQ, 3)) == 16);
+  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_VECTOR, 3)) == 20);
+  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_SOFTIRQ, 3)) == 30);
+  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_HARDIRQ, 300)) == 47);
+  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_HARDIRQ, 44)) == 50);
+  CHECK(t.hardirq_ns == 16 + 20 + 47 + 50);
+  CHECK(t.softirq_ns == 30);
 }

@@ -1380,7 +1380,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
   // Each item takes at least 2 bytes, so no more than this many can parse
   // before an error: a hostile count allocates nothing.
   const size_t can_parse = std::min<size_t>(n, payload.size() / 2 + 1);
-  if (items_.size() < can_parse) items_.resize(can_parse);
+  items_.ensure(can_parse);
   uint64_t prev = 0;
   // A record item: its timestamp and its place in its group (inlined into
   // the fast paths: a call per record costs ~30 instructions).
@@ -1488,7 +1488,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
   // before each record is handed over): the sink gets
   // pointers into the rows buffer, nothing is copied per record. Two
   // buffers take turns, so a block's records outlive the next block.
-  std::vector<unsigned char>& rows = rows_[rows_turn_];
+  ScratchArray<unsigned char>& rows = rows_[rows_turn_];
   rows_turn_ ^= 1;
   uint64_t rows_len = 0;
   for (uint16_t g : touched_) {
@@ -1496,7 +1496,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     group_row_[g] = rows_len;
     rows_len += static_cast<uint64_t>(group_count_[g]) * stride;
   }
-  if (rows.size() < rows_len) rows.resize(static_cast<size_t>(rows_len));
+  rows.ensure(static_cast<size_t>(rows_len));
   // Whether some record's type byte differs from its item's (corrupt): then
   // a scan names the first one, before anything of the block is delivered.
   bool mistyped = false;
@@ -1514,7 +1514,7 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
     // as they are (the timestamp written in before each record), not a
     // copy per record.
     const bool share_rows = version_ >= 4 && !sink.keeps_records();
-    if (share_rows && slots_.size() < n) slots_.resize(n);
+    if (share_rows) slots_.ensure(n);
     size_t slots_used = 0;
     for (uint16_t g : touched_) {
       const size_t size = g / 256 + recfmt::kMinRecord, len = size - 8, stride = (size + 7) & ~size_t{7};

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "bpf/irqlat.h"
+#include "user/scratch_array.h"
 #include "user/irq_tables.h"
 
 struct ZSTD_CCtx_s;
@@ -418,16 +419,16 @@ class RecordingReader {
   // each of its records, an index into slots_; the dictionary's rows are in
   // the group's first slots.
   std::vector<const uint16_t*> group_slot_;
-  std::vector<uint16_t> slots_;
+  ScratchArray<uint16_t> slots_;
   std::vector<uint16_t> touched_;  // groups present in the current block
   // One decoded item: a record (tag = size, group, its index k in the
   // group, v = ts), a watermark (v) or a rejected record (v = its size).
   using Item = DecodedItems::Item;
-  std::vector<Item> items_;
+  ScratchArray<Item> items_;
   // The blocks' records, back in row-major order, each in an 8-byte aligned
   // slot; two buffers take turns, so the sink may keep pointers into a
   // block until the end_block() after the next one.
-  std::vector<unsigned char> rows_[2];  // operator new: 16-byte aligned
+  ScratchArray<unsigned char> rows_[2];
   int rows_turn_ = 0;
 };
 

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <type_traits>
+#include <utility>
 
 namespace irqlat {
 
@@ -18,6 +19,16 @@ class ScratchArray {
                 "elements are left unset until written");
 
  public:
+  ScratchArray() = default;
+  // A moved-from array is empty (capacity 0), not a null buffer that
+  // claims room.
+  ScratchArray(ScratchArray&& o) noexcept : buf_(std::move(o.buf_)), cap_(std::exchange(o.cap_, 0)) {}
+  ScratchArray& operator=(ScratchArray&& o) noexcept {
+    buf_ = std::move(o.buf_);
+    cap_ = std::exchange(o.cap_, 0);
+    return *this;
+  }
+
   // Room for at least n elements; what the array held is dropped when it
   // has to grow (with 1/8 headroom, so small growths do not repeat it).
   T* ensure(size_t n) {

@@ -221,8 +221,8 @@ class Timeline {
   }
   uint32_t holder_index_slow(int tid);
   // Interrupt keys of the three kinds with ids below kIrqDirect (every
-  // softirq and vector, nearly every device IRQ) by a table lookup; the
-  // rest through irq_idx_.
+  // softirq and vector, and device IRQs up to 1023, MSI-X included on most
+  // hosts) by a table lookup; the rest through irq_idx_.
   uint32_t irq_index(int kind, uint32_t id) {
     if (static_cast<unsigned>(kind) < 3 && id < kIrqDirect) [[likely]] {
       uint32_t& d = irq_direct_[static_cast<unsigned>(kind) * kIrqDirect + id];
@@ -268,7 +268,7 @@ class Timeline {
   std::array<HolderCacheEntry, 64> holder_cache_{};
   std::unordered_map<uint64_t, uint32_t> irq_idx_;  // irq_key -> index into irq_keys_
   std::vector<uint64_t> irq_keys_;
-  static constexpr uint32_t kIrqDirect = 256;
+  static constexpr uint32_t kIrqDirect = 1024;
   std::array<uint32_t, 3 * kIrqDirect> irq_direct_{};  // 1 + irq_index, 0: not seen yet
   FindCache find_cache_;
   std::vector<ThreadRow> exited_rows_;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 using irqlat::ScratchArray;
 
@@ -28,4 +29,21 @@ TEST_CASE("scratch array: grows with headroom, and keeps its buffer while it fit
   CHECK(a[a.capacity() - 1] == 0xababababu);
   // 16-byte alignment, as the rows' 8-byte slots and wide loads assume.
   CHECK(reinterpret_cast<uintptr_t>(q) % 16 == 0);
+}
+
+TEST_CASE("scratch array: a moved-from array is empty and grows again") {
+  ScratchArray<uint64_t> a;
+  uint64_t* p = a.ensure(64);
+  ScratchArray<uint64_t> b(std::move(a));
+  CHECK(b.data() == p);
+  CHECK(b.capacity() == 72);
+  CHECK(a.capacity() == 0);  // what a move leaves behind is the point
+  uint64_t* q = a.ensure(8);
+  REQUIRE(q != nullptr);
+  q[7] = 1;
+  ScratchArray<uint64_t> c;
+  c = std::move(b);
+  CHECK(c.data() == p);
+  CHECK(b.capacity() == 0);
+  CHECK(b.ensure(1) != nullptr);
 }

@@ -97,7 +97,7 @@ TEST_CASE("timeline: waiters leaving a runqueue in any order keep the others' ho
 
 // Interrupt time is kept per (kind, id): the same number as a device IRQ, a
 // vector and a softirq are three sources, and ids past the direct table
-// (256 on) are their own keys too, not folded onto a smaller one.
+// (1024 on) are their own keys too, not folded onto a smaller one.
 TEST_CASE("timeline: interrupt time by source keeps kinds and large ids apart") {
   const Task A{100, 100, "a", true};
   Timeline tl;
@@ -106,18 +106,20 @@ TEST_CASE("timeline: interrupt time by source keeps kinds and large ids apart") 
                irq(1100, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 3, 1090, 10),
                irq(1200, 0, A.tid, A.pid, IRQ_KIND_VECTOR, 3, 1180, 20),
                irq(1300, 0, A.tid, A.pid, IRQ_KIND_SOFTIRQ, 3, 1270, 30),
-               irq(1400, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 300, 1360, 40),
-               irq(1500, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 300 - 256, 1450, 50),
+               irq(1400, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 1100, 1360, 40),
+               irq(1500, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 1100 - 1024, 1450, 50),
                irq(1600, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 3, 1594, 6),
-               irq(1700, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 300, 1693, 7),
+               irq(1700, 0, A.tid, A.pid, IRQ_KIND_HARDIRQ, 1100, 1693, 7),
+               irq(1800, 0, A.tid, A.pid, IRQ_KIND_VECTOR, 3, 1792, 8),
+               irq(1900, 0, A.tid, A.pid, IRQ_KIND_SOFTIRQ, 3, 1891, 9),
            });
   const ThreadTotals t = totals(tl, A.tid, 2000);
   CHECK(t.irq_ns.items().size() == 5);
   CHECK(t.irq_ns.get(irq_key(IRQ_KIND_HARDIRQ, 3)) == 16);
-  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_VECTOR, 3)) == 20);
-  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_SOFTIRQ, 3)) == 30);
-  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_HARDIRQ, 300)) == 47);
-  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_HARDIRQ, 44)) == 50);
-  CHECK(t.hardirq_ns == 16 + 20 + 47 + 50);
-  CHECK(t.softirq_ns == 30);
+  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_VECTOR, 3)) == 28);
+  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_SOFTIRQ, 3)) == 39);
+  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_HARDIRQ, 1100)) == 47);
+  CHECK(t.irq_ns.get(irq_key(IRQ_KIND_HARDIRQ, 76)) == 50);
+  CHECK(t.hardirq_ns == 16 + 28 + 47 + 50);
+  CHECK(t.softirq_ns == 39);
 }

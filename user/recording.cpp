@@ -1484,8 +1484,8 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
   if (at - planes > recfmt::kMaxBlockBytes) bad("record data over the block limit");
 
   // Each group back to row-major order, as whole records in 8-byte aligned
-  // slots (bytes 0..7, the timestamp, are written by deliver_items() right
-  // before each record is handed over): the sink gets
+  // slots (bytes 0..7, the timestamp, are left unset: deliver_items() hands
+  // each record over with its timestamp apart, RecordSink::record_at): the sink gets
   // pointers into the rows buffer, nothing is copied per record. Two
   // buffers take turns, so a block's records outlive the next block.
   ScratchArray<unsigned char>& rows = rows_[rows_turn_];
@@ -1511,8 +1511,8 @@ void RecordingReader::decode_events(const std::string& payload, RecordSink& sink
   } else {
     Cursor cc{base + planes, end};
     // A sink done with each record on return gets a row dictionary's rows
-    // as they are (the timestamp written in before each record), not a
-    // copy per record.
+    // as they are (the timestamp handed over apart), not a copy per
+    // record.
     const bool share_rows = version_ >= 4 && !sink.keeps_records();
     if (share_rows) slots_.ensure(n);
     size_t slots_used = 0;

@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "bpf/irqlat.h"
-#include "user/scratch_array.h"
 #include "user/irq_tables.h"
+#include "user/scratch_array.h"
 
 struct ZSTD_CCtx_s;
 struct libdeflate_compressor;

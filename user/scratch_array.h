@@ -40,7 +40,6 @@ class ScratchArray {
     return buf_.get();
   }
   T* data() { return buf_.get(); }
-  const T* data() const { return buf_.get(); }
   T& operator[](size_t i) { return buf_[i]; }
   size_t capacity() const { return cap_; }
 

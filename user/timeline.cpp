@@ -74,8 +74,7 @@ uint32_t Timeline::irq_index_slow(int kind, uint32_t id) {
   const uint64_t key = irq_key(kind, id);
   auto [it, fresh] = irq_idx_.try_emplace(key, static_cast<uint32_t>(irq_keys_.size()));
   if (fresh) irq_keys_.push_back(key);
-  if (static_cast<unsigned>(kind) < 3 && id < kIrqDirect)
-    irq_direct_[static_cast<unsigned>(kind) * kIrqDirect + id] = it->second + 1;
+  if (uint32_t* d = irq_direct(kind, id)) *d = it->second + 1;
   return it->second;
 }
 

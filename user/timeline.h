@@ -224,13 +224,17 @@ class Timeline {
   // softirq and vector, and device IRQs up to 1023, MSI-X included on most
   // hosts) by a table lookup; the rest through irq_idx_.
   uint32_t irq_index(int kind, uint32_t id) {
-    if (static_cast<unsigned>(kind) < 3 && id < kIrqDirect) [[likely]] {
-      uint32_t& d = irq_direct_[static_cast<unsigned>(kind) * kIrqDirect + id];
-      if (d) return d - 1;
-    }
+    if (const uint32_t* d = irq_direct(kind, id); d && *d) [[likely]]
+      return *d - 1;
     return irq_index_slow(kind, id);
   }
   uint32_t irq_index_slow(int kind, uint32_t id);
+  // The key's direct table entry (1 + index, 0: not seen yet), or nullptr
+  // past the table.
+  uint32_t* irq_direct(int kind, uint32_t id) {
+    if (static_cast<unsigned>(kind) >= 3 || id >= kIrqDirect) return nullptr;
+    return &irq_direct_[static_cast<unsigned>(kind) * kIrqDirect + id];
+  }
   bool is_dead(int tid) const { return !dead_.empty() && dead_.count(tid); }
   // Records about these tids change no timeline: the idle tasks (tid 0, one
   // per CPU) are never targets, dead ones are gone.

@@ -23,10 +23,11 @@ HTTPLIB_LIBS   := $(shell pkg-config --libs cpp-httplib 2>/dev/null || echo -lcp
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
               -DIRQLAT_DEBUG_CHECKS
 
-DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev libzstd-dev pkg-config \
+DEB_PACKAGES := make g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev libzstd-dev pkg-config \
                 libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev catch2 \
                 systemtap-sdt-dev golang-go python3 python3-pytest linux-perf \
-                stress-ng rt-tests bpftrace util-linux iproute2 libclang-rt-dev prometheus valgrind
+                stress-ng rt-tests bpftrace util-linux iproute2 libclang-rt-dev prometheus valgrind \
+                groff-base systemd binutils
 
 USER_SRCS   := $(filter-out user/main.cpp,$(wildcard user/*.cpp)) $(wildcard loader/*.cpp)
 USER_OBJS   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(USER_SRCS))
@@ -58,7 +59,7 @@ $(BUILD)/obj/%.o: %.cpp $(BUILD)/irqlat.skel.h $(wildcard user/*.h loader/*.h bp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-$(BUILD)/san/%.o: %.cpp $(BUILD)/irqlat.skel.h $(wildcard user/*.h loader/*.h bpf/irqlat.h)
+$(BUILD)/san/%.o: %.cpp $(BUILD)/irqlat.skel.h $(wildcard user/*.h loader/*.h bpf/irqlat.h tests/unit/*.h include/irqlat/*.h)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(SAN_FLAGS) -c $< -o $@
 
@@ -93,8 +94,10 @@ $(BUILD):
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
+# IRQLAT_ASAN_FRESH: make has just brought $(BUILD)/irqlat-asan up to date
+# (below), so the recording tests must use it.
 test: deps all $(BUILD)/unit_tests $(BUILD)/kernel_tests
-	tests/run_all.sh $(BUILD)
+	IRQLAT_ASAN_FRESH=1 tests/run_all.sh $(BUILD)
 
 demo: deps all
 	examples/demo.sh $(BUILD)
@@ -132,11 +135,12 @@ FUZZ_SRCS    := tests/fuzz/recording_fuzz.cpp \
                 $(addprefix user/,recording.cpp replay.cpp collector.cpp timeline.cpp windows.cpp \
                   histogram.cpp names.cpp irq_tables.cpp report_builder.cpp reorder.cpp parse.cpp \
                   kernel_threads.cpp \
-                  format_json.cpp format_table.cpp format_csv.cpp)
+                  format_json.cpp format_table.cpp format_csv.cpp) \
+                loader/regular_file.cpp
 
 FUZZ_OBJS    := $(patsubst %.cpp,$(BUILD)/fuzz/obj/%.o,$(FUZZ_SRCS))
 
-$(BUILD)/fuzz/obj/%.o: %.cpp $(wildcard user/*.h) bpf/irqlat.h
+$(BUILD)/fuzz/obj/%.o: %.cpp $(wildcard user/*.h loader/*.h) bpf/irqlat.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
 

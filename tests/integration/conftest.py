@@ -43,10 +43,25 @@ class Tracer:
         self._tracing = threading.Event()
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
-        if not self._tracing.wait(timeout):
-            self.proc.kill()
-            out, _ = self.proc.communicate()
-            raise AssertionError("irqlat did not start tracing: %s" % "".join(self.stderr_lines))
+        # stdout is drained as it comes, so wait() can time out on the process
+        # instead of blocking on a pipe read.
+        self._stdout = []
+        self._out_reader = threading.Thread(target=lambda: self._stdout.append(self.proc.stdout.read()),
+                                            daemon=True)
+        self._out_reader.start()
+        # Until it says it is tracing, or exits (a start-up error), or times out.
+        end = time.monotonic() + timeout
+        while not self._tracing.wait(0.05):
+            exited = self.proc.poll() is not None
+            if exited:
+                self._reader.join(5)  # it may have said so just before it exited
+                if self._tracing.is_set():
+                    break
+            if exited or time.monotonic() > end:
+                self.proc.kill()
+                self.proc.wait()
+                self._reader.join(5)
+                raise AssertionError("irqlat did not start tracing: %s" % "".join(self.stderr_lines))
 
     def _read_stderr(self):
         for line in self.proc.stderr:
@@ -65,10 +80,18 @@ class Tracer:
             self.proc.send_signal(sig)
 
     def wait(self, timeout=60):
-        out = self.proc.stdout.read()
-        self.proc.wait(timeout)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("irqlat did not exit within %d s: %s" % (timeout, "".join(self.stderr_lines)))
+        # A child of irqlat's that outlives it keeps the pipe open.
+        self._out_reader.join(timeout)
+        if self._out_reader.is_alive():
+            raise AssertionError("irqlat's standard output is still open %d s after it exited" % timeout)
         self._reader.join(5)
-        self.stdout = out
+        self.stdout = "".join(self._stdout)
         return self.proc.returncode
 
     def json(self, timeout=60):

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "bpf/irqlat.h"
 #include "irqlat.skel.h"
@@ -84,6 +85,14 @@ struct Fixture {
                                strerror(errno));
   }
   const irq_stat& stat(uint32_t slot, int cpu) const { return stats[slot * ncpu + cpu]; }
+  // The kernel side's own counters on cpu (a per-CPU array of one entry).
+  kstats counters(int cpu) const {
+    std::vector<kstats> all(ncpu);
+    const uint32_t zero = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.kstats), &zero, all.data()) != 0)
+      throw std::runtime_error(std::string("kstats: ") + strerror(errno));
+    return all[cpu];
+  }
 };
 
 }  // namespace
@@ -106,39 +115,55 @@ int main() {
     const uint32_t irq = 60;    // an IRQ number nothing else uses here
     const int rounds = 20;
     uint64_t wall = 0;
+    // Wall time of each round outside the nested hardirq: the softirq's
+    // entry -> hardirq entry and hardirq exit -> softirq exit, each measured
+    // around the programs' own clock reads, so it bounds the softirq's self
+    // time from above however long the sleeps take.
+    uint64_t outer = 0;
     for (int i = 0; i < rounds; i++) {
-      uint64_t t0 = now_ns();
+      const uint64_t t0 = now_ns();
       f.run(p, vec);
       sleep_us(200);
       f.run(f.skel->progs.raw_tp_irq_handler_entry, irq);
+      const uint64_t t1 = now_ns();
       sleep_us(5000);
+      const uint64_t t2 = now_ns();
       f.run(f.skel->progs.raw_tp_irq_handler_exit, irq);
       sleep_us(200);
       f.run(f.skel->progs.raw_tp_softirq_exit, vec);
-      wall += now_ns() - t0;
+      const uint64_t t3 = now_ns();
+      wall += t3 - t0;
+      outer += (t1 - t0) + (t3 - t2);
     }
     const irq_stat& soft = f.stat(IRQLAT_SLOT_SOFTIRQ(vec), 0);
     const irq_stat& hard = f.stat(IRQLAT_SLOT_HARDIRQ0 + irq, 0);
-    printf("softirq: %llu x, %llu ns; hardirq: %llu x, %llu ns; wall %llu ns\n",
+    printf("softirq: %llu x, %llu ns; hardirq: %llu x, %llu ns; wall %llu ns, outside the hardirq %llu ns\n",
            (unsigned long long)soft.count, (unsigned long long)soft.total_ns,
            (unsigned long long)hard.count, (unsigned long long)hard.total_ns,
-           (unsigned long long)wall);
+           (unsigned long long)wall, (unsigned long long)outer);
     check(soft.count == rounds && hard.count == rounds, "every nested pair matched");
     check(hard.total_ns >= rounds * 5'000'000ULL, "hardirq self time covers its 5 ms");
-    // Without subtraction the softirq would be >= 5.4 ms per round (sleeps
-    // only oversleep, so the bounds hold on a loaded machine too).
-    check(soft.total_ns >= rounds * 400'000ULL && soft.total_ns < rounds * 5'000'000ULL,
+    // Without subtraction the softirq would also hold the hardirq's 5 ms per
+    // round, which `outer` leaves out (sleeps only oversleep, so the lower
+    // bound holds on a loaded machine too).
+    check(soft.total_ns >= rounds * 400'000ULL && soft.total_ns <= outer,
           "softirq self time excludes the nested hardirq");
     check(soft.total_ns + hard.total_ns <= wall, "self times add up to no more than the wall time");
 
     // A stale entry (its exit lost) is dropped at the next entry, not charged.
     const irq_stat before = hard;
+    const uint64_t unmatched = f.counters(0).irq_unmatched;
     f.run(f.skel->progs.raw_tp_irq_handler_entry, irq);  // exit never comes
     sleep_us(20000);
     f.run(f.skel->progs.raw_tp_irq_handler_entry, irq);
     f.run(f.skel->progs.raw_tp_irq_handler_exit, irq);
     check(hard.count == before.count + 1, "stale entry: one invocation counted");
     check(hard.max_ns < 20'000'000ULL, "stale entry: the 20 ms gap is not charged");
+    check(f.counters(0).irq_unmatched == unmatched + 1, "stale entry: counted as irq_unmatched");
+    // An exit without an entry is ignored and counted too.
+    f.run(f.skel->progs.raw_tp_irq_handler_exit, irq);
+    check(hard.count == before.count + 1, "lone exit: nothing counted");
+    check(f.counters(0).irq_unmatched == unmatched + 2, "lone exit: counted as irq_unmatched");
   } catch (const std::exception& e) {
     check(false, std::string("setup: ") + e.what());
   }

@@ -4,10 +4,16 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
+#include <sstream>
 
 #include "loader/loader.h"
 #include "loader/regular_file.h"
@@ -62,6 +68,60 @@ bool vaddr_to_offset(Elf* elf, uint64_t addr, uint64_t* off) {
   return false;
 }
 
+// Whether from + offset starts an instruction of the code at [from, to), as
+// objdump (binutils) disassembles it. A uprobe inside an instruction would
+// overwrite one of its bytes with int3 and silently change what the target
+// computes, so an offset is refused unless this says yes.
+void check_instruction_start(const std::string& path, const std::string& symbol, uint64_t from, uint64_t to,
+                             uint64_t offset) {
+  const std::string where = "offset +" + std::to_string(offset) + " of '" + symbol + "' in " + path;
+  char start[32], stop[32];
+  snprintf(start, sizeof(start), "--start-address=0x%llx", static_cast<unsigned long long>(from));
+  snprintf(stop, sizeof(stop), "--stop-address=0x%llx", static_cast<unsigned long long>(to));
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) throw LoaderError("cannot check " + where + ": pipe: " + strerror(errno));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  std::string file = path;
+  char* argv[] = {const_cast<char*>("objdump"), const_cast<char*>("-d"), const_cast<char*>("--no-show-raw-insn"),
+                  start, stop, const_cast<char*>("--"), file.data(), nullptr};
+  pid_t pid;
+  const int err = posix_spawnp(&pid, "objdump", &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  if (err != 0) {
+    close(out[0]);
+    throw LoaderError("cannot check that " + where + " starts an instruction: objdump: " + strerror(err) +
+                      " (install binutils, or probe the symbol without an offset)");
+  }
+  std::string text;
+  char buf[65536];
+  for (ssize_t n; (n = read(out[0], buf, sizeof(buf))) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(out[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw LoaderError("cannot check that " + where + " starts an instruction: objdump failed");
+  // Instruction lines: "    2376:\tlea ...".
+  std::set<uint64_t> starts;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    unsigned long long a;
+    char colon, tab;
+    std::istringstream l(line);
+    if (l >> std::hex >> a >> std::noskipws >> colon >> tab && colon == ':' && tab == '\t') starts.insert(a);
+  }
+  if (!starts.count(from + offset))
+    throw LoaderError(where + " is inside an instruction, not at its start (objdump -d shows where they start)");
+}
+
 }  // namespace
 
 uint64_t elf_symbol_file_offset(const std::string& path, const std::string& symbol, uint64_t offset) {
@@ -85,6 +145,10 @@ uint64_t elf_symbol_file_offset(const std::string& path, const std::string& symb
       if (sym.st_size != 0 && offset >= sym.st_size)
         throw LoaderError("offset +" + std::to_string(offset) + " is past the end of '" + symbol + "' (" +
                           std::to_string(sym.st_size) + " bytes) in " + path);
+      // The instruction holding the offset ends within 15 bytes of it.
+      if (offset != 0)
+        check_instruction_start(path, symbol, sym.st_value,
+                                sym.st_size != 0 ? sym.st_value + sym.st_size : sym.st_value + offset + 16, offset);
       uint64_t off;
       if (!vaddr_to_offset(f.get(), sym.st_value + offset, &off))
         throw LoaderError(offset ? "offset +" + std::to_string(offset) + " of '" + symbol + "' in " + path +

@@ -585,6 +585,22 @@ void Loader::reset_stats() {
                   bpf_map__max_entries(skel_->maps.irq_stats));
 }
 
+std::vector<irq_stat> Loader::take_stats() {
+  const size_t n = bpf_map__max_entries(skel_->maps.irq_stats);
+  std::vector<irq_stat> copy(n);
+  auto* live = static_cast<irq_stat*>(stats_mem_);
+  // Element by element, each copied and zeroed back to back: an interrupt is
+  // in neither table only if it lands in that microsecond. (The whole array,
+  // megabytes, copied and then zeroed lost ~50 disk interrupts per interval.)
+  // Elements nothing has touched stay as they are.
+  for (size_t i = 0; i < n; i++) {
+    if (live[i].count == 0 && live[i].raise_count == 0) continue;
+    std::memcpy(&copy[i], &live[i], sizeof(irq_stat));
+    std::memset(&live[i], 0, sizeof(irq_stat));
+  }
+  return copy;
+}
+
 kstats Loader::kernel_counters() const {
   std::vector<kstats> per_cpu(nr_cpus_);
   uint32_t zero = 0;

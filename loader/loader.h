@@ -124,6 +124,7 @@ class Loader {
   const irq_stat& stat(uint32_t slot, int cpu) const;
   kstats kernel_counters() const;  // summed over CPUs
   void reset_stats();              // zero irq_stats (interval tables)
+  std::vector<irq_stat> take_stats();  // a copy of irq_stats, which is zeroed at once
   std::vector<ProgStats> prog_stats() const;
   uint64_t recursion_misses() const;  // summed over programs
   std::vector<std::string> attached_programs() const;

@@ -130,6 +130,30 @@ void print_status(const json& s) {
                            c.value("errors", uint64_t{0}), s.value("scrapes", uint64_t{0}));
 }
 
+void print_reply(const ControlRequest& r, const Options& opts, const json& reply) {
+  switch (r.verb) {
+    case ControlRequest::Attach:
+    case ControlRequest::Detach: {
+      const json& t = reply["target"];
+      std::cout << fmt::format("{} pid {} ({})", r.verb == ControlRequest::Attach ? "attached" : "detached",
+                               t.value("pid", 0), t.value("comm", ""));
+      if (r.verb == ControlRequest::Attach && !t.value("cancel", "").empty())
+        std::cout << fmt::format(", windows {} -> {}", t.value("cancel", ""), t.value("done", ""));
+      std::cout << "\n";
+      break;
+    }
+    case ControlRequest::Dump: std::cout << reply.value("output", ""); break;
+    case ControlRequest::Status:
+      if (opts.format == OutputFormat::Json) {
+        std::cout << reply["status"].dump(2) << "\n";
+      } else {
+        print_status(reply["status"]);
+      }
+      break;
+    case ControlRequest::Reset: std::cout << "tables reset\n"; break;
+  }
+}
+
 }  // namespace
 
 int run_ctl(const Options& opts) {
@@ -168,25 +192,31 @@ int run_ctl(const Options& opts) {
     std::fprintf(stderr, "irqlat: daemon: %s\n", printable(err).c_str());
     return 1;
   }
+  // What each verb's reply must hold (a daemon of another version, or a
+  // broken one, must not pass for one that answered with nothing).
+  auto need = [&reply](const char* key, bool (json::*is)() const) {
+    if (!reply.contains(key) || !(reply[key].*is)())
+      throw std::runtime_error(fmt::format("the daemon's reply has no valid '{}'", key));
+  };
   switch (r.verb) {
     case ControlRequest::Attach:
-    case ControlRequest::Detach: {
-      const json& t = reply["target"];
-      std::cout << fmt::format("{} pid {} ({})", r.verb == ControlRequest::Attach ? "attached" : "detached",
-                               t.value("pid", 0), t.value("comm", ""));
-      if (r.verb == ControlRequest::Attach && !t.value("cancel", "").empty())
-        std::cout << fmt::format(", windows {} -> {}", t.value("cancel", ""), t.value("done", ""));
-      std::cout << "\n";
-      break;
-    }
-    case ControlRequest::Dump: std::cout << reply.value("output", ""); break;
+    case ControlRequest::Detach: need("target", &json::is_object); break;
+    case ControlRequest::Dump: need("output", &json::is_string); break;
     case ControlRequest::Status:
-      if (opts.format == OutputFormat::Json)
-        std::cout << reply["status"].dump(2) << "\n";
-      else
-        print_status(reply["status"]);
+      need("status", &json::is_object);
+      for (const char* key : {"events", "memory", "cpu", "control"})
+        if (!reply["status"].contains(key) || !reply["status"][key].is_object())
+          throw std::runtime_error(fmt::format("the daemon's status has no valid '{}'", key));
+      for (const char* key : {"targets", "programs"})
+        if (!reply["status"].contains(key) || !reply["status"][key].is_array())
+          throw std::runtime_error(fmt::format("the daemon's status has no valid '{}'", key));
       break;
-    case ControlRequest::Reset: std::cout << "tables reset\n"; break;
+    case ControlRequest::Reset: break;
+  }
+  try {
+    print_reply(r, opts, reply);
+  } catch (const json::exception&) {  // a field of the wrong type
+    throw std::runtime_error("the daemon's reply has fields of the wrong type");
   }
   check_stdout();
   return 0;

@@ -308,7 +308,7 @@ std::string preemptor_list(const std::vector<Preemptor>& v, int top) {
       s += fmt::format(", +{} more", v.size() - static_cast<size_t>(top));
       break;
     }
-    const std::string who = p.pid == 0 ? std::string("idle") : fmt::format("{}/{}", p.comm, p.pid);
+    const std::string who = p.tid == 0 ? std::string("idle") : fmt::format("{}/{}", p.comm, p.pid);
     s += fmt::format("{}{} {}", n ? ", " : "", who, format_ns(p.ns));
     ++n;
   }
@@ -340,6 +340,10 @@ void window_section(std::ostream& out, const Report& r, const TableOptions& opts
   if (ws.count > 0) {
     out << fmt::format("  delay:   p50 {}  p90 {}  p99 {}  max {}\n", format_ns(ws.p50_ns),
                        format_ns(ws.p90_ns), format_ns(ws.p99_ns), format_ns(ws.max_ns));
+  }
+  if (ws.list.empty() && ws.count > 0) {
+    out << fmt::format("  (no windows listed: --max-windows {}; the breakdown and worst windows need a list)\n",
+                       ws.list_cap);
   }
   if (!ws.list.empty()) {
     uint64_t delay = 0, running = 0, runq = 0, hard = 0, soft = 0, blocked = 0;
@@ -445,7 +449,7 @@ void write_table(std::ostream& out, const Report& r, const TableOptions& opts) {
     out << fmt::format("; {} interrupts counted in the kernel", r.events.kernel_irq_events);
   }
   if (r.events.irq_unmatched > 0) {
-    out << fmt::format("; {} interrupt exits without an entry (ignored)", r.events.irq_unmatched);
+    out << fmt::format("; {} interrupt entries or exits without their pair (ignored)", r.events.irq_unmatched);
   }
   out << '\n';
   for (const auto& [name, n] : r.untimed_vectors)

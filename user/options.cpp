@@ -88,12 +88,12 @@ void add_verbose(CLI::App* sub, Options& o) {
 }
 
 void add_targets(CLI::App* sub, Options& o, Raw& r) {
+  // Lists are split in parse_targets(), which refuses empty items (CLI11's
+  // delimiter drops them silently).
   sub->add_option("-p,--pid", r.pids, "Trace every thread of process PID (repeatable, or 1,2)")
-      ->delimiter(',')
       ->allow_extra_args(false)
       ->type_name("PID");
   sub->add_option("-t,--tid", r.tids, "Trace thread TID (repeatable)")
-      ->delimiter(',')
       ->allow_extra_args(false)
       ->type_name("TID");
   sub->add_option("--comm", r.comms, "Trace processes whose comm is NAME (repeatable)")
@@ -200,15 +200,24 @@ void parse_windows(const Raw& r, Options& o, bool target_process) {
   }
 }
 
+// "1,2" or "1": each item a PID (what = "PID" or "TID"), none empty.
+void add_id_list(const std::string& list, const char* what, std::vector<int>& out) {
+  size_t from = 0;
+  for (;;) {
+    const size_t comma = list.find(',', from);
+    const std::string item = list.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+    if (item.empty())
+      throw UsageError(fmt::format("invalid {} list '{}': empty item", what, list));
+    const int id = parse_pid(item, what);
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+    if (comma == std::string::npos) return;
+    from = comma + 1;
+  }
+}
+
 void parse_targets(const Raw& r, Options& o, const char* cmd) {
-  for (const auto& s : r.pids) {
-    const int pid = parse_pid(s, "PID");
-    if (std::find(o.pids.begin(), o.pids.end(), pid) == o.pids.end()) o.pids.push_back(pid);
-  }
-  for (const auto& s : r.tids) {
-    const int tid = parse_pid(s, "TID");
-    if (std::find(o.tids.begin(), o.tids.end(), tid) == o.tids.end()) o.tids.push_back(tid);
-  }
+  for (const auto& s : r.pids) add_id_list(s, "PID", o.pids);
+  for (const auto& s : r.tids) add_id_list(s, "TID", o.tids);
   for (const auto& c : r.comms) {
     if (c.empty()) throw UsageError("invalid --comm '': empty name");
     if (c.size() > 15) {
@@ -523,6 +532,10 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
       parse_ringbuf(r, o);
       if (o.command == Command::Record && o.output.empty())
         throw UsageError("record needs -o FILE to write the recording to");
+      // "-" is not taken as a file name, nor as standard output (where the
+      // recording would mix with the tables of -f).
+      if (o.command == Command::Record && o.output == "-")
+        throw UsageError("record -o -: a recording goes to a file, not standard output");
       if (given(r.compress_opt)) {
         if (r.compress != "zlib" && r.compress != "zstd")
           throw UsageError(fmt::format("invalid --compress '{}': expected zlib or zstd", r.compress));

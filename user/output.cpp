@@ -1,6 +1,10 @@
 // See output.h.
 #include "user/output.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -35,8 +39,18 @@ void print_report(std::ostream& os, const Report& r, const Options& opts) {
   os.flush();
 }
 
-ReportOutput::ReportOutput(const std::string& path) : path_(path) {
-  if (path.empty()) return;
+ReportOutput::ReportOutput(const std::string& path) : path_(path == "-" ? "" : path) {  // "-": stdout
+  if (path_.empty()) return;
+  // Tables may go to a FIFO that something reads; one nobody reads would
+  // block the open (before tracing starts) for good, so it is refused.
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
+    const int probe = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (probe < 0)
+      throw UsageError("cannot write '" + path + "': " +
+                       (errno == ENXIO ? std::string("a FIFO nobody reads") : std::strerror(errno)));
+    ::close(probe);
+  }
   file_.open(path, std::ios::out | std::ios::trunc);
   if (!file_) throw UsageError("cannot write '" + path + "': " + std::strerror(errno));
 }

@@ -15,7 +15,9 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
 
+#include "loader/regular_file.h"
 #include "user/log.h"
 #include "user/output.h"
 #include "user/recording.h"
@@ -87,13 +89,10 @@ std::string human_bytes(uint64_t b) {
 
 int run_record(const Options& opts, const std::vector<std::string>& argv) {
   // Unwritable output is a usage error, before anything is loaded.
-  const int fd = ::open(opts.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw UsageError("cannot write '" + opts.output + "': " + std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw UsageError("cannot write '" + opts.output + "': not a regular file");
-  }
+  // Non-blocking open: a FIFO is refused at once instead of waited on.
+  const RegularFile out = open_regular_file(opts.output, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (out.fd < 0) throw UsageError("cannot write '" + opts.output + "': " + out.why());
+  const int fd = out.fd;
   WriterOptions wo;
   wo.codec = opts.compress_zstd ? recfmt::kCodecZstd : recfmt::kCodecZlib;
   RecordingWriter writer(fd, opts.output, wo);
@@ -193,9 +192,17 @@ int run_record(const Options& opts, const std::vector<std::string>& argv) {
     return 1;
   }
   const uint64_t bytes = writer.bytes_written(), events = writer.records();
-  fprintf(stderr, "irqlat: recorded %llu events to '%s': %s, %.1f bytes/event\n",
+  // Losses are said on the same line: a recording with holes must not look
+  // whole to someone who only reads stderr.
+  std::string lost;
+  if (report.events.dropped > 0)
+    lost += "; " + std::to_string(report.events.dropped) + " events dropped (ring buffer full)";
+  if (report.events.missed > 0)
+    lost += "; " + std::to_string(report.events.missed) + " program runs skipped by the kernel";
+  if (!lost.empty()) lost += ": the recording is incomplete";
+  fprintf(stderr, "irqlat: recorded %llu events to '%s': %s, %.1f bytes/event%s\n",
           static_cast<unsigned long long>(events), printable(opts.output).c_str(), human_bytes(bytes).c_str(),
-          events ? static_cast<double>(bytes) / static_cast<double>(events) : 0.0);
+          events ? static_cast<double>(bytes) / static_cast<double>(events) : 0.0, lost.c_str());
   if (opts.format_given) {
     ReportOutput out("");
     out.print(report, opts);

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loader/regular_file.h"
 #include "user/parse.h"
 
 namespace irqlat {
@@ -1009,16 +1010,20 @@ class MemorySource : public ByteSource {
 }  // namespace
 
 std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw UsageError("cannot read '" + path + "': " + std::strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    const int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
-    std::fclose(f);
-    throw UsageError("cannot read '" + path + "': " +
-                     (err ? std::strerror(err) : "not a regular file"));
+  // Non-blocking open: a FIFO named here must be refused, not waited on.
+  RegularFile rf = open_regular_file(path, O_RDONLY);
+  if (rf.fd < 0) {
+    struct stat st;
+    const bool dir = rf.error == 0 && stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    throw UsageError("cannot read '" + path + "': " + (dir ? std::strerror(EISDIR) : rf.why()));
   }
-  return std::make_unique<FileSource>(f, static_cast<uint64_t>(st.st_size));
+  FILE* f = fdopen(rf.fd, "rb");
+  if (!f) {
+    const int err = errno;
+    ::close(rf.fd);
+    throw UsageError("cannot read '" + path + "': " + std::strerror(err));
+  }
+  return std::make_unique<FileSource>(f, static_cast<uint64_t>(rf.st.st_size));
 }
 
 std::unique_ptr<ByteSource> memory_source(const void* data, size_t size) {

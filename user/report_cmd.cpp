@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <string>
 
 #include "user/log.h"
 #include "user/output.h"
@@ -33,6 +34,11 @@ int run_report(const Options& opts) {
     throw UsageError("-o '" + opts.output + "' is the recording being read");
   ReportOutput output(opts.output);
   ReplayResult res = replay_recording(reader, ro);
+  // Cut before its first events or statistics block: there are no tables to
+  // print, and empty ones would read as a quiet run.
+  if (!res.summary.complete && res.summary.records == 0 && !res.summary.stats)
+    throw UsageError("'" + opts.input + "': truncated after block " + std::to_string(res.summary.blocks) +
+                     ", before any events or statistics");
   for (const std::string& w : res.warnings) fprintf(stderr, "irqlat: warning: %s\n", printable(w).c_str());
   output.print(res.report, opts);
   output.finish();

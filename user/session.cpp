@@ -322,9 +322,12 @@ void Session::stop_and_say() {
 }
 
 std::string Session::command_failure() const {
-  if (!command_ || !command_status_) return "";
-  const int st = *command_status_;
+  if (!command_) return "";
   const std::string who = "command '" + printable(command_->path()) + "' (pid " + std::to_string(command_->pid()) + ")";
+  // Stopped by --duration or a signal first: irqlat never kills what it
+  // started, but says that it is still running untraced.
+  if (!command_status_) return who + " is still running, no longer traced";
+  const int st = *command_status_;
   if (WIFEXITED(st))
     return WEXITSTATUS(st) == 0 ? "" : who + " exited with status " + std::to_string(WEXITSTATUS(st));
   if (WIFSIGNALED(st))
@@ -379,12 +382,22 @@ Report Session::report() {
   return build_report(report_inputs(), kernel_irq_stats(), *collector_);
 }
 
-void Session::reset_interval() {
+Report Session::take_interval() {
   refresh_kernel_threads();
+  const ReportInputs in = report_inputs();
+  const std::vector<irq_stat> stats = loader_->take_stats();
+  KernelIrqStats ks = kernel_irq_stats();
+  const int nr_cpus = ks.nr_cpus;
+  ks.stat = [&stats, nr_cpus](uint32_t slot, int cpu) -> const irq_stat& { return stats[slot * nr_cpus + cpu]; };
+  Report r = build_report(in, ks, *collector_);
+  r.interval = true;
+  // No record is delivered while this runs, and the kernel accounts were
+  // read once above (the new baselines are those same values): the
+  // collector's tables restart exactly where this table ends.
   collector_->reset_tables();
-  loader_->reset_stats();
   if (vector_watch_) vector_watch_->reset_untimed();
-  interval_start_ns_ = monotonic_ns();
+  interval_start_ns_ = in.end_ns;
+  return r;
 }
 
 }  // namespace irqlat

@@ -90,15 +90,21 @@ class Session {
   uint64_t received() const { return received_; }
   Loader& loader() { return *loader_; }
   // How `-- COMMAND` ended when that was not a clean exit ("exited with
-  // status 3", "was killed by signal 9 (Killed)"); "" if it exited with 0 or
-  // has not ended (a trace stopped first). Tables of a failed run look like
-  // any others, so trace and record say it.
+  // status 3", "was killed by signal 9 (Killed)"), or that it is still
+  // running (the trace stopped first; irqlat leaves it running); "" if it
+  // exited with 0. Tables of a failed run look like any others, so trace and
+  // record say it.
   std::string command_failure() const;
 
   Report report();       // tables so far
   ReportInputs report_inputs() const;
   KernelIrqStats kernel_irq_stats() const;  // valid while the session lives
-  void reset_interval();  // zero the per-interval aggregates
+  // The tables since the last call (or the start), then every per-interval
+  // aggregate zeroed at the same instant: no interrupt or thread time falls
+  // between two interval tables (the kernel's counters are copied and
+  // zeroed within microseconds; a program running on another CPU meanwhile
+  // may still lose or double an increment).
+  Report take_interval();
 
   // For `record`: every record as the collector gets it (in delivery order:
   // time-ordered except late records, so a replay needs no reordering), and

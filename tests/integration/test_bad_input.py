@@ -22,6 +22,9 @@ def one_line_error(res, status, *words):
     assert res.stdout == "", res.stdout
 
 
+REC = os.path.join(os.path.dirname(__file__), "..", "data", "cancel_loop.rec")
+
+
 @pytest.fixture
 def sleeper():
     p = subprocess.Popen(["sleep", "60"])
@@ -55,6 +58,16 @@ def sleeper():
     (["trace", "--cancel", "uprobe:main+99999999", "--done", "exit", "--", "CANCEL_LOOP"],
      ["+99999999", "past the end of 'main'"]),
     (["trace", "-p", "SLEEPER", "--cancel", "uprobe:/usr/bin/sleep:main+-1", "--done", "exit"], ["'+-1'"]),
+    # Recordings and tables named as a FIFO: refused at once, never waited on.
+    (["trace", "-a", "-d", "1s", "-o", "FIFO"], ["FIFO", "nobody reads"]),
+    (["record", "-a", "-d", "1s", "-o", "FIFO"], ["FIFO", "not a regular file"]),
+    (["report", "FIFO"], ["FIFO", "not a regular file"]),
+    (["report", "REC", "-o", "FIFO"], ["FIFO", "nobody reads"]),
+    (["record", "-a", "-d", "1s", "-o", "-"], ["-o -", "not standard output"]),
+    # Lists with an empty item (a stray comma) are refused, like -C's.
+    (["trace", "-p", "1,,2"], ["'1,,2'", "empty item"]),
+    (["trace", "-p", "SLEEPER,"], ["empty item"]),
+    (["trace", "-t", ",1"], ["empty item"]),
     # User input quoted in an error cannot add a line (scripts wait for one
     # starting "irqlat: tracing").
     (["trace", "-p", "SLEEPER", "--cancel", "bogus\nirqlat: tracing fake"], ["'bogus\\nirqlat: tracing fake'"]),
@@ -64,10 +77,45 @@ def test_usage_errors(args, words, sleeper, tmp_path):
     fifo = str(tmp_path / "fifo")
     os.mkfifo(fifo)
     args = [a.replace("PID_NONE", str(free_pid())).replace("SLEEPER", str(sleeper.pid)).replace("FIFO", fifo)
-            .replace("CANCEL_LOOP", example("cancel_loop")) for a in args]
+            .replace("CANCEL_LOOP", example("cancel_loop")).replace("REC", REC) for a in args]
     words = [w.replace("FIFO", fifo) for w in words]
     res = run_irqlat(args, timeout=30)
     one_line_error(res, 2, *words)
+
+
+def test_uprobe_offset_inside_an_instruction_is_refused():
+    """An int3 placed inside an instruction would change what the target
+    computes: an offset must start an instruction (objdump -d is the
+    oracle; offsets it lists as starts are accepted)."""
+    binary = example("cancel_loop")
+    nm = subprocess.run(["nm", binary], capture_output=True, text=True, check=True).stdout
+    addr = next(int(l.split()[0], 16) for l in nm.splitlines() if l.endswith(" T main"))
+    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "--start-address=%#x" % addr,
+                          "--stop-address=%#x" % (addr + 64), binary], capture_output=True, text=True, check=True)
+    starts = sorted(int(l.split(":")[0], 16) for l in dis.stdout.splitlines()
+                    if l.startswith(" ") and ":\t" in l)
+    # An instruction of two bytes or more, not the last one printed.
+    first, nxt = next((a, b) for a, b in zip(starts, starts[1:]) if b - a >= 2)
+    bad = "uprobe:%s:main+%d" % (binary, first - addr + 1)
+    res = run_irqlat(["trace", "--cancel", bad, "--done", "exit", "--", binary, "--rounds", "1"], timeout=30)
+    one_line_error(res, 2, "+%d" % (first - addr + 1), "inside an instruction")
+    good = "uprobe:%s:main+%d" % (binary, nxt - addr)
+    res = run_irqlat(["trace", "-f", "json", "--cancel", good, "--done", "exit", "--", binary, "--rounds", "1",
+                      "--threads", "1", "--run-ms", "10"], timeout=60)
+    assert res.returncode == 0, res.stderr
+
+
+def test_a_command_still_running_when_trace_stops_is_named(tmp_path):
+    """irqlat never kills what it started, but says it is still running."""
+    res = run_irqlat(["trace", "-d", "300ms", "--", "sleep", "30"], timeout=60)
+    assert res.returncode == 0, res.stderr
+    last = res.stderr.splitlines()[-1]
+    assert last.startswith("irqlat: command '") and "is still running, no longer traced" in last, res.stderr
+    pid = int(last.split("(pid ")[1].split(")")[0])
+    try:
+        assert os.path.exists("/proc/%d" % pid)
+    finally:
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_not_root_is_refused():
@@ -120,8 +168,6 @@ def test_unwritable_output_is_an_error_not_a_silent_exit():
         assert res.returncode == 1, res.stderr
         assert res.stderr == "irqlat: cannot write standard output: No space left on device\n", res.stderr
 
-
-REC = os.path.join(os.path.dirname(__file__), "..", "data", "cancel_loop.rec")
 
 
 def test_report_refuses_to_overwrite_the_recording_it_reads(tmp_path):

@@ -13,6 +13,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -43,11 +44,19 @@ class Daemon:
         self.dir = tempfile.mkdtemp(prefix="irqlat-d")
         self.sock = os.path.join(self.dir, "irqlat.sock")
         self.pidfile = os.path.join(self.dir, "irqlat.pid")
-        self.port = free_port() if metrics else None
-        args = ["daemon", "--socket", self.sock, "--pidfile", self.pidfile] + list(extra)
-        if metrics:
-            args += ["--metrics", "127.0.0.1:%d" % self.port]
-        self.tracer = Tracer(args, binary=binary)
+        # The free port can be taken between free_port() and the daemon's
+        # bind: that start is repeated with another, at most twice.
+        for attempt in range(3):
+            self.port = free_port() if metrics else None
+            args = ["daemon", "--socket", self.sock, "--pidfile", self.pidfile] + list(extra)
+            if metrics:
+                args += ["--metrics", "127.0.0.1:%d" % self.port]
+            try:
+                self.tracer = Tracer(args, binary=binary)
+                break
+            except AssertionError as e:
+                if not metrics or attempt == 2 or "in use" not in str(e):
+                    raise
 
     def ctl(self, *args, check=True, timeout=30):
         res = run_irqlat(["ctl", "--socket", self.sock] + list(args), timeout=timeout)
@@ -703,11 +712,11 @@ def test_status_fields_and_ctl_table_forms():
     try:
         # With windows, so its events are streamed (records received).
         d.ctl("attach", str(prog.pid), "--cancel", "signal:TERM", "--done", "exit")
-        time.sleep(0.1)
+        wait_for(lambda: d.status()["events"]["received"] > 0, what="records of the sleeper")
         first = d.status()
         time.sleep(0.5)
         direct_write(300)
-        time.sleep(0.2)
+        wait_for(lambda: d.status()["events"]["received"] > first["events"]["received"], what="more records")
         st = d.status()
         assert st["pid"] == d.tracer.proc.pid
         assert st["uptime_ns"] > first["uptime_ns"] + 400_000_000, (first["uptime_ns"], st["uptime_ns"])
@@ -1032,7 +1041,8 @@ def test_busy_threads_attached_with_windows_are_streamed_once():
                 while len(os.listdir("/proc/%d/task" % prog.pid)) < 3 and time.time() < deadline:
                     time.sleep(0.01)
                 d.ctl("attach", str(prog.pid), "--cancel", "signal:TERM", "--done", "exit")
-                time.sleep(0.2)
+                wait_for(lambda: sum(r["wakeups"] > 100 for r in rows_of(d.dump(), prog.pid)) >= 2,
+                         what="wakeups of ping and pong")
                 rows = rows_of(d.dump(), prog.pid)
                 tids = [r["tid"] for r in rows]
                 assert len(tids) == 3 and len(set(tids)) == 3, rows
@@ -1121,3 +1131,41 @@ def test_ctl_beyond_the_client_limit_prints_the_daemons_reason():
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         daemon.stop()
         daemon.close()
+
+
+@pytest.mark.parametrize("verb,reply,words", [
+    (["dump", "-f", "json"], b'{"ok":true}\n', "no valid 'output'"),
+    (["status"], b'{"ok":true}\n', "no valid 'status'"),
+    (["status", "-f", "json"], b'{"ok":true,"status":{"pid":1}}\n', "no valid 'events'"),
+    (["detach", "1"], b'{"ok":true,"target":{"pid":"one"}}\n', "fields of the wrong type"),
+    (["status"], b'not json\n', "not JSON"),
+])
+def test_ctl_refuses_an_incomplete_reply(verb, reply, words, tmp_path):
+    """A daemon of another version (or a broken one) that answers ok with
+    too little must not pass for one that answered: one error line, exit 1,
+    nothing on stdout."""
+    path = str(tmp_path / "fake.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                buf += chunk
+            conn.sendall(reply)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        res = run_until_exit([IRQLAT, "ctl", "--socket", path] + verb)
+    finally:
+        t.join(5)
+        srv.close()
+    lines = [l for l in res.stderr.splitlines() if l.strip()]
+    assert res.returncode == 1 and len(lines) == 1 and words in lines[0], (res.returncode, res.stderr)
+    assert res.stdout == ""

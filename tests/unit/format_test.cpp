@@ -166,7 +166,7 @@ Report sample() {
   late.blocked_ns = 200'000;
   late.irqs = {{"LOC", 400'000}, {"virtio0-input.0", 100'000}};
   late.softirq_vectors = {{"TIMER", 300'000}};
-  late.preempted_by = {{"stress-ng", 777, 9'500'000}, {"kworker/0:1", 12, 500'000}};
+  late.preempted_by = {{"stress-ng", 777, 779, 9'500'000}, {"kworker/0:1", 12, 12, 500'000}};
   irqlat::WindowRow early = late;
   early.tid = 4244;
   early.start_ns = r.start_ns + 1'000'000'000ULL;
@@ -267,7 +267,7 @@ TEST_CASE("JSON values", "[format][json]") {
   CHECK(w["list"][1]["irqs"][0] == json({{"name", "LOC"}, {"ns", 400000}}));
   CHECK(w["list"][1]["softirq_vectors"][0] == json({{"vector", "TIMER"}, {"ns", 300000}}));
   CHECK(w["list"][1]["preempted_by"][0] ==
-        json({{"comm", "stress-ng"}, {"pid", 777}, {"ns", 9500000}}));
+        json({{"comm", "stress-ng"}, {"pid", 777}, {"tid", 779}, {"ns", 9500000}}));
   // The breakdown invariant survives formatting.
   for (const auto& s : w["list"]) {
     CHECK(s["running_ns"].get<uint64_t>() + s["runqueue_ns"].get<uint64_t>() +
@@ -366,6 +366,15 @@ TEST_CASE("table says so for empty sections", "[format][table]") {
   r.cancel_spec = "signal";
   r.done_spec = "exit";
   CHECK_THAT(table(r), Contains("CANCELLATION WINDOWS (cancel signal, done exit): none observed"));
+}
+
+TEST_CASE("table says why windows are counted but not listed (--max-windows 0)", "[format][table]") {
+  Report r = sample();
+  r.windows.list.clear();
+  r.windows.list_cap = 0;
+  const std::string t = table(r);
+  CHECK_THAT(t, Contains("(no windows listed: --max-windows 0; the breakdown and worst windows need a list)"));
+  CHECK_THAT(t, !Contains("  worst "));
 }
 
 TEST_CASE("CSV sections with header lines", "[format][csv]") {

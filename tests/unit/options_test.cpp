@@ -111,6 +111,12 @@ TEST_CASE("targets are validated", "[options]") {
   CHECK_THROWS_WITH(parse({"trace", "-p", "1", "ls"}), Contains("put a command to start after --"));
   CHECK_THROWS_WITH(parse({"record", "-a"}), Equals("record needs -o FILE to write the recording to"));
   CHECK(parse({"trace", "-p", "5", "-p", "5"}).pids == std::vector<int>{5});
+  CHECK(parse({"trace", "-p", "5,6,5"}).pids == std::vector<int>{5, 6});
+  // A stray comma is an empty item, not nothing (as in -C lists).
+  CHECK_THROWS_WITH(parse({"trace", "-p", "1,,2"}), Equals("invalid PID list '1,,2': empty item"));
+  CHECK_THROWS_WITH(parse({"trace", "-p", "1,"}), Contains("empty item"));
+  CHECK_THROWS_WITH(parse({"trace", "-t", ",7"}), Equals("invalid TID list ',7': empty item"));
+  CHECK_THROWS_WITH(parse({"record", "-a", "-o", "-"}), Contains("not standard output"));
 }
 
 TEST_CASE("bad values are usage errors naming the option", "[options]") {

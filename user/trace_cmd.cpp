@@ -6,9 +6,11 @@
 
 #include <cstdio>
 #include <thread>
+#include <utility>
 
 #include "user/log.h"
 #include "user/output.h"
+#include "user/report_merge.h"
 #include "user/session.h"
 #include "user/stop_signal.h"
 
@@ -25,6 +27,10 @@ int run_trace(const Options& opts) {
   fprintf(stderr, "irqlat: tracing %s; Ctrl-C to stop\n", printable(session.describe_targets()).c_str());
   session.release_command();
 
+  // With --interval: the interval tables printed so far, added up; the
+  // final tables add the last, partial interval and cover the whole run.
+  Report run;
+
   const uint64_t start = session.start_ns();
   uint64_t next_interval = time_after(start, opts.interval_ns);
   const uint64_t deadline = time_after(start, opts.duration_ns);
@@ -37,11 +43,10 @@ int run_trace(const Options& opts) {
     now = monotonic_ns();
     if (now >= deadline) break;
     if (now >= next_interval) {
-      Report r = session.report();
-      r.interval = true;
+      const Report r = session.take_interval();
       output.print(r, opts);
       output.check();
-      session.reset_interval();
+      add_interval(run, r);
       next_interval = time_after(next_interval, opts.interval_ns);
     }
     if (session.targets_gone()) break;
@@ -58,7 +63,11 @@ int run_trace(const Options& opts) {
   // Detaching them (a kernel text patch per tracepoint) overlaps with
   // building and printing the tables instead of following them.
   std::thread detacher([&session] { session.detach(); });
-  const Report report = session.report();
+  Report report = session.report();
+  if (run.end_ns != 0) {
+    add_interval(run, report);
+    report = std::move(run);
+  }
   phase("tables built");
   output.print(report, opts);
   phase("tables printed");

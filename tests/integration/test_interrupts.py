@@ -241,6 +241,71 @@ def test_device_irq_charged_to_a_target_only_on_its_cpu(mode, tmp_path):
     assert off_row["target_stolen_ns"] <= 0.02 * on_row["target_stolen_ns"]
 
 
+def json_docs(text):
+    """The JSON documents printed one after another on stdout."""
+    dec, docs, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return docs
+        doc, i = dec.raw_decode(text, i)
+        docs.append(doc)
+
+
+def test_interval_tables_are_contiguous_and_the_final_covers_the_run(tmp_path):
+    """`trace -i`: each interval table starts where the previous one ended,
+    and the final tables cover the whole run (as without -i), against
+    /proc/interrupts read the moment irqlat starts and stops counting; the
+    interval tables add up to what the final one holds for their span."""
+    irq = block_device_irq()
+    # Inner snapshots: when irqlat says it traces, and before we stop it;
+    # outer ones bracket its whole run (as in traced_run).
+    snaps = {"o0": read_interrupts()}
+    tr = Tracer(["trace", "-a", "-i", "1s", "-f", "json"], on_start=lambda: snaps.update(i0=read_interrupts()))
+    path = tmp_path / "dd"
+    dd = subprocess.Popen(["dd", "if=/dev/zero", "of=%s" % path, "bs=4k", "count=10000000", "oflag=direct"],
+                          stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3.5)
+        snaps.update(i1=read_interrupts())
+        tr.stop(signal.SIGINT)
+        rc = tr.wait(60)
+        snaps.update(o1=read_interrupts())
+    finally:
+        dd.kill()
+        dd.wait()
+    assert rc == 0, "".join(tr.stderr_lines)
+    docs = json_docs(tr.stdout)
+    assert [d["interval"] for d in docs] == [True, True, True, False], [d["interval"] for d in docs]
+    intervals, final = docs[:-1], docs[-1]
+    for a, b in zip(intervals, intervals[1:]):
+        assert b["start_ns"] == a["end_ns"]
+    assert final["start_ns"] == intervals[0]["start_ns"] and final["end_ns"] > intervals[-1]["end_ns"]
+
+    def count(doc):
+        return sum(h["count"] for h in doc["hardirqs"] if h["irq"] == irq and h["cpu"] is None)
+    per_interval = [count(d) for d in intervals]
+    inner = sum(delta(snaps["i0"], snaps["i1"])[str(irq)])
+    outer = sum(delta(snaps["o0"], snaps["o1"])[str(irq)])
+    print("IRQ %d: intervals %s, final %d, /proc over the run %d (outer %d)" % (
+        irq, per_interval, count(final), inner, outer))
+    assert min(per_interval) > 1000  # the disk interrupted all along
+    # The whole run, not its last half second: /proc's count between the
+    # inner snapshots (irqlat counted a little longer), at most the outer.
+    assert 0.99 * inner <= count(final) <= outer
+    # The last, partial interval is what the final has beyond the others.
+    assert sum(per_interval) < count(final) <= sum(per_interval) + 0.75 * max(per_interval)
+    # Thread time adds up the same way: a thread's on-CPU time in the final
+    # table is its intervals' sum plus the partial interval.
+    final_threads = {(t["pid"], t["tid"]): t for t in final["threads"]}
+    dd_rows = [t for t in final["threads"] if t["comm"] == "dd"]
+    assert dd_rows, final["threads"]
+    key = (dd_rows[0]["pid"], dd_rows[0]["tid"])
+    parts = sum(t["oncpu_ns"] for d in intervals for t in d["threads"] if (t["pid"], t["tid"]) == key)
+    assert parts < final_threads[key]["oncpu_ns"]
+
+
 def child_named(pid, comm):
     """The pid of pid's child process named comm (or None)."""
     for tid in os.listdir("/proc/%d/task" % pid):

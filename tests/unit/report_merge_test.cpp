@@ -1,0 +1,193 @@
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "report_merge.h"
+
+using namespace irqlat;
+
+namespace {
+
+Histogram hist_of(const std::vector<uint64_t>& values) {
+  Histogram h;
+  for (uint64_t v : values) h.add(v);
+  return h;
+}
+
+uint64_t sum_of(const std::vector<uint64_t>& values) {
+  uint64_t s = 0;
+  for (uint64_t v : values) s += v;
+  return s;
+}
+
+// A hardirq row as build_irq_rows() makes it from these handler durations.
+HardirqRow irq_row(std::optional<int> irq, const std::string& name, std::optional<int> cpu,
+                   const std::vector<uint64_t>& durations, uint64_t hits = 0) {
+  HardirqRow r;
+  r.irq = irq;
+  r.name = name;
+  r.cpu = cpu;
+  r.hist = hist_of(durations);
+  r.count = r.hist.count();
+  r.total_ns = sum_of(durations);
+  r.max_ns = r.hist.max();
+  r.p50_ns = r.hist.percentile(50);
+  r.p99_ns = r.hist.percentile(99);
+  r.target_hits = hits;
+  r.target_stolen_ns = hits * 10;
+  return r;
+}
+
+SoftirqRow soft_row(const std::string& vec, std::optional<int> cpu, const std::vector<uint64_t>& durations,
+                    uint64_t raise_count, uint64_t raise_max) {
+  SoftirqRow r;
+  r.vector = vec;
+  r.cpu = cpu;
+  r.hist = hist_of(durations);
+  r.count = r.hist.count();
+  r.total_ns = sum_of(durations);
+  r.max_ns = r.hist.max();
+  r.p50_ns = r.hist.percentile(50);
+  r.p99_ns = r.hist.percentile(99);
+  r.raise_wait_count = raise_count;
+  r.raise_wait_total_ns = raise_count * 100;
+  r.raise_wait_max_ns = raise_max;
+  return r;
+}
+
+ThreadRow thread_row(int pid, int tid, const std::vector<uint64_t>& latencies, uint64_t oncpu, bool exited = false) {
+  ThreadRow t;
+  t.pid = pid;
+  t.tid = tid;
+  t.comm = "t" + std::to_string(tid);
+  t.sched = hist_of(latencies);
+  t.wakeups = t.sched.count();
+  t.sched_p50_ns = t.sched.percentile(50);
+  t.sched_p99_ns = t.sched.percentile(99);
+  t.sched_max_ns = t.sched.max();
+  t.oncpu_ns = oncpu;
+  t.runqueue_ns = oncpu / 2;
+  t.exited = exited;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("report merge: interval tables add up to the table of the whole run", "[report]") {
+  // Interval 1: IRQ 24 on CPUs 0 and 1, LOC on CPU 0; interval 2: IRQ 24 on
+  // CPU 1 only, and IRQ 30, which interval 1 never saw.
+  const std::vector<uint64_t> irq24_c0 = {1000, 1200, 5000};
+  const std::vector<uint64_t> irq24_c1_a = {800, 900}, irq24_c1_b = {700, 90000, 650, 640};
+  const std::vector<uint64_t> loc = {300, 310};
+  const std::vector<uint64_t> irq30 = {400000};
+  Report a;
+  a.start_ns = 1'000;
+  a.end_ns = 2'000;
+  a.interval = true;
+  a.events.received = 10;
+  a.hardirqs = {irq_row(24, "virtio1-req.0", std::nullopt, {1000, 1200, 5000, 800, 900}, 3),
+                irq_row(24, "virtio1-req.0", 0, irq24_c0, 2), irq_row(24, "virtio1-req.0", 1, irq24_c1_a, 1),
+                irq_row(std::nullopt, "LOC", std::nullopt, loc), irq_row(std::nullopt, "LOC", 0, loc)};
+  a.softirqs = {soft_row("NET_RX", std::nullopt, {50, 60}, 2, 900), soft_row("NET_RX", 1, {50, 60}, 2, 900)};
+  a.threads = {thread_row(100, 100, {10'000, 20'000}, 5'000), thread_row(100, 101, {7'000}, 1'000, true),
+               thread_row(200, 200, {}, 0)};
+  a.untimed_vectors = {{"TRM", 1}};
+  Report b;
+  b.start_ns = 2'000;
+  b.end_ns = 3'000;
+  b.interval = true;
+  b.events.received = 25;  // cumulative in every table
+  b.events.dropped = 1;
+  b.hardirqs = {irq_row(30, "nvme0q1", std::nullopt, irq30), irq_row(30, "nvme0q1", 0, irq30),
+                irq_row(24, "virtio1-req.0", std::nullopt, irq24_c1_b, 4),
+                irq_row(24, "virtio1-req.0", 1, irq24_c1_b, 4)};
+  b.softirqs = {soft_row("NET_RX", std::nullopt, {70}, 1, 2000), soft_row("NET_RX", 1, {70}, 1, 2000)};
+  b.threads = {thread_row(100, 100, {30'000, 1'000'000}, 7'000), thread_row(100, 102, {5'000}, 500)};
+  b.untimed_vectors = {{"TRM", 2}, {"MCE", 1}};
+
+  Report run;
+  add_interval(run, a);
+  CHECK_FALSE(run.interval);
+  add_interval(run, b);
+
+  CHECK_FALSE(run.interval);
+  CHECK(run.start_ns == 1'000);
+  CHECK(run.end_ns == 3'000);
+  CHECK(run.events.received == 25);
+  CHECK(run.events.dropped == 1);
+
+  // Sources by total time, each total row followed by its CPUs in order.
+  REQUIRE(run.hardirqs.size() == 7);
+  CHECK(run.hardirqs[0].irq == 30);
+  CHECK(!run.hardirqs[0].cpu);
+  CHECK(run.hardirqs[1].cpu == 0);
+  const HardirqRow& total24 = run.hardirqs[2];
+  CHECK(total24.irq == 24);
+  CHECK(!total24.cpu);
+  std::vector<uint64_t> all24 = irq24_c0;
+  all24.insert(all24.end(), irq24_c1_a.begin(), irq24_c1_a.end());
+  all24.insert(all24.end(), irq24_c1_b.begin(), irq24_c1_b.end());
+  const Histogram whole = hist_of(all24);
+  CHECK(total24.count == all24.size());
+  CHECK(total24.total_ns == sum_of(all24));
+  CHECK(total24.max_ns == 90000);
+  CHECK(total24.p50_ns == whole.percentile(50));
+  CHECK(total24.p99_ns == whole.percentile(99));
+  CHECK(total24.target_hits == 7);
+  CHECK(total24.target_stolen_ns == 70);
+  CHECK(run.hardirqs[3].cpu == 0);
+  CHECK(run.hardirqs[3].count == 3);
+  const HardirqRow& c1 = run.hardirqs[4];
+  CHECK(c1.cpu == 1);
+  CHECK(c1.count == 6);
+  CHECK(c1.max_ns == 90000);
+  CHECK(run.hardirqs[5].name == "LOC");
+  CHECK(!run.hardirqs[5].cpu);
+  CHECK(run.hardirqs[6].cpu == 0);
+
+  REQUIRE(run.softirqs.size() == 2);
+  CHECK(run.softirqs[0].count == 3);
+  CHECK(run.softirqs[0].raise_wait_count == 3);
+  CHECK(run.softirqs[0].raise_wait_total_ns == 300);
+  CHECK(run.softirqs[0].raise_wait_max_ns == 2000);
+  CHECK(run.events.kernel_irq_events == 1 + all24.size() + loc.size() + 3);
+
+  // Threads: 100 summed over both; 101 exited in the first; 102 new in the
+  // second; 200 idle in the first, absent from the second.
+  REQUIRE(run.threads.size() == 4);
+  const ThreadRow& t100 = run.threads[0];
+  CHECK(t100.tid == 100);
+  CHECK(t100.wakeups == 4);
+  CHECK(t100.oncpu_ns == 12'000);
+  CHECK(t100.runqueue_ns == 6'000);
+  const Histogram lat = hist_of({10'000, 20'000, 30'000, 1'000'000});
+  CHECK(t100.sched_p50_ns == lat.percentile(50));
+  CHECK(t100.sched_p99_ns == lat.percentile(99));
+  CHECK(t100.sched_max_ns == 1'000'000);
+  CHECK(run.threads[1].tid == 101);
+  CHECK(run.threads[1].exited);
+  CHECK(run.threads[2].tid == 102);
+  CHECK(run.threads[3].tid == 200);
+  CHECK(run.targets_exited == 1);
+
+  CHECK(run.untimed_vectors.at("TRM") == 3);
+  CHECK(run.untimed_vectors.at("MCE") == 1);
+}
+
+TEST_CASE("report merge: a tid seen again after its thread exited is another thread", "[report]") {
+  Report a, b;
+  a.end_ns = 1;
+  a.threads = {thread_row(100, 105, {1'000}, 10, true)};
+  b.end_ns = 2;
+  b.threads = {thread_row(100, 105, {2'000}, 20)};
+  Report run;
+  add_interval(run, a);
+  add_interval(run, b);
+  REQUIRE(run.threads.size() == 2);
+  CHECK_FALSE(run.threads[0].exited);  // sorted with the exited one last
+  CHECK(run.threads[0].oncpu_ns == 20);
+  CHECK(run.threads[1].exited);
+  CHECK(run.threads[1].oncpu_ns == 10);
+}

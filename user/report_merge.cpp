@@ -1,0 +1,142 @@
+// See report_merge.h.
+#include "user/report_merge.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace irqlat {
+namespace {
+
+template <typename Row>
+void add_common(Row& a, const Row& b) {
+  a.count += b.count;
+  a.total_ns += b.total_ns;
+  a.max_ns = std::max(a.max_ns, b.max_ns);
+  a.target_hits += b.target_hits;
+  a.target_stolen_ns += b.target_stolen_ns;
+  a.hist.merge(b.hist);
+  a.p50_ns = a.count ? a.hist.percentile(50) : 0;
+  a.p99_ns = a.count ? a.hist.percentile(99) : 0;
+}
+
+void add_row(HardirqRow& a, const HardirqRow& b) { add_common(a, b); }
+
+void add_row(SoftirqRow& a, const SoftirqRow& b) {
+  add_common(a, b);
+  a.raise_wait_count += b.raise_wait_count;
+  a.raise_wait_total_ns += b.raise_wait_total_ns;
+  a.raise_wait_max_ns = std::max(a.raise_wait_max_ns, b.raise_wait_max_ns);
+}
+
+std::pair<std::optional<int>, std::string> source_key(const HardirqRow& r) { return {r.irq, r.name}; }
+std::string source_key(const SoftirqRow& r) { return r.vector; }
+
+// Interrupt rows come as sources: a total row (cpu null), then a row per
+// CPU that saw the source. Sums them source by source and CPU by CPU, and
+// orders the sources by total time as build_irq_rows() does (ties: the
+// order they were first seen in).
+template <typename Row>
+std::vector<Row> merge_sources(const std::vector<Row>& run, const std::vector<Row>& part) {
+  using Key = decltype(source_key(std::declval<const Row&>()));
+  struct Source {
+    bool has_total = false;
+    Row total;
+    std::map<int, Row> per_cpu;
+  };
+  std::vector<Source> sources;
+  std::map<Key, size_t> index;
+  for (const std::vector<Row>* rows : {&run, &part}) {
+    for (const Row& r : *rows) {
+      auto [it, fresh] = index.try_emplace(source_key(r), sources.size());
+      if (fresh) sources.emplace_back();
+      Source& s = sources[it->second];
+      if (r.cpu) {
+        auto [c, first] = s.per_cpu.try_emplace(*r.cpu, r);
+        if (!first) add_row(c->second, r);
+      } else if (!s.has_total) {
+        s.total = r;
+        s.has_total = true;
+      } else {
+        add_row(s.total, r);
+      }
+    }
+  }
+  std::erase_if(sources, [](const Source& s) { return !s.has_total; });  // no total row: not a source
+  std::stable_sort(sources.begin(), sources.end(),
+                   [](const Source& a, const Source& b) { return a.total.total_ns > b.total.total_ns; });
+  std::vector<Row> out;
+  for (Source& s : sources) {
+    out.push_back(std::move(s.total));
+    for (auto& [cpu, row] : s.per_cpu) out.push_back(std::move(row));
+  }
+  return out;
+}
+
+// Thread rows: a live thread's rows are summed; a thread that exited (or was
+// detached) has its row in the one interval it left in, so a later row with
+// its tid is another thread's.
+std::vector<ThreadRow> merge_threads(std::vector<ThreadRow> run, const std::vector<ThreadRow>& part) {
+  std::map<std::pair<int, int>, size_t> live;  // (pid, tid) -> index in run
+  for (size_t i = 0; i < run.size(); i++)
+    if (!run[i].exited && !run[i].detached) live[{run[i].pid, run[i].tid}] = i;
+  for (const ThreadRow& p : part) {
+    auto it = live.find({p.pid, p.tid});
+    if (it == live.end()) {
+      run.push_back(p);
+      continue;
+    }
+    ThreadRow& r = run[it->second];
+    r.wakeups += p.wakeups;
+    r.preemptions += p.preemptions;
+    r.oncpu_ns += p.oncpu_ns;
+    r.runqueue_ns += p.runqueue_ns;
+    r.hardirq_ns += p.hardirq_ns;
+    r.softirq_ns += p.softirq_ns;
+    r.sched.merge(p.sched);
+    r.sched_p50_ns = r.sched.percentile(50);
+    r.sched_p99_ns = r.sched.percentile(99);
+    r.sched_max_ns = r.sched.max();
+    if (!p.comm.empty()) r.comm = p.comm;
+    r.exited = p.exited;
+    r.detached = p.detached;
+  }
+  // Collector::thread_rows()'s order.
+  std::sort(run.begin(), run.end(), [](const ThreadRow& a, const ThreadRow& b) {
+    return std::tie(a.pid, a.tid, a.exited) < std::tie(b.pid, b.tid, b.exited);
+  });
+  return run;
+}
+
+}  // namespace
+
+void add_interval(Report& run, const Report& part) {
+  if (run.end_ns == 0) {  // nothing added yet
+    run = part;
+    run.interval = false;
+    return;
+  }
+  Report out = part;  // event counts and windows: cumulative already
+  out.interval = false;
+  out.start_ns = run.start_ns;
+  out.hardirqs = merge_sources(run.hardirqs, part.hardirqs);
+  out.softirqs = merge_sources(run.softirqs, part.softirqs);
+  out.threads = merge_threads(std::move(run.threads), part.threads);
+  out.untimed_vectors = std::move(run.untimed_vectors);
+  for (const auto& [name, n] : part.untimed_vectors) out.untimed_vectors[name] += n;
+  // As build_report() counts them.
+  out.events.kernel_irq_events = 0;
+  for (const HardirqRow& h : out.hardirqs)
+    if (!h.cpu) out.events.kernel_irq_events += h.count;
+  for (const SoftirqRow& s : out.softirqs)
+    if (!s.cpu) out.events.kernel_irq_events += s.count;
+  out.targets_exited = 0;
+  for (const ThreadRow& t : out.threads) out.targets_exited += t.exited;
+  run = std::move(out);
+}
+
+}  // namespace irqlat

@@ -530,11 +530,13 @@ static __always_inline void acct_switch_in(struct thread_acct *a, __u64 now)
 	a->woken = 0;
 }
 
-/* sched_waking: BLOCKED -> RUNNABLE is a wakeup; a thread never seen
- * blocking is RUNNABLE from now without a latency sample. */
-static __always_inline void acct_waking(struct thread_acct *a, __u64 now)
+/* sched_waking: BLOCKED -> RUNNABLE is a wakeup. A thread never seen
+ * blocking (asleep since before tracing) is one too when the kernel says it
+ * was asleep (was_blocked); otherwise it is RUNNABLE from now without a
+ * latency sample. */
+static __always_inline void acct_waking(struct thread_acct *a, __u64 now, bool was_blocked)
 {
-	if (a->state == TS_BLOCKED) {
+	if (a->state == TS_BLOCKED || (a->state == TS_UNKNOWN && was_blocked)) {
 		acct_book(a, now);
 		a->wakeups++;
 		a->state = TS_RUNNABLE;
@@ -742,6 +744,18 @@ static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
 }
 IRQLAT_TRACEPOINT(sched_switch, on_switch)
 
+/* At sched_waking: p switched out asleep and has not run since. It is off
+ * its runqueue, or (EEVDF's delayed dequeue, 6.12+) still on it but marked
+ * sched_delayed; a task preempted on its way to sleep is neither. */
+static __always_inline bool was_blocked(struct task_struct *p, const bool btf)
+{
+	if (RD(btf, p, on_rq) == 0)
+		return true;
+	if (bpf_core_field_exists(p->se.sched_delayed))
+		return RD(btf, p, se.sched_delayed) != 0;
+	return false;
+}
+
 static __always_inline int emit_wake(struct task_struct *p, __u8 type, const bool btf)
 {
 	__u32 tid = RD(btf, p, pid);
@@ -759,7 +773,7 @@ static __always_inline int emit_wake(struct task_struct *p, __u8 type, const boo
 		__u64 now = bpf_ktime_get_ns();
 
 		if (type == EV_WAKING) {
-			acct_waking(a, now);
+			acct_waking(a, now, a->state == TS_UNKNOWN && was_blocked(p, btf));
 		} else if (a->state == TS_UNKNOWN || a->state == TS_BLOCKED) {
 			acct_book(a, now);
 			a->state = TS_RUNNABLE;
@@ -775,6 +789,8 @@ static __always_inline int emit_wake(struct task_struct *p, __u8 type, const boo
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	fill_hdr(&e->h, bpf_ktime_get_ns(), tid, type);
+	if (type == EV_WAKING && was_blocked(p, btf))
+		e->h.flags = EV_F_WAS_BLOCKED;
 	e->pid = pid;
 	e->target_cpu = task_cpu_of(p, btf);
 	e->waker_tid = (__u32)id;

@@ -267,6 +267,10 @@ enum irqlat_ev_type {
 
 #define EV_F_GROUP_DEAD 1 /* EV_EXIT: the whole process is gone */
 #define EV_F_KACCT 2      /* ev_task/ev_signal: the thread is accounted in the kernel */
+/* EV_WAKING: the task was asleep off the CPU (it had switched out blocked),
+ * so this is a wakeup even when irqlat never saw it block (asleep since
+ * before tracing started). */
+#define EV_F_WAS_BLOCKED 4
 
 struct ev_hdr {
 	__u64 ts;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */

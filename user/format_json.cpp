@@ -18,7 +18,7 @@ json window_to_json(const WindowRow& w, bool unfinished_list) {
   for (const auto& v : w.softirq_vectors) vectors.push_back({{"vector", v.name}, {"ns", v.ns}});
   json preempted = json::array();
   for (const auto& p : w.preempted_by) {
-    preempted.push_back({{"comm", p.comm}, {"pid", p.pid}, {"ns", p.ns}});
+    preempted.push_back({{"comm", p.comm}, {"pid", p.pid}, {"tid", p.tid}, {"ns", p.ns}});
   }
   json j = {
       {"pid", w.pid},
@@ -205,6 +205,7 @@ void write_window(JsonWriter& o, const WindowRow& w, bool unfinished_list) {
     o.field("comm", p.comm);
     o.field("ns", p.ns);
     o.field("pid", p.pid);
+    o.field("tid", p.tid);
     o.end_object();
   }
   o.end_array();

@@ -69,7 +69,8 @@ struct NamedNs {
 
 struct Preemptor {
   std::string comm;
-  int pid = 0;  // tid of the task that held the CPU (0 = idle)
+  int pid = 0;  // process (tgid) of the task that held the CPU (0 = idle, -1 = unknown)
+  int tid = 0;  // the task itself (0 = idle, -1 = unknown)
   uint64_t ns = 0;
 };
 
@@ -114,7 +115,7 @@ struct EventCounts {
   uint64_t dropped = 0;      // ring-buffer reservations that failed (kernel)
   uint64_t late = 0;         // records older than what was already released
   uint64_t kernel_irq_events = 0;  // interrupts aggregated in the kernel
-  uint64_t irq_unmatched = 0;      // exits without an entry (started before attach)
+  uint64_t irq_unmatched = 0;      // exits without an entry, entries without an exit
   uint64_t missed = 0;     // program runs the kernel skipped (recursion_misses)
   uint64_t malformed = 0;  // records the collector could not parse
 };

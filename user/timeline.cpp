@@ -156,17 +156,19 @@ IRQLAT_HOT void Timeline::change_holder(Cpu& c, int tid, uint64_t now) {
   c.noted = nullptr;
 }
 
-void Timeline::set_holder(int cpu, int tid, std::string_view comm, uint64_t now) {
+void Timeline::set_holder(int cpu, int tid, int pid, std::string_view comm, uint64_t now) {
   Cpu& c = cpu_at(cpu);
   if (c.holder != tid) change_holder(c, tid, now);
+  c.holder_pid = pid;
   c.comm.fill(0);
   std::memcpy(c.comm.data(), comm.data(), std::min(comm.size(), c.comm.size()));
   if (!c.waiters.empty()) note_holder_name(c);
 }
 
-IRQLAT_HOT void Timeline::set_holder(int cpu, int tid, const char* comm16, uint64_t now) {
+IRQLAT_HOT void Timeline::set_holder(int cpu, int tid, int pid, const char* comm16, uint64_t now) {
   Cpu& c = cpu_at(cpu);
   if (c.holder != tid) change_holder(c, tid, now);
+  c.holder_pid = pid;
   copy_comm16(c.comm.data(), comm16);
   if (!c.waiters.empty()) note_holder_name(c);
 }
@@ -175,11 +177,12 @@ IRQLAT_HOT void Timeline::set_holder(int cpu, int tid, const char* comm16, uint6
 IRQLAT_HOT void Timeline::note_holder_name(Cpu& c) {
   if (c.holder < 0) return;
   if (!c.noted) {
-    Comm*& at = holder_name_at_[c.holder_idx];
+    HolderName*& at = holder_name_at_[c.holder_idx];
     if (!at) at = &holder_names_[c.holder];
     c.noted = at;
   }
-  copy_comm16(c.noted->data(), c.comm.data());
+  copy_comm16(c.noted->comm.data(), c.comm.data());
+  c.noted->pid = c.holder_pid;
 }
 
 void Timeline::index_add(int pid, int tid) { by_pid_[pid].push_back(tid); }
@@ -215,7 +218,7 @@ void Timeline::touch(int tid, int pid, uint64_t now) {
 
 void Timeline::on_switch(const ev_switch& e, uint64_t now) {
   const int cpu = e.h.cpu;
-  set_holder(cpu, static_cast<int>(e.next_tid), e.next_comm, now);
+  set_holder(cpu, static_cast<int>(e.next_tid), static_cast<int>(e.next_pid), e.next_comm, now);
   // An exited task's final switch-out ends its dead period.
   const bool final_switch = !dead_.empty() && dead_.erase(static_cast<int>(e.h.tid)) > 0;
   if (e.prev_target && e.h.tid != 0 && !final_switch) {
@@ -241,7 +244,10 @@ void Timeline::on_waking(const ev_wake& e, uint64_t now) {
   if (ignored(static_cast<int>(e.h.tid))) return;
   Thread& t = ensure(static_cast<int>(e.h.tid), static_cast<int>(e.pid), now);
   const int cpu = valid_cpu(e.target_cpu) ? e.target_cpu : e.h.cpu;
-  if (t.state == ThreadState::Blocked) {
+  // Never seen blocking (asleep since before tracing), but the kernel says
+  // it was asleep: a wakeup all the same.
+  if (t.state == ThreadState::Blocked ||
+      (t.state == ThreadState::Unknown && (e.h.flags & EV_F_WAS_BLOCKED))) {
     t.wakeups++;
     set_state(t, ThreadState::Runnable, cpu, now);
     t.woken = true;
@@ -321,7 +327,7 @@ std::optional<IrqCharge> Timeline::on_irq(const ev_irq& e, uint64_t now) {
       // The kernel saw it on this CPU: it is RUNNING from now on. Its earlier
       // time stays unknown, so this interrupt cannot be charged.
       set_state(t, ThreadState::Running, cpu, now);
-      set_holder(cpu, t.tid, t.comm, now);
+      set_holder(cpu, t.tid, t.pid, t.comm, now);
     }
     return std::nullopt;
   }
@@ -351,7 +357,7 @@ void Timeline::on_self(int tid, int pid, int cpu, uint64_t now) {
   Thread& t = ensure(tid, pid, now);
   if (t.state == ThreadState::Unknown) {
     set_state(t, ThreadState::Running, cpu, now);
-    set_holder(cpu, t.tid, t.comm, now);
+    set_holder(cpu, t.tid, t.pid, t.comm, now);
   }
 }
 
@@ -385,9 +391,16 @@ std::string Timeline::holder_comm(int tid) const {
   if (tid == 0) return "swapper/idle";  // per-CPU idle tasks all have tid 0
   if (tid == kUnknownHolder) return "[unknown]";
   if (auto it = holder_names_.find(tid); it != holder_names_.end())
-    return std::string(comm_view(it->second.data()));
+    return std::string(comm_view(it->second.comm.data()));
   if (auto it = threads_.find(tid); it != threads_.end()) return it->second.comm;
   return "?";
+}
+
+int Timeline::holder_pid(int tid) const {
+  if (tid <= 0) return tid;  // idle: 0; unknown: -1
+  if (auto it = holder_names_.find(tid); it != holder_names_.end() && it->second.pid >= 0) return it->second.pid;
+  if (auto it = threads_.find(tid); it != threads_.end()) return it->second.pid;
+  return -1;
 }
 
 ThreadRow Timeline::make_row(const Thread& t, uint64_t now) {

@@ -133,6 +133,8 @@ class Timeline {
   // Name of a task that held a CPU: its comm from the switch record;
   // "swapper/idle" for tid 0, "[unknown]" for kUnknownHolder.
   std::string holder_comm(int tid) const;
+  // Its process id (tgid) from the same record; 0 for idle, -1 if unknown.
+  int holder_pid(int tid) const;
 
   // Rows of live threads (time up to now included) and of exited threads.
   std::vector<ThreadRow> rows(uint64_t now) const;
@@ -147,6 +149,11 @@ class Timeline {
 
  private:
   using Comm = std::array<char, IRQLAT_COMM_LEN>;
+  // A task charged as a holder: its comm and tgid as last switched in.
+  struct HolderName {
+    Comm comm{};
+    int pid = -1;
+  };
 
   struct Thread {
     int tid = 0;
@@ -176,12 +183,13 @@ class Timeline {
     int holder = kUnknownHolder;  // tid of the task on this CPU
     uint32_t holder_idx = 0;      // holder_index(holder)
     Comm comm{};
+    int holder_pid = -1;          // its tgid
     // Target threads RUNNABLE on this runqueue (nodes of threads_: a thread
     // leaves the runqueue before it is erased).
     std::vector<Thread*> waiters;
     // holder_names_[holder] as this CPU last wrote it (nodes are never
     // erased, so the address stays valid); nullptr after the holder changed.
-    Comm* noted = nullptr;
+    HolderName* noted = nullptr;
   };
 
   // Recently looked-up threads, by tid modulo kFindCache: most records are
@@ -247,10 +255,10 @@ class Timeline {
   void book(Thread& t, uint64_t now);
   void book_runnable(Thread& t, uint64_t now, uint32_t holder_idx);
   void set_state(Thread& t, ThreadState s, int cpu, uint64_t now);
-  void set_holder(int cpu, int tid, std::string_view comm, uint64_t now);
+  void set_holder(int cpu, int tid, int pid, std::string_view comm, uint64_t now);
   // The same with the record's comm field (IRQLAT_COMM_LEN bytes, NUL-padded
   // or not terminated).
-  void set_holder(int cpu, int tid, const char* comm16, uint64_t now);
+  void set_holder(int cpu, int tid, int pid, const char* comm16, uint64_t now);
   void change_holder(Cpu& c, int tid, uint64_t now);
   void note_holder_name(Cpu& c);
   void retire(int tid, uint64_t now, bool detached = false);
@@ -261,10 +269,10 @@ class Timeline {
   std::unordered_map<int, Thread> threads_;
   std::unordered_map<int, std::vector<int>> by_pid_;
   std::vector<Cpu> cpus_;
-  std::unordered_map<int, Comm> holder_names_;  // tids ever charged as holders (never erased)
+  std::unordered_map<int, HolderName> holder_names_;  // tids ever charged as holders (never erased)
   std::unordered_map<int, uint32_t> holder_idx_;  // holder tid -> index into holder_tids_
   std::vector<int> holder_tids_;
-  std::vector<Comm*> holder_name_at_;  // by holder index: its holder_names_ node, once noted
+  std::vector<HolderName*> holder_name_at_;  // by holder index: its holder_names_ node, once noted
   struct HolderCacheEntry {
     int tid = 0;
     uint32_t idx = UINT32_MAX;

@@ -150,10 +150,10 @@ Windows::Sample Windows::make_sample(int pid, int tid, uint64_t start, uint64_t 
 
   for (const auto& [holder, ns] : cur.preempt_ns.items()) {
     const uint64_t d = sub0(ns, base.preempt_ns.get(holder));
-    if (d) r.preempted_by.push_back({tl.holder_comm(holder), holder, d});
+    if (d) r.preempted_by.push_back({tl.holder_comm(holder), tl.holder_pid(holder), holder, d});
   }
   std::sort(r.preempted_by.begin(), r.preempted_by.end(), [](const Preemptor& a, const Preemptor& b) {
-    return a.ns != b.ns ? a.ns > b.ns : a.pid < b.pid;
+    return a.ns != b.ns ? a.ns > b.ns : a.tid < b.tid;
   });
   return s;
 }

@@ -1,9 +1,13 @@
 """Scheduling tables against the target's own view: its voluntary context
-switches (getrusage) and its CLOCK_MONOTONIC wake-to-run stamps; and a CPU
-hog placed on the target's CPU must show up as runqueue time."""
+switches (getrusage) and its CLOCK_MONOTONIC wake-to-run stamps; against
+`perf sched timehist` on the same run; and a CPU hog placed on the target's
+CPU must show up as runqueue time."""
 import json
+import math
 import os
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -92,6 +96,121 @@ def test_cpu_hog_on_target_cpu_raises_runqueue_time():
     assert hogged["runqueue_ns"] >= 1_000_000
     # ~30x here.
     assert hogged["runqueue_ns"] >= 5 * alone["runqueue_ns"]
+    # On-CPU time against the kernel's own sum_exec_runtime (schedstat's
+    # first field, read by the sleeper as it ends): 0.05-0.4% apart here.
+    # The kernel starts a run out of idle at the wakeup (the switch reuses
+    # the wakeup's clock read), irqlat at the switch; with
+    # CONFIG_IRQ_TIME_ACCOUNTING the kernel's count also leaves out the
+    # interrupt time irqlat includes.
+    for name, row, own in (("alone", alone, own_alone), ("hogged", hogged, own_hogged)):
+        print("%s: on-cpu %d ns, kernel run %d ns (%+.2f%%)" % (
+            name, row["oncpu_ns"], own["run_ns"], 100.0 * (row["oncpu_ns"] - own["run_ns"]) / own["run_ns"]))
+        assert own["run_ns"] > 100_000_000
+        assert row["oncpu_ns"] >= 0.98 * own["run_ns"]
+        assert row["oncpu_ns"] <= 1.02 * own["run_ns"] + row["hardirq_ns"] + row["softirq_ns"]
+
+
+def timehist_wakeup_latencies(data, pid):
+    """Wakeup -> on-CPU latencies (ns) of pid's main thread by `perf sched
+    timehist`. Its rows are the thread's runs, each with the scheduling
+    delay before it and the state it left the CPU in; a run after one that
+    ended asleep (S, D, I) started with a wakeup, so its delay is one sample
+    (perf leaves a preempted thread's wait out of the delay)."""
+    out = subprocess.run(["perf", "sched", "timehist", "-i", data, "--state", "-t", str(pid)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = []
+    for line in out.stdout.splitlines():
+        # time [cpu] comm[tid] wait(ms) sch-delay(ms) run-time(ms) state
+        f = line.split()
+        if len(f) >= 7 and f[0][0].isdigit() and f[1].startswith("[") and f[2].endswith("[%d]" % pid):
+            rows.append((float(f[4]), f[6]))
+    return sorted(round(delay * 1e6) for (_, state), (delay, _) in zip(rows, rows[1:])
+                  if state in ("S", "D", "I"))
+
+
+def test_sched_latency_agrees_with_perf_sched_timehist(tmp_path):
+    """SPEC 7: scheduling latency against `perf sched timehist` on the same
+    run. The sleeper waits behind a CPU hog (~1 ms per wakeup), so its CPU
+    is never idle, where perf 6.1 here misses events; that its record is
+    complete is checked against the sleeper's own count of its sleeps
+    (getrusage nvcsw), and a run perf did not record fully is repeated, at
+    most twice. perf stamps with the scheduler clock, irqlat with
+    CLOCK_MONOTONIC: microseconds apart at most here."""
+    if not os.path.ismount("/sys/kernel/tracing"):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=True)
+    for attempt in range(3):
+        data = str(tmp_path / ("perf-%d.data" % attempt))
+        hog = subprocess.Popen([target("cpuhog"), "--cpu", "1", "--seconds", "60"])
+        perf = subprocess.Popen(["perf", "sched", "record", "-o", data, "--", "sleep", "60"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            # perf writes its header once its events are open.
+            wait_for_size(data, 1)
+            time.sleep(0.2)
+            out = out_path("sleeper-perf")
+            res = run_irqlat(["trace", "-f", "json", "-o", out, "--", target("sleeper"), "--cpu", "1",
+                              "--seconds", "2", "--work-us", "2000"], timeout=60)
+        finally:
+            perf.send_signal(signal.SIGINT)
+            perf.communicate(timeout=60)
+            hog.kill()
+            hog.wait()
+        assert res.returncode == 0, res.stderr
+        own = json_lines(res.stdout)[-1]
+        with open(out) as f:
+            row = thread_rows(json.load(f))[own["tid"]]
+        lat = timehist_wakeup_latencies(data, own["tid"])
+        print("attempt %d: wakeups: irqlat %d, perf %d, the sleeper's own nvcsw %d" % (
+            attempt + 1, row["wakeups"], len(lat), own["nvcsw"]))
+        if abs(len(lat) - own["nvcsw"]) <= max(3, 0.02 * own["nvcsw"]):
+            break
+    else:
+        pytest.fail("perf never recorded the sleeper's wakeups completely in 3 attempts")
+
+    assert abs(row["wakeups"] - len(lat)) <= max(3, 0.02 * len(lat))
+
+    def rank(p):
+        return lat[max(1, math.ceil(p * len(lat))) - 1]
+    for name, p in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+        tool, oracle = row["sched_%s_ns" % name], rank(p)
+        print("sched %s: irqlat %d ns, perf %d ns" % (name, tool, oracle))
+        # Percentiles are bucket midpoints (0.8%); perf prints microseconds.
+        assert abs(tool - oracle) <= 0.02 * oracle + 10_000, (name, tool, oracle)
+    assert rank(0.5) >= 100_000  # the premise: it waited behind the hog
+
+
+@pytest.mark.parametrize("mode", ["kernel", "streamed"])
+def test_a_thread_asleep_when_tracing_starts_counts_its_wakeup(mode):
+    """`sleep 3` is asleep (State S in /proc, its one voluntary switch done)
+    when tracing starts, and wakes exactly once: that wakeup and its latency
+    count although irqlat never saw it block. Kernel-accounted (-p) and
+    streamed (windows on) threads alike."""
+    prog = subprocess.Popen(["sleep", "3"])
+    try:
+        def asleep():
+            with open("/proc/%d/status" % prog.pid) as f:
+                return "State:\tS" in f.read()
+        time.sleep(0.1)
+        assert asleep()
+        extra = ["--cancel", "signal:TERM", "--done", "exit"] if mode == "streamed" else []
+        tr = Tracer(["trace", "-p", str(prog.pid), "-f", "json"] + extra)
+        assert asleep()  # still, once irqlat traces
+        doc = tr.json(timeout=60)
+    finally:
+        prog.kill()
+        prog.wait()
+    row = thread_rows(doc)[prog.pid]
+    print(mode, row)
+    assert row["wakeups"] == 1
+    assert row["sched_p50_ns"] > 0 and row["sched_max_ns"] > 0
+
+
+def wait_for_size(path, n, timeout=20):
+    end = time.monotonic() + timeout
+    while not (os.path.exists(path) and os.path.getsize(path) >= n):
+        assert time.monotonic() < end, "%s never reached %d bytes" % (path, n)
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("attach,hot_slots", [("tp_btf", None), ("raw_tp", None), ("tp_btf", 1), ("raw_tp", 1)])

@@ -19,15 +19,15 @@
 //   {"pid":P,"tid":T,"cpu":N|null,"sleep_us":US,"work_us":US,"timer_slack_ns":NS,
 //    "iterations":I,"oversleep_total_ns":X,"oversleep_min_ns":A,
 //    "oversleep_p50_ns":B,"oversleep_p99_ns":C,"oversleep_max_ns":D,
-//    "elapsed_ns":E,"nvcsw":V,"nivcsw":W,"run_delay_ns":R}
+//    "elapsed_ns":E,"nvcsw":V,"nivcsw":W,"run_ns":U,"run_delay_ns":R}
 // iterations = completed sleeps; oversleep_* over those (nearest-rank
 // percentiles, 0 when there were none); elapsed_ns = CLOCK_MONOTONIC time of
 // the loop; nvcsw/nivcsw = the thread's getrusage(RUSAGE_THREAD) counts over
 // the whole run (the voluntary ones are about one per iteration; a hog on
-// the CPU shows up in nivcsw); run_delay_ns = the kernel's own count of the
-// time the thread waited on a runqueue since it started
-// (/proc/thread-self/schedstat, second field; null if unreadable). Exit
-// status 0; 2 on a usage error.
+// the CPU shows up in nivcsw); run_ns and run_delay_ns = the kernel's own
+// counts of the time the thread ran on a CPU and waited on a runqueue since
+// it started (/proc/thread-self/schedstat, first and second fields; null if
+// unreadable). Exit status 0; 2 on a usage error.
 
 #include <irqlat/example_util.h>
 
@@ -61,16 +61,17 @@ const char *kUsage =
     "  {\"pid\":P,\"tid\":T,\"cpu\":N|null,\"sleep_us\":..,\"work_us\":..,\"timer_slack_ns\":..,\n"
     "   \"iterations\":I,\"oversleep_total_ns\":X,\"oversleep_min_ns\":..,\"oversleep_p50_ns\":..,\n"
     "   \"oversleep_p99_ns\":..,\"oversleep_max_ns\":..,\"elapsed_ns\":..,\"nvcsw\":..,\"nivcsw\":..,\n"
-    "   \"run_delay_ns\":R|null}\n";
+    "   \"run_ns\":U|null,\"run_delay_ns\":R|null}\n";
 
-// The kernel's runqueue wait of this thread so far, or "null".
-std::string run_delay_json() {
+// The kernel's time on a CPU and runqueue wait of this thread so far, as
+// the JSON fields run_ns and run_delay_ns (null if unreadable).
+std::string schedstat_json() {
   FILE *f = std::fopen("/proc/thread-self/schedstat", "r");
-  if (!f) return "null";
   unsigned long long run_ns = 0, delay_ns = 0;
-  const bool ok = std::fscanf(f, "%llu %llu", &run_ns, &delay_ns) == 2;
-  std::fclose(f);
-  return ok ? std::to_string(delay_ns) : "null";
+  const bool ok = f && std::fscanf(f, "%llu %llu", &run_ns, &delay_ns) == 2;
+  if (f) std::fclose(f);
+  if (!ok) return "\"run_ns\":null,\"run_delay_ns\":null";
+  return "\"run_ns\":" + std::to_string(run_ns) + ",\"run_delay_ns\":" + std::to_string(delay_ns);
 }
 
 }  // namespace
@@ -124,7 +125,7 @@ int main(int argc, char **argv) {
   const uint64_t elapsed = now_ns() - start;
   rusage ru{};
   getrusage(RUSAGE_THREAD, &ru);
-  const std::string run_delay = run_delay_json();
+  const std::string schedstat = schedstat_json();
 
   uint64_t total = 0;
   for (uint64_t v : over) total += v;
@@ -135,10 +136,10 @@ int main(int argc, char **argv) {
       "{\"pid\":%d,\"tid\":%d,\"cpu\":%s,\"sleep_us\":%ld,\"work_us\":%ld,\"timer_slack_ns\":%ld,"
       "\"iterations\":%zu,\"oversleep_total_ns\":%llu,\"oversleep_min_ns\":%llu,"
       "\"oversleep_p50_ns\":%llu,\"oversleep_p99_ns\":%llu,\"oversleep_max_ns\":%llu,"
-      "\"elapsed_ns\":%llu,\"nvcsw\":%ld,\"nivcsw\":%ld,\"run_delay_ns\":%s}\n",
+      "\"elapsed_ns\":%llu,\"nvcsw\":%ld,\"nivcsw\":%ld,%s}\n",
       getpid(), gettid(), cpu_json.c_str(), sleep_us, work_us, slack_ns, over.size(),
       (unsigned long long)total, rank(0.0), rank(0.50), rank(0.99), rank(1.0),
-      (unsigned long long)elapsed, ru.ru_nvcsw, ru.ru_nivcsw, run_delay.c_str());
+      (unsigned long long)elapsed, ru.ru_nvcsw, ru.ru_nivcsw, schedstat.c_str());
   std::fflush(stdout);
   return 0;
 }

@@ -420,9 +420,11 @@ TEST_CASE("collector: out-of-order arrival through the Reorderer gives the same 
   REQUIRE(ref.list[2].preempted_by.size() == 2);
   CHECK(ref.list[2].preempted_by[0].comm == "swapper/idle");
   CHECK(ref.list[2].preempted_by[0].pid == 0);
+  CHECK(ref.list[2].preempted_by[0].tid == 0);
   CHECK(ref.list[2].preempted_by[0].ns == 90);
   CHECK(ref.list[2].preempted_by[1].comm == "helper");
-  CHECK(ref.list[2].preempted_by[1].pid == 102);
+  CHECK(ref.list[2].preempted_by[1].pid == 100);  // the process, from the switch record
+  CHECK(ref.list[2].preempted_by[1].tid == 102);
   CHECK(ref.list[2].preempted_by[1].ns == 10);
   REQUIRE(ref.unfinished_list.size() == 2);
   CHECK(ref.unfinished_list[0].start_ns == 3400);

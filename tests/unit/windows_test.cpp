@@ -114,8 +114,10 @@ TEST_CASE("windows: several done events per cancel, full breakdown") {
   REQUIRE(w.preempted_by.size() == 2);
   CHECK(w.preempted_by[0].comm == "hog");
   CHECK(w.preempted_by[0].pid == 300);
+  CHECK(w.preempted_by[0].tid == 300);
   CHECK(w.preempted_by[0].ns == 500);
   CHECK(w.preempted_by[1].comm == "kworker/0:1");
+  CHECK(w.preempted_by[1].pid == 301);
   CHECK(w.preempted_by[1].ns == 200);
 
   // Nearest rank over {3000, 4000}.

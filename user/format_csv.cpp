@@ -44,7 +44,7 @@ std::string join_named(const std::vector<NamedNs>& v) {
 
 std::string join_preemptors(const std::vector<Preemptor>& v) {
   std::string s;
-  for (const auto& p : v) s += fmt::format("{}{}/{}={}", s.empty() ? "" : ";", p.comm, p.pid, p.ns);
+  for (const auto& p : v) s += fmt::format("{}{}/{}={}", s.empty() ? "" : ";", p.comm, p.tid, p.ns);  // by thread
   return s;
 }
 

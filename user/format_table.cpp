@@ -308,7 +308,8 @@ std::string preemptor_list(const std::vector<Preemptor>& v, int top) {
       s += fmt::format(", +{} more", v.size() - static_cast<size_t>(top));
       break;
     }
-    const std::string who = p.tid == 0 ? std::string("idle") : fmt::format("{}/{}", p.comm, p.pid);
+    // By thread: several threads of one process can each hold the CPU.
+    const std::string who = p.tid == 0 ? std::string("idle") : fmt::format("{}/{}", p.comm, p.tid);
     s += fmt::format("{}{} {}", n ? ", " : "", who, format_ns(p.ns));
     ++n;
   }

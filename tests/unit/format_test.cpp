@@ -341,7 +341,7 @@ TEST_CASE("table contents", "[format][table]") {
   CHECK_THAT(t, Contains("mean delay 7.00ms"));
   CHECK_THAT(t, Contains("71.4%"));  // runqueue: 10ms of 14ms
   CHECK_THAT(t, Contains("worst 2 windows"));
-  CHECK_THAT(t, Contains("preempted by: stress-ng/777 9.50ms, kworker/0:1/12 500us"));
+  CHECK_THAT(t, Contains("preempted by: stress-ng/779 9.50ms, kworker/0:1/12 500us"));
   CHECK_THAT(t, Contains("irqs: LOC 400us, virtio0-input.0 100us"));
   CHECK_THAT(t, Contains("softirqs: TIMER 300us"));
   CHECK_THAT(t, Contains("unfinished windows (1)"));
@@ -396,7 +396,7 @@ TEST_CASE("CSV sections with header lines", "[format][csv]") {
                            "runqueue_ns,hardirq_ns,softirq_ns,blocked_ns,irqs,softirq_vectors,"
                            "preempted_by\n4242,4244,1001000000000,"));
   CHECK_THAT(csv, Contains("LOC=400000;virtio0-input.0=100000,TIMER=300000,"
-                           "stress-ng/777=9500000;kworker/0:1/12=500000\n"));
+                           "stress-ng/779=9500000;kworker/0:1/12=500000\n"));
   CHECK_THAT(csv, Contains("# unfinished_windows\n"));
   CHECK_THAT(csv, Contains(",timeout\n"));
   CHECK(csv.rfind("# summary\n", 0) == 0);

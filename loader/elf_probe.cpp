@@ -85,8 +85,9 @@ void check_instruction_start(const std::string& path, const std::string& symbol,
   posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   std::string file = path;
-  char* argv[] = {const_cast<char*>("objdump"), const_cast<char*>("-d"), const_cast<char*>("--no-show-raw-insn"),
-                  start, stop, const_cast<char*>("--"), file.data(), nullptr};
+  // -z: runs of zero bytes are instructions too, not "...".
+  char* argv[] = {const_cast<char*>("objdump"), const_cast<char*>("-d"), const_cast<char*>("-z"),
+                  const_cast<char*>("--no-show-raw-insn"), start, stop, const_cast<char*>("--"), file.data(), nullptr};
   pid_t pid;
   const int err = posix_spawnp(&pid, "objdump", &fa, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&fa);

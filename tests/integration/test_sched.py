@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import Tracer, json_lines, out_path, run_irqlat, target
+from conftest import Tracer, json_lines, out_path, run_irqlat, target, wait_for
 
 
 def thread_rows(doc):
@@ -182,20 +182,22 @@ def test_sched_latency_agrees_with_perf_sched_timehist(tmp_path):
 
 @pytest.mark.parametrize("mode", ["kernel", "streamed"])
 def test_a_thread_asleep_when_tracing_starts_counts_its_wakeup(mode):
-    """`sleep 3` is asleep (State S in /proc, its one voluntary switch done)
-    when tracing starts, and wakes exactly once: that wakeup and its latency
-    count although irqlat never saw it block. Kernel-accounted (-p) and
-    streamed (windows on) threads alike."""
-    prog = subprocess.Popen(["sleep", "3"])
+    """`head -c 1` blocks reading a pipe (State S in /proc) when tracing
+    starts, and is woken exactly once, by the byte the test writes after
+    irqlat says it traces; then it exits. That wakeup and its latency count
+    although irqlat never saw it block. Kernel-accounted (-p) and streamed
+    (windows on) threads alike."""
+    prog = subprocess.Popen(["head", "-c", "1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     try:
         def asleep():
             with open("/proc/%d/status" % prog.pid) as f:
                 return "State:\tS" in f.read()
-        time.sleep(0.1)
-        assert asleep()
+        wait_for(asleep, what="head blocked on its pipe")
         extra = ["--cancel", "signal:TERM", "--done", "exit"] if mode == "streamed" else []
         tr = Tracer(["trace", "-p", str(prog.pid), "-f", "json"] + extra)
         assert asleep()  # still, once irqlat traces
+        prog.stdin.write(b"x")
+        prog.stdin.close()
         doc = tr.json(timeout=60)
     finally:
         prog.kill()

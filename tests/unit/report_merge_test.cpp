@@ -176,6 +176,43 @@ TEST_CASE("report merge: interval tables add up to the table of the whole run", 
   CHECK(run.untimed_vectors.at("MCE") == 1);
 }
 
+TEST_CASE("report merge: a tid that exits and is reused within one interval is two threads", "[report]") {
+  Report a, b, c;
+  a.end_ns = 1;
+  a.threads = {thread_row(100, 100, {1'000}, 10)};
+  // thread_rows() order: the new thread's live row, then the old one's exit.
+  b.end_ns = 2;
+  b.threads = {thread_row(100, 100, {3'000}, 30), thread_row(100, 100, {2'000}, 20, true)};
+  c.end_ns = 3;
+  c.threads = {thread_row(100, 100, {4'000}, 40)};
+  Report run;
+  add_interval(run, a);
+  add_interval(run, b);
+  add_interval(run, c);
+  REQUIRE(run.threads.size() == 2);
+  CHECK_FALSE(run.threads[0].exited);
+  CHECK(run.threads[0].oncpu_ns == 30 + 40);  // the new thread, both its intervals
+  CHECK(run.threads[1].exited);
+  CHECK(run.threads[1].oncpu_ns == 10 + 20);
+  CHECK(run.threads[1].wakeups == 2);
+}
+
+TEST_CASE("report merge: a device IRQ keeps one row when an interval lacks its name", "[report]") {
+  Report a, b;
+  a.end_ns = 1;
+  a.hardirqs = {irq_row(24, "irq24", std::nullopt, {100}), irq_row(24, "irq24", 0, {100})};
+  b.end_ns = 2;
+  b.hardirqs = {irq_row(24, "virtio1-req.0", std::nullopt, {200}), irq_row(24, "virtio1-req.0", 0, {200})};
+  Report run;
+  add_interval(run, a);
+  add_interval(run, b);
+  REQUIRE(run.hardirqs.size() == 2);
+  CHECK(run.hardirqs[0].name == "virtio1-req.0");
+  CHECK(run.hardirqs[0].count == 2);
+  CHECK(run.hardirqs[1].name == "virtio1-req.0");
+  CHECK(run.hardirqs[1].count == 2);
+}
+
 TEST_CASE("report merge: a tid seen again after its thread exited is another thread", "[report]") {
   Report a, b;
   a.end_ns = 1;

@@ -108,7 +108,7 @@ void build_irq_rows(const KernelIrqStats& k, const TargetIrqMap& targets, Report
       auto it = names.find(id);
       name = it != names.end() ? it->second
              : id >= k.max_irq ? "irq>=" + std::to_string(k.max_irq)
-                               : "irq" + std::to_string(id);
+                               : unnamed_irq_name(id);
     }
     sources.push_back({kind, irq, name, std::vector<Acc>(k.nr_cpus), {}});
     return sources.back();

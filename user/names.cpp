@@ -55,6 +55,8 @@ const char* softirq_name(int vec) {
 
 int softirq_from_name(std::string_view name) { return find_name(kSoftirqNames, name); }
 
+std::string unnamed_irq_name(unsigned irq) { return "irq" + std::to_string(irq); }
+
 const char* irq_kind_name(int kind) {
   switch (kind) {
     case IRQ_KIND_HARDIRQ: return "hardirq";

@@ -3,6 +3,7 @@
 // Indexed by enum irqlat_vector and the kernel's softirq numbers (bpf/irqlat.h).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace irqlat {
@@ -21,6 +22,9 @@ const char* softirq_name(int vec);
 
 // Softirq vector number for a /proc/softirqs name (case-insensitive), or -1.
 int softirq_from_name(std::string_view name);
+
+// "irq24": a device IRQ whose action name was never read.
+std::string unnamed_irq_name(unsigned irq);
 
 // "hardirq", "vector", "softirq" for enum irqlat_irq_kind; "?" otherwise.
 const char* irq_kind_name(int kind);

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "user/names.h"
+
 namespace irqlat {
 namespace {
 
@@ -35,7 +37,8 @@ void add_row(SoftirqRow& a, const SoftirqRow& b) {
 }
 
 // Device IRQs by number (their name is read once per interval and may be
-// missing from one, see best_name()); x86 vectors, which have none, by name.
+// missing from one, see take_better_name()); x86 vectors, which have none,
+// by name.
 std::pair<std::optional<int>, std::string> source_key(const HardirqRow& r) {
   return r.irq ? std::pair<std::optional<int>, std::string>{r.irq, ""} : std::pair{r.irq, r.name};
 }
@@ -43,7 +46,7 @@ std::string source_key(const SoftirqRow& r) { return r.vector; }
 
 // The name build_irq_rows() gives an IRQ whose action name it did not read
 // ("irq24"): another interval's real name is better.
-bool fallback_name(const HardirqRow& r) { return r.irq && r.name == "irq" + std::to_string(*r.irq); }
+bool fallback_name(const HardirqRow& r) { return r.irq && r.name == unnamed_irq_name(static_cast<unsigned>(*r.irq)); }
 template <typename Row>
 void take_better_name(Row& kept, const Row& other) {
   if constexpr (std::is_same_v<Row, HardirqRow>)
@@ -86,7 +89,6 @@ std::vector<Row> merge_sources(const std::vector<Row>& run, const std::vector<Ro
                    [](const Source& a, const Source& b) { return a.total.total_ns > b.total.total_ns; });
   std::vector<Row> out;
   for (Source& s : sources) {
-    for (auto& [cpu, row] : s.per_cpu) take_better_name(row, s.total);
     out.push_back(std::move(s.total));
     for (auto& [cpu, row] : s.per_cpu) {
       if constexpr (std::is_same_v<Row, HardirqRow>) row.name = out.back().name;  // one name per source

@@ -67,7 +67,7 @@ std::string Windows::irq_name(uint64_t key) const {
     case IRQ_KIND_SOFTIRQ: return softirq_name(static_cast<int>(id));
     default: {
       auto it = irq_names_.find(static_cast<int>(id));
-      return it != irq_names_.end() ? it->second : "irq" + std::to_string(id);
+      return it != irq_names_.end() ? it->second : unnamed_irq_name(id);
     }
   }
 }

@@ -1152,13 +1152,8 @@ def test_ctl_refuses_an_incomplete_reply(verb, reply, words, tmp_path):
     def serve():
         conn, _ = srv.accept()
         with conn:
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                buf += chunk
-            conn.sendall(reply)
+            if read_line(conn).endswith("\n"):  # the whole request
+                conn.sendall(reply)
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     try:

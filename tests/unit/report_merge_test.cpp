@@ -22,12 +22,9 @@ uint64_t sum_of(const std::vector<uint64_t>& values) {
   return s;
 }
 
-// A hardirq row as build_irq_rows() makes it from these handler durations.
-HardirqRow irq_row(std::optional<int> irq, const std::string& name, std::optional<int> cpu,
-                   const std::vector<uint64_t>& durations, uint64_t hits = 0) {
-  HardirqRow r;
-  r.irq = irq;
-  r.name = name;
+// The fields build_irq_rows() derives from a source's handler durations.
+template <typename Row>
+void fill_durations(Row& r, std::optional<int> cpu, const std::vector<uint64_t>& durations) {
   r.cpu = cpu;
   r.hist = hist_of(durations);
   r.count = r.hist.count();
@@ -35,6 +32,14 @@ HardirqRow irq_row(std::optional<int> irq, const std::string& name, std::optiona
   r.max_ns = r.hist.max();
   r.p50_ns = r.hist.percentile(50);
   r.p99_ns = r.hist.percentile(99);
+}
+
+HardirqRow irq_row(std::optional<int> irq, const std::string& name, std::optional<int> cpu,
+                   const std::vector<uint64_t>& durations, uint64_t hits = 0) {
+  HardirqRow r;
+  r.irq = irq;
+  r.name = name;
+  fill_durations(r, cpu, durations);
   r.target_hits = hits;
   r.target_stolen_ns = hits * 10;
   return r;
@@ -44,13 +49,7 @@ SoftirqRow soft_row(const std::string& vec, std::optional<int> cpu, const std::v
                     uint64_t raise_count, uint64_t raise_max) {
   SoftirqRow r;
   r.vector = vec;
-  r.cpu = cpu;
-  r.hist = hist_of(durations);
-  r.count = r.hist.count();
-  r.total_ns = sum_of(durations);
-  r.max_ns = r.hist.max();
-  r.p50_ns = r.hist.percentile(50);
-  r.p99_ns = r.hist.percentile(99);
+  fill_durations(r, cpu, durations);
   r.raise_wait_count = raise_count;
   r.raise_wait_total_ns = raise_count * 100;
   r.raise_wait_max_ns = raise_max;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "user/heap_tuning.h"
 #include "user/log.h"
 #include "user/output.h"
 #include "user/recording.h"
@@ -14,6 +15,7 @@
 namespace irqlat {
 
 int run_report(const Options& opts) {
+  tune_heap_for_batch();
   RecordingReader reader(open_file_source(opts.input), opts.input);
 
   ReplayOptions ro;

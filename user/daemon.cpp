@@ -151,17 +151,24 @@ json Daemon::detach(int pid) {
 
 void Daemon::reset() {
   session_->reset_all();
+  forget_gone_targets();
+}
+
+void Daemon::forget_gone_targets() {
   // Rows of targets that are gone went with the tables.
   std::erase_if(targets_, [](const Target& t) { return t.info.state != "attached"; });
   logf(LogLevel::Info, "tables reset");
 }
 
-std::string Daemon::dump(OutputFormat format, int top) {
+std::string Daemon::dump(OutputFormat format, int top, bool reset) {
   Options o = opts_;
   o.format = format;
   o.top = top;
+  // With reset, the tables are taken and zeroed at one instant, before
+  // formatting: an interrupt during a long dump is in the next one.
+  const Report r = reset ? session_->take_and_reset() : session_->report();
   std::ostringstream out;
-  print_report(out, session_->report(), o);
+  print_report(out, r, o);
   return out.str();
 }
 
@@ -209,11 +216,11 @@ std::string Daemon::handle(const std::string& line) {
       case ControlRequest::Attach: return reply_ok(attach(r));
       case ControlRequest::Detach: return reply_ok(detach(r.pid));
       case ControlRequest::Dump: {
-        json body{{"format", format_name(r.format)}, {"output", dump(r.format, r.top)}};
+        json body{{"format", format_name(r.format)}, {"output", dump(r.format, r.top, r.reset)}};
         json targets = json::array();
         for (const Target& t : targets_) targets.push_back(target_json(t.info));
         body["targets"] = std::move(targets);
-        if (r.reset) reset();
+        if (r.reset) forget_gone_targets();
         return reply_ok(std::move(body));
       }
       case ControlRequest::Status: return reply_ok(json{{"status", status_json(status())}});

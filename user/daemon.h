@@ -38,8 +38,9 @@ class Daemon {
   // One control request line -> one reply line ('\n' included).
   std::string handle(const std::string& line);
 
-  std::string dump(OutputFormat format, int top);  // the tables as text
-  std::string metrics();                           // /metrics body
+  // The tables as text; reset: then zeroed (dump --reset).
+  std::string dump(OutputFormat format, int top, bool reset = false);
+  std::string metrics();  // /metrics body
   DaemonStatus status() const;
 
   void set_control(const ControlServer* server) { control_ = server; }
@@ -56,6 +57,7 @@ class Daemon {
   nlohmann::json attach(const ControlRequest& r);
   nlohmann::json detach(int pid);
   void reset();
+  void forget_gone_targets();  // after a reset
   Target* attached_target(int pid);
   void end_target(Target& t, const char* state);
 

@@ -383,6 +383,18 @@ Report Session::report() {
 }
 
 Report Session::take_interval() {
+  Report r = take_tables();
+  r.interval = true;
+  return r;
+}
+
+Report Session::take_and_reset() {
+  Report r = take_tables();
+  collector_->reset_windows();
+  return r;
+}
+
+Report Session::take_tables() {
   refresh_kernel_threads();
   const ReportInputs in = report_inputs();
   const std::vector<irq_stat> stats = loader_->take_stats();
@@ -390,7 +402,6 @@ Report Session::take_interval() {
   const int nr_cpus = ks.nr_cpus;
   ks.stat = [&stats, nr_cpus](uint32_t slot, int cpu) -> const irq_stat& { return stats[slot * nr_cpus + cpu]; };
   Report r = build_report(in, ks, *collector_);
-  r.interval = true;
   // No record is delivered while this runs, and the kernel accounts were
   // read once above (the new baselines are those same values): the
   // collector's tables restart exactly where this table ends.

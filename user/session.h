@@ -105,6 +105,10 @@ class Session {
   // zeroed within microseconds; a program running on another CPU meanwhile
   // may still lose or double an increment).
   Report take_interval();
+  // dump --reset: the tables so far, window samples included, then all of
+  // them zeroed as take_interval() zeroes its aggregates. Open windows
+  // carry over.
+  Report take_and_reset();
 
   // For `record`: every record as the collector gets it (in delivery order:
   // time-ordered except late records, so a replay needs no reordering), and
@@ -121,6 +125,8 @@ class Session {
 
  private:
   void feed(const void* data, size_t size);
+  // take_interval() without the interval mark.
+  Report take_tables();
   // Reads the kernel-accounted threads' accounts into the collector.
   void refresh_kernel_threads();
   void setup_windows(const Options& opts);

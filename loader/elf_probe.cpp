@@ -158,7 +158,11 @@ uint64_t elf_symbol_file_offset(const std::string& path, const std::string& symb
       return off;
     }
   }
-  throw LoaderError("symbol '" + symbol + "' not found in " + path);
+  // "main+abc": the parser keeps a '+' not followed by a number in the
+  // symbol (C++ operators), so a mistyped offset lands here.
+  const bool plus = symbol.find('+') != std::string::npos;
+  throw LoaderError("symbol '" + symbol + "' not found in " + path +
+                    (plus ? " (an offset after '+' is decimal or 0x hex)" : ""));
 }
 
 namespace {

@@ -144,7 +144,14 @@ json Daemon::attach(const ControlRequest& r) {
 
 json Daemon::detach(int pid) {
   Target* t = attached_target(pid);
-  if (!t) throw ProtocolError("pid " + std::to_string(pid) + " is not attached");
+  if (!t) {
+    // status still lists a target that exited or was detached (until reset).
+    std::string state;
+    for (const Target& g : targets_)
+      if (g.info.pid == pid) state = g.info.state;
+    throw ProtocolError("pid " + std::to_string(pid) + " is not attached" +
+                        (state.empty() ? "" : " (" + state + "; its rows stay until reset)"));
+  }
   end_target(*t, "detached");
   return json{{"target", target_json(t->info)}};
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <sstream>
 #include <tuple>
 
@@ -164,7 +165,8 @@ void parse_presentation(const Raw& r, Options& o) {
   if (given(r.top_opt)) {
     int top = 0;
     if (!to_uint(r.top, top) || top < 1) {
-      throw UsageError(fmt::format("invalid --top '{}': expected an integer >= 1", r.top));
+      throw UsageError(fmt::format("invalid --top '{}': expected an integer from 1 to {}", r.top,
+                                   std::numeric_limits<int>::max()));
     }
     o.top = top;
   }
@@ -482,6 +484,17 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
     throw HelpRequested(out.str());
   } catch (const CLI::ExtrasError& e) {
     std::string msg = one_line(e.what());
+    // "-p -d 300ms": -p took "-d" as its value, and 300ms is left over.
+    const CLI::App* sub = nullptr;
+    for (const CLI::App* s : app.get_subcommands())
+      if (s->get_name() == first && first != "ctl") sub = s;
+    for (size_t i = 2; sub && i + 1 < head.size(); ++i) {
+      const std::string_view opt = head[i], val = head[i + 1];
+      const CLI::Option* o2 = opt.size() > 1 && opt[0] == '-' ? sub->get_option_no_throw(std::string(opt)) : nullptr;
+      const bool val_is_option = val.size() > 1 && val[0] == '-' && !(val[1] >= '0' && val[1] <= '9');
+      if (o2 && o2->get_expected_min() > 0 && val_is_option)
+        throw UsageError(fmt::format("{} needs a value, got the option '{}'", opt, val));
+    }
     if (first == "trace" || first == "record") msg += " (put a command to start after --)";
     if (first == "ctl") msg += " (ctl verbs: attach PID, detach PID, dump, status, reset)";
     throw UsageError(msg);

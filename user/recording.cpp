@@ -1017,6 +1017,12 @@ std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
     const bool dir = rf.error == 0 && stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
     throw UsageError("cannot read '" + path + "': " + (dir ? std::strerror(EISDIR) : rf.why()));
   }
+  // /proc and /sys files stat as size 0 yet have data: not "empty".
+  char byte;
+  if (rf.st.st_size == 0 && pread(rf.fd, &byte, 1, 0) == 1) {
+    ::close(rf.fd);
+    throw UsageError("'" + path + "' is not an irqlat recording: a file of size 0 that has data (/proc or /sys)");
+  }
   FILE* f = fdopen(rf.fd, "rb");
   if (!f) {
     const int err = errno;

@@ -55,6 +55,10 @@ Session::Session(const Options& opts) : opts_(opts) {
   }
   if (!opts_.command_argv.empty()) resolve_command(opts_.command_argv[0]);
   setup_windows(opts_);
+  // Only now is it known whether the target's binary has the default markers.
+  if (opts_.window_timeout_given && !opts_.windows_enabled() && opts_.command != Command::Daemon)
+    throw UsageError("--window-timeout without cancellation windows: give --cancel SPEC (the target has "
+                     "no usdt:irqlat:cancel marker)");
 
   LoaderConfig cfg;
   cfg.all = opts_.all;

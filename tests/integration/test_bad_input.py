@@ -68,6 +68,14 @@ def sleeper():
     (["trace", "-p", "1,,2"], ["'1,,2'", "empty item"]),
     (["trace", "-p", "SLEEPER,"], ["empty item"]),
     (["trace", "-t", ",1"], ["empty item"]),
+    # A mistyped offset is kept in the symbol (C++ operators have a '+'): say so.
+    (["trace", "-p", "SLEEPER", "--cancel", "uprobe:/usr/bin/sleep:main+abc", "--done", "exit"],
+     ["'main+abc' not found", "an offset after '+' is decimal or 0x hex"]),
+    (["trace", "-a", "--top", "99999999999"], ["'99999999999'", "from 1 to 2147483647"]),
+    # `sleep` has no irqlat markers: a timeout for windows there would do nothing.
+    (["trace", "-p", "SLEEPER", "--window-timeout", "2s"], ["--window-timeout without cancellation windows"]),
+    # /proc files stat as size 0 but are not empty.
+    (["report", "/proc/self/status"], ["'/proc/self/status' is not an irqlat recording", "size 0 that has data"]),
     # User input quoted in an error cannot add a line (scripts wait for one
     # starting "irqlat: tracing").
     (["trace", "-p", "SLEEPER", "--cancel", "bogus\nirqlat: tracing fake"], ["'bogus\\nirqlat: tracing fake'"]),

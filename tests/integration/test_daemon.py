@@ -534,6 +534,8 @@ def test_exited_target_is_kept_and_reused_pid_is_not_traced(daemon):
     wait_for(lambda: [t["state"] for t in daemon.status()["targets"]] == ["exited"], what="the target to exit")
     rows = rows_of(daemon.dump(), pid)
     assert rows and all(r["exited"] for r in rows)
+    res = daemon.ctl("detach", str(pid), check=False)
+    assert res.returncode == 1 and "is not attached (exited; its rows stay until reset)" in res.stderr, res.stderr
     second = fork_with_pid(pid)
     if second is None:
         pytest.fail("could not get pid %d again through ns_last_pid" % pid)

@@ -130,13 +130,16 @@ TEST_CASE("bad values are usage errors naming the option", "[options]") {
   CHECK_THROWS_WITH(parse({"trace", "-a", "-f", "xml"}),
                     Equals("invalid --format 'xml': expected table, json or csv"));
   CHECK_THROWS_WITH(parse({"trace", "-a", "--top", "0"}),
-                    Equals("invalid --top '0': expected an integer >= 1"));
+                    Equals("invalid --top '0': expected an integer from 1 to 2147483647"));
   CHECK_THROWS_AS(parse({"trace", "-a", "--top", "x"}), UsageError);
   CHECK_THROWS_AS(parse({"trace", "-a", "--max-windows", "-1"}), UsageError);
   CHECK_THROWS_WITH(parse({"trace", "-a", "--ringbuf-size", "3"}), Contains("power of two"));
   CHECK_THROWS_AS(parse({"trace", "-a", "--ringbuf-size", "0"}), UsageError);
   CHECK_THROWS_AS(parse({"trace", "-a", "--bogus"}), UsageError);
   CHECK_THROWS_WITH(parse({"trace", "-a", "-d"}), Equals("--duration needs a value (DUR)"));
+  // An option's value missing before the next option, which then took it.
+  CHECK_THROWS_WITH(parse({"trace", "-p", "-d", "300ms"}), Equals("-p needs a value, got the option '-d'"));
+  CHECK_THROWS_WITH(parse({"record", "-a", "--cpu", "-d", "1s"}), Equals("--cpu needs a value, got the option '-d'"));
   CHECK_THROWS_WITH(parse({"ctl", "frob"}), Contains("ctl verbs: attach PID"));
 }
 

@@ -97,17 +97,30 @@ void check_instruction_start(const std::string& path, const std::string& symbol,
     throw LoaderError("cannot check that " + where + " starts an instruction: objdump: " + strerror(err) +
                       " (install binutils, or probe the symbol without an offset)");
   }
+  // Reaps objdump on every way out, a throw from the reading included.
+  struct Child {
+    pid_t pid;
+    int fd;
+    int status = 0;
+    bool reaped = false;
+    void reap() {
+      if (fd >= 0) close(fd);
+      fd = -1;
+      while (!reaped && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      reaped = true;
+    }
+    ~Child() { reap(); }
+  } child{pid, out[0]};
   std::string text;
   char buf[65536];
-  for (ssize_t n; (n = read(out[0], buf, sizeof(buf))) != 0;) {
+  for (ssize_t n; (n = read(child.fd, buf, sizeof(buf))) != 0;) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  close(out[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  child.reap();
+  const int status = child.status;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw LoaderError("cannot check that " + where + " starts an instruction: objdump failed");
   // Instruction lines: "    2376:\tlea ...".

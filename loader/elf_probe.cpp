@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,7 +90,19 @@ void check_instruction_start(const std::string& path, const std::string& symbol,
   char* argv[] = {const_cast<char*>("objdump"), const_cast<char*>("-d"), const_cast<char*>("-z"),
                   const_cast<char*>("--no-show-raw-insn"), start, stop, const_cast<char*>("--"), file.data(), nullptr};
   pid_t pid;
-  const int err = posix_spawnp(&pid, "objdump", &fa, nullptr, argv, environ);
+  // Default signals, none blocked: the daemon ignores SIGPIPE and blocks its
+  // stop signals, and objdump must die of a closed pipe.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, pipe_only;
+  sigemptyset(&none);
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &pipe_only);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  const int err = posix_spawnp(&pid, "objdump", &fa, &attr, argv, environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   close(out[1]);
   if (err != 0) {

@@ -172,7 +172,9 @@ std::string Daemon::dump(OutputFormat format, int top, bool reset) {
   o.format = format;
   o.top = top;
   // With reset, the tables are taken and zeroed at one instant, before
-  // formatting: an interrupt during a long dump is in the next one.
+  // formatting: an interrupt during a long dump is in the next one. (If
+  // formatting then fails, the client gets the error and those tables are
+  // gone, as they would be after a reset.)
   const Report r = reset ? session_->take_and_reset() : session_->report();
   std::ostringstream out;
   print_report(out, r, o);

@@ -13,12 +13,15 @@ namespace irqlat {
 namespace {
 
 constexpr uintptr_t kHugePage = 2u << 20;
-// The heap grows in steps of at least this much past a request: one
-// madvise covers what a report of millions of events needs.
+// The heap grows in steps of at least this much past a request. The one
+// madvise covers the first step: 64 MiB, more than the synthetic 5M-event
+// report's whole heap (~24 MB).
 constexpr int kTopPad = 64 << 20;
-// Larger blocks than this would be mmap'd outside the madvised heap, and
-// glibc would unmap them on free (a fresh fault per page on the next use).
-constexpr int kMmapThreshold = 256 << 20;
+// Larger blocks than this are mmap'd outside the madvised heap, and glibc
+// unmaps them on free (a fresh fault per page on the next use). 32 MiB is
+// the most glibc accepts (HEAP_MAX_SIZE / 2 on 64-bit).
+constexpr int kMmapThreshold = 32 << 20;
+constexpr int kTrimThreshold = 256 << 20;
 
 }  // namespace
 
@@ -26,8 +29,10 @@ void tune_heap_for_batch() {
 #if defined(__SANITIZE_ADDRESS__)
   return;  // ASan's allocator does not use the brk heap
 #else
-  mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
-  mallopt(M_TRIM_THRESHOLD, kMmapThreshold);
+  // Each mallopt also freezes glibc's dynamic mmap threshold: if the first
+  // is refused, leave the defaults alone rather than pin it at 128 KiB.
+  if (mallopt(M_MMAP_THRESHOLD, kMmapThreshold) != 1) return;
+  mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
   mallopt(M_TOP_PAD, kTopPad);
   // A block larger than the free top of the heap makes malloc extend the
   // brk by the pad now; freed, it stays (the trim threshold is above it).

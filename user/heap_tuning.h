@@ -4,7 +4,7 @@
 namespace irqlat {
 
 // Keeps freed memory in the process and asks for transparent huge pages on
-// the heap, so a report that builds tens of megabytes of windows and tables
+// the heap's first 64 MiB, so a report that builds tens of megabytes of windows and tables
 // takes a few hundred page faults instead of thousands. On this project's
 // VMs a fault costs microseconds (the guest's exception path), which was
 // ~10% of `report`'s time. Best effort: every step may fail harmlessly.

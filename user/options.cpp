@@ -468,7 +468,7 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
                           ->type_name("FORMAT"));
   track(r.top_opt,
         dump->add_option("--top", r.top, "Itemize the N worst windows (default 5)")->type_name("N"));
-  dump->add_flag("--reset", o.ctl_reset, "Clear the tables after dumping them");
+  dump->add_flag("--reset", o.ctl_reset, "Clear the tables as the dump takes them");
   auto* status = ctl->add_subcommand("status", "Show what the daemon traces");
   track(r.format_opt, status->add_option("-f,--format", r.format, "Output format: table, json")
                           ->type_name("FORMAT"));
@@ -491,7 +491,7 @@ Options parse_options(int argc, const char* const* argv, int nr_cpus) {
     for (size_t i = 2; sub && i + 1 < head.size(); ++i) {
       const std::string_view opt = head[i], val = head[i + 1];
       const CLI::Option* o2 = opt.size() > 1 && opt[0] == '-' ? sub->get_option_no_throw(std::string(opt)) : nullptr;
-      const bool val_is_option = val.size() > 1 && val[0] == '-' && !(val[1] >= '0' && val[1] <= '9');
+      const bool val_is_option = val.size() > 1 && val[0] == '-' && sub->get_option_no_throw(std::string(val));
       if (o2 && o2->get_expected_min() > 0 && val_is_option)
         throw UsageError(fmt::format("{} needs a value, got the option '{}'", opt, val));
     }

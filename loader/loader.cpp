@@ -577,28 +577,47 @@ const irq_stat& Loader::stat(uint32_t slot, int cpu) const {
   return base[slot * nr_cpus_ + cpu];
 }
 
-void Loader::reset_stats() {
-  // Racy against running programs by design: an interval table may lose or
-  // double a handful of interrupts at the boundary, never more.
-  std::memset(stats_mem_, 0,
-              (size_t)bpf_map__value_size(skel_->maps.irq_stats) *
-                  bpf_map__max_entries(skel_->maps.irq_stats));
+irq_stat Loader::since_base(size_t i, irq_stat& now) const {
+  // One copy of the element: every increment is in this interval or the
+  // next, none in both or neither.
+  std::memcpy(&now, &static_cast<const irq_stat*>(stats_mem_)[i], sizeof(irq_stat));
+  if (base_.empty()) return now;
+  const irq_stat& b = base_[i];
+  irq_stat d = now;
+  d.count -= b.count;
+  d.total_ns -= b.total_ns;
+  d.raise_count -= b.raise_count;
+  d.raise_wait_ns -= b.raise_wait_ns;
+  d.target_hits -= b.target_hits;
+  d.target_stolen_ns -= b.target_stolen_ns;
+  for (size_t k = 0; k < IRQLAT_HIST_BUCKETS; k++) d.hist[k] -= b.hist[k];  // u32: exact across a wrap
+  return d;  // maxima as they are: zeroed at each take
 }
+
+std::vector<irq_stat> Loader::stats_since_base() const {
+  const size_t n = bpf_map__max_entries(skel_->maps.irq_stats);
+  std::vector<irq_stat> out(n);
+  irq_stat now;
+  for (size_t i = 0; i < n; i++) out[i] = since_base(i, now);
+  return out;
+}
+
+void Loader::reset_stats() { take_stats(); }
 
 std::vector<irq_stat> Loader::take_stats() {
   const size_t n = bpf_map__max_entries(skel_->maps.irq_stats);
-  std::vector<irq_stat> copy(n);
+  std::vector<irq_stat> out(n);
+  if (base_.empty()) base_.resize(n);  // zeros: what the map started with
   auto* live = static_cast<irq_stat*>(stats_mem_);
-  // Element by element, each copied and zeroed back to back: an interrupt is
-  // in neither table only if it lands in that microsecond. (The whole array,
-  // megabytes, copied and then zeroed lost ~50 disk interrupts per interval.)
-  // Elements nothing has touched stay as they are.
+  irq_stat now;
   for (size_t i = 0; i < n; i++) {
-    if (live[i].count == 0 && live[i].raise_count == 0) continue;
-    std::memcpy(&copy[i], &live[i], sizeof(irq_stat));
-    std::memset(&live[i], 0, sizeof(irq_stat));
+    out[i] = since_base(i, now);
+    base_[i] = now;
+    // The maxima restart; a program that read the old one may skip a store.
+    if (now.max_ns) live[i].max_ns = 0;
+    if (now.raise_wait_max) live[i].raise_wait_max = 0;
   }
-  return copy;
+  return out;
 }
 
 kstats Loader::kernel_counters() const {

@@ -121,10 +121,18 @@ class Loader {
   // Kernel-side aggregates.
   int nr_cpus() const { return nr_cpus_; }
   uint32_t max_irq() const { return max_irq_; }
+  // The live counters, cumulative since the start (record's view).
   const irq_stat& stat(uint32_t slot, int cpu) const;
   kstats kernel_counters() const;  // summed over CPUs
-  void reset_stats();              // zero irq_stats (interval tables)
-  std::vector<irq_stat> take_stats();  // a copy of irq_stats, which is zeroed at once
+  // Interval tables. The programs add to irq_stats without atomics, so user
+  // space never zeroes a counter (a zero landing between a program's load
+  // and store would be undone, counting the old value twice): it keeps the
+  // values of the last take as a baseline. Only the maxima, which cannot be
+  // subtracted, are zeroed (a race there can only miss one maximum).
+  bool has_stats_base() const { return !base_.empty(); }
+  std::vector<irq_stat> stats_since_base() const;  // every element, less the baseline
+  void reset_stats();                              // the baseline := now
+  std::vector<irq_stat> take_stats();              // stats_since_base(), then reset_stats()
   std::vector<ProgStats> prog_stats() const;
   uint64_t recursion_misses() const;  // summed over programs
   std::vector<std::string> attached_programs() const;
@@ -163,6 +171,9 @@ class Loader {
   unsigned since_abort_check_ = 0;
   bool aborted_ = false;
   void* stats_mem_ = nullptr;
+  std::vector<irq_stat> base_;  // irq_stats at the last take or reset (empty: zeros)
+  // Element i less the baseline, from one copy of it (`now`).
+  irq_stat since_base(size_t i, irq_stat& now) const;
   uint64_t* target_bits_ = nullptr;  // mmap of the target_bits map
   size_t stats_len_ = 0;
   int nr_cpus_ = 0;

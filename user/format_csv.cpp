@@ -24,7 +24,10 @@ std::string field(const std::string& s) {
   return out;
 }
 
-std::string field(const std::optional<int>& v) { return v ? std::to_string(*v) : std::string(); }
+template <typename T>
+std::string field(const std::optional<T>& v) {
+  return v ? std::to_string(*v) : std::string();
+}
 std::string field(uint64_t v) { return std::to_string(v); }
 std::string field(int v) { return std::to_string(v); }
 std::string field(bool v) { return v ? "1" : "0"; }
@@ -73,16 +76,16 @@ void window_rows(std::ostream& out, const std::vector<WindowRow>& rows, bool unf
 void write_csv(std::ostream& out, const Report& r) {
   out << "# summary\n";
   out << "version,kernel,cpus,start_ns,end_ns,events_received,events_dropped,events_late,"
-         "kernel_irq_events,irq_unmatched,missed,malformed,lossy,interval,targets_exited\n";
+         "kernel_irq_events,irq_unmatched,missed,malformed,lossy,interval,targets_exited,irq_unseen\n";
   row(out, r.version, r.kernel, r.cpus, r.start_ns, r.end_ns, r.events.received,
       r.events.dropped, r.events.late, r.events.kernel_irq_events, r.events.irq_unmatched,
-      r.events.missed, r.events.malformed, r.lossy(), r.interval, r.targets_exited);
+      r.events.missed, r.events.malformed, r.lossy(), r.interval, r.targets_exited, r.events.irq_unseen);
 
   out << "\n# hardirqs\n";
-  out << "irq,name,cpu,count,total_ns,p50_ns,p99_ns,max_ns,target_hits,target_stolen_ns\n";
+  out << "irq,name,cpu,count,total_ns,p50_ns,p99_ns,max_ns,target_hits,target_stolen_ns,proc_count\n";
   for (const auto& h : r.hardirqs) {
     row(out, h.irq, h.name, h.cpu, h.count, h.total_ns, h.p50_ns, h.p99_ns, h.max_ns,
-        h.target_hits, h.target_stolen_ns);
+        h.target_hits, h.target_stolen_ns, h.proc_count);
   }
 
   out << "\n# softirqs\n";

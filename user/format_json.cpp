@@ -9,7 +9,10 @@ namespace {
 
 using nlohmann::json;
 
-json opt_int(const std::optional<int>& v) { return v ? json(*v) : json(nullptr); }
+template <typename T>
+json opt_int(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
 
 json window_to_json(const WindowRow& w, bool unfinished_list) {
   json irqs = json::array();
@@ -68,6 +71,7 @@ json report_to_json(const Report& r) {
         {"max_ns", h.max_ns},
         {"target_hits", h.target_hits},
         {"target_stolen_ns", h.target_stolen_ns},
+        {"proc_count", opt_int(h.proc_count)},
     });
   }
 
@@ -150,6 +154,7 @@ json report_to_json(const Report& r) {
            {"late", r.events.late},
            {"kernel_irq_events", r.events.kernel_irq_events},
            {"irq_unmatched", r.events.irq_unmatched},
+           {"irq_unseen", opt_int(r.events.irq_unseen)},
            {"missed", r.events.missed},
            {"malformed", r.events.malformed},
        }},
@@ -170,7 +175,8 @@ namespace {
 
 constexpr size_t kJsonChunk = 64 * 1024;
 
-void opt_int(JsonWriter& w, std::string_view k, const std::optional<int>& v) {
+template <typename T>
+void opt_int(JsonWriter& w, std::string_view k, const std::optional<T>& v) {
   w.key(k);
   if (v)
     w.value(*v);
@@ -249,6 +255,7 @@ void write_json(std::ostream& out, const Report& r, bool pretty) {
   o.begin_object();
   o.field("dropped", r.events.dropped);
   o.field("irq_unmatched", r.events.irq_unmatched);
+  opt_int(o, "irq_unseen", r.events.irq_unseen);
   o.field("kernel_irq_events", r.events.kernel_irq_events);
   o.field("late", r.events.late);
   o.field("malformed", r.events.malformed);
@@ -267,6 +274,7 @@ void write_json(std::ostream& out, const Report& r, bool pretty) {
     o.field("name", h.name);
     o.field("p50_ns", h.p50_ns);
     o.field("p99_ns", h.p99_ns);
+    opt_int(o, "proc_count", h.proc_count);
     o.field("target_hits", h.target_hits);
     o.field("target_stolen_ns", h.target_stolen_ns);
     o.field("total_ns", h.total_ns);

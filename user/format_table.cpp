@@ -456,6 +456,9 @@ void write_table(std::ostream& out, const Report& r, const TableOptions& opts) {
   for (const auto& [name, n] : r.untimed_vectors)
     out << fmt::format("untimed: {} {} interrupt(s) before its programs were attached (counted from "
                        "/proc/interrupts, no durations)\n", n, name);
+  if (r.events.irq_unseen.value_or(0) > 0)
+    out << fmt::format("unseen: /proc/interrupts counted {} device interrupt(s) more than reached the "
+                       "tracepoints (not in the tables)\n", *r.events.irq_unseen);
   warnings(out, r);
 
   hardirq_table(out, r, opts);

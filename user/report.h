@@ -24,7 +24,10 @@ struct HardirqRow {
   uint64_t max_ns = 0;
   uint64_t target_hits = 0;       // times it ran while a target was on CPU
   uint64_t target_stolen_ns = 0;  // net time taken from targets
-  Histogram hist;                 // handler durations (metrics buckets)
+  // Device IRQs traced live: /proc/interrupts' count over the same span
+  // (proc_interrupts.h); nullopt for vectors and recordings.
+  std::optional<uint64_t> proc_count;
+  Histogram hist;  // handler durations (metrics buckets)
 };
 
 struct SoftirqRow {
@@ -118,6 +121,9 @@ struct EventCounts {
   uint64_t irq_unmatched = 0;      // exits without an entry, entries without an exit
   uint64_t missed = 0;     // program runs the kernel skipped (recursion_misses)
   uint64_t malformed = 0;  // records the collector could not parse
+  // Device interrupts /proc/interrupts counted beyond the traced counts
+  // (per IRQ and CPU, a lower bound); nullopt when not checked (recordings).
+  std::optional<uint64_t> irq_unseen;
 };
 
 struct Report {

@@ -21,6 +21,7 @@ Report build_report(const ReportInputs& in, const KernelIrqStats& irqs, Collecto
   for (const auto& [key, v] : collector.target_irq_stats())
     targets[key] = TargetIrqStat{v.hits, v.stolen_ns};
   build_irq_rows(irqs, targets, r);
+  if (in.proc_irqs) r.events.irq_unseen = apply_proc_counts(r.hardirqs, *in.proc_irqs);
   for (const HardirqRow& h : r.hardirqs)
     if (!h.cpu) r.events.kernel_irq_events += h.count;
   for (const SoftirqRow& s : r.softirqs)

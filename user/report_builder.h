@@ -9,6 +9,7 @@
 
 #include "bpf/irqlat.h"
 #include "user/collector.h"
+#include "user/proc_interrupts.h"
 #include "user/irq_tables.h"
 #include "user/report.h"
 
@@ -25,6 +26,8 @@ struct ReportInputs {
   bool windows_enabled = false;
   std::string cancel_spec, done_spec;
   std::map<std::string, uint64_t> untimed_vectors;  // Report::untimed_vectors
+  // /proc/interrupts' device counts over the span (live sessions only).
+  std::optional<DeviceIrqCounts> proc_irqs;
 };
 
 // Names the collector's IRQs from the kernel stats, then fills every table.

@@ -27,7 +27,10 @@ void add_common(Row& a, const Row& b) {
   a.p99_ns = a.count ? a.hist.percentile(99) : 0;
 }
 
-void add_row(HardirqRow& a, const HardirqRow& b) { add_common(a, b); }
+void add_row(HardirqRow& a, const HardirqRow& b) {
+  add_common(a, b);
+  if (b.proc_count) a.proc_count = a.proc_count.value_or(0) + *b.proc_count;
+}
 
 void add_row(SoftirqRow& a, const SoftirqRow& b) {
   add_common(a, b);
@@ -166,6 +169,8 @@ void add_interval(Report& run, const Report& part) {
   out.softirqs = merge_sources(run.softirqs, part.softirqs);
   out.threads = merge_threads(std::move(run.threads), part.threads);
   out.untimed_vectors = std::move(run.untimed_vectors);
+  if (run.events.irq_unseen || part.events.irq_unseen)
+    out.events.irq_unseen = run.events.irq_unseen.value_or(0) + part.events.irq_unseen.value_or(0);
   for (const auto& [name, n] : part.untimed_vectors) out.untimed_vectors[name] += n;
   // As build_report() counts them.
   out.events.kernel_irq_events = 0;

@@ -12,7 +12,8 @@ namespace irqlat {
 // Interrupt and thread rows are summed (counts, times, histograms; maxima
 // are the larger one; percentiles come from the summed histograms, as for
 // a table never reset). What the session never resets (event counts,
-// windows) is cumulative in every table already: `part`'s is taken.
+// windows) is cumulative in every table already: `part`'s is taken;
+// irq_unseen and proc_count are per interval, and summed.
 void add_interval(Report& run, const Report& part);
 
 }  // namespace irqlat

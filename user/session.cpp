@@ -57,8 +57,7 @@ Session::Session(const Options& opts) : opts_(opts) {
   setup_windows(opts_);
   // Only now is it known whether the target's binary has the default markers.
   if (opts_.window_timeout_given && !opts_.windows_enabled() && opts_.command != Command::Daemon)
-    throw UsageError("--window-timeout without cancellation windows: give --cancel SPEC (the target has "
-                     "no usdt:irqlat:cancel marker)");
+    throw UsageError("--window-timeout without cancellation windows: give --cancel SPEC");
 
   LoaderConfig cfg;
   cfg.all = opts_.all;
@@ -82,6 +81,7 @@ Session::Session(const Options& opts) : opts_(opts) {
   // wait for the first one (attach_process).
   cfg.lazy_streaming = daemon;
   stream_all_ = cfg.stream_all;
+  proc_check_ = opts_.command != Command::Record;
   cfg.verbose = opts_.verbose;
   loader_ = std::make_unique<Loader>(cfg);
 
@@ -203,6 +203,7 @@ void Session::reset_all() {
   collector_->reset_tables();
   collector_->reset_windows();
   loader_->reset_stats();
+  if (proc_check_) proc_start_ = read_device_irq_counts();
   if (vector_watch_) vector_watch_->reset_untimed();
   interval_start_ns_ = monotonic_ns();
 }
@@ -248,6 +249,7 @@ void Session::start() {
   start_ns_ = interval_start_ns_ = monotonic_ns();
   misses_at_start_ = loader_->recursion_misses();
   loader_->set_tracing(true);
+  if (proc_check_) proc_start_ = read_device_irq_counts();  // after: inside what irqlat counts
 }
 
 void Session::release_command() {
@@ -297,6 +299,7 @@ void Session::pump(int timeout_ms) {
 void Session::pause() {
   if (paused_) return;
   paused_ = true;
+  if (proc_check_) proc_end_ = read_device_irq_counts();  // before: inside what irqlat counts
   loader_->set_tracing(false);
   end_ns_ = monotonic_ns();
 }
@@ -381,9 +384,20 @@ void Session::refresh_kernel_threads() {
   for (const thread_acct& a : loader_->take_exited_accts()) kt.add_exited(a);
 }
 
+DeviceIrqCounts Session::proc_now() const { return paused_ ? proc_end_ : read_device_irq_counts(); }
+
 Report Session::report() {
   if (!stopped_) refresh_kernel_threads();  // stop() read the final accounts
-  return build_report(report_inputs(), kernel_irq_stats(), *collector_);
+  ReportInputs in = report_inputs();
+  // Read before the kernel's counters are: /proc's span ends first.
+  if (proc_check_) in.proc_irqs = irq_count_delta(proc_start_, proc_now(), opts_.cpus);
+  KernelIrqStats ks = kernel_irq_stats();
+  if (!loader_->has_stats_base()) return build_report(in, ks, *collector_);
+  // Since the last take or reset (trace -i's last table, the daemon).
+  const std::vector<irq_stat> since = loader_->stats_since_base();
+  const int nr_cpus = ks.nr_cpus;
+  ks.stat = [&since, nr_cpus](uint32_t slot, int cpu) -> const irq_stat& { return since[slot * nr_cpus + cpu]; };
+  return build_report(in, ks, *collector_);
 }
 
 Report Session::take_interval() {
@@ -400,8 +414,12 @@ Report Session::take_and_reset() {
 
 Report Session::take_tables() {
   refresh_kernel_threads();
-  const ReportInputs in = report_inputs();
+  ReportInputs in = report_inputs();
+  // /proc read just before the counters are taken and just after: both
+  // spans lie inside what the tables count.
+  if (proc_check_) in.proc_irqs = irq_count_delta(proc_start_, proc_now(), opts_.cpus);
   const std::vector<irq_stat> stats = loader_->take_stats();
+  if (proc_check_) proc_start_ = proc_now();
   KernelIrqStats ks = kernel_irq_stats();
   const int nr_cpus = ks.nr_cpus;
   ks.stat = [&stats, nr_cpus](uint32_t slot, int cpu) -> const irq_stat& { return stats[slot * nr_cpus + cpu]; };

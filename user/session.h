@@ -13,6 +13,7 @@
 #include "loader/loader.h"
 #include "user/collector.h"
 #include "user/options.h"
+#include "user/proc_interrupts.h"
 #include "user/reorder.h"
 #include "user/report_builder.h"
 #include "user/report.h"
@@ -84,8 +85,8 @@ class Session {
   // Stops tracing it; its rows stay (marked detached) and an open window
   // closes as unfinished "detached" once the records before now are in.
   void detach_process(const AttachedProcess& p);
-  // Zeroes every table (ctl reset, dump --reset): thread counters, kernel
-  // interrupt aggregates and window samples. Open windows carry over.
+  // Zeroes every table (ctl reset): thread counters, kernel interrupt
+  // aggregates and window samples. Open windows carry over.
   void reset_all();
   uint64_t received() const { return received_; }
   Loader& loader() { return *loader_; }
@@ -98,12 +99,15 @@ class Session {
 
   Report report();       // tables so far
   ReportInputs report_inputs() const;
+  // The kernel's live aggregates, cumulative since the start (record's
+  // statistics blocks; report() and take_interval() subtract the baseline
+  // of the last take or reset).
   KernelIrqStats kernel_irq_stats() const;  // valid while the session lives
   // The tables since the last call (or the start), then every per-interval
-  // aggregate zeroed at the same instant: no interrupt or thread time falls
-  // between two interval tables (the kernel's counters are copied and
-  // zeroed within microseconds; a program running on another CPU meanwhile
-  // may still lose or double an increment).
+  // aggregate restarted at the same instant: no interrupt or thread time
+  // falls between two interval tables, or in both (the kernel's counters
+  // are read once each and kept as the next table's baseline, see
+  // Loader::take_stats).
   Report take_interval();
   // dump --reset: the tables so far, window samples included, then all of
   // them zeroed as take_interval() zeroes its aggregates. Open windows
@@ -127,6 +131,8 @@ class Session {
   void feed(const void* data, size_t size);
   // take_interval() without the interval mark.
   Report take_tables();
+  // /proc/interrupts now, or as it was when the session paused.
+  DeviceIrqCounts proc_now() const;
   // Reads the kernel-accounted threads' accounts into the collector.
   void refresh_kernel_threads();
   void setup_windows(const Options& opts);
@@ -162,6 +168,12 @@ class Session {
   std::unique_ptr<VectorWatch> vector_watch_;
   static constexpr uint64_t kVectorPollNs = 250'000'000;
   uint64_t next_vector_poll_ = 0;
+  // /proc/interrupts' device counts when the current table began, and when
+  // the session paused.
+  DeviceIrqCounts proc_start_, proc_end_;
+  // Not for record: a recording's tables are what `report` rebuilds from
+  // it, and the file has no place for /proc's counts.
+  bool proc_check_ = true;
 };
 
 }  // namespace irqlat

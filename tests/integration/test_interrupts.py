@@ -303,6 +303,21 @@ def test_interval_tables_are_contiguous_and_the_final_covers_the_run(tmp_path):
     assert 0.99 * inner <= count(final) <= outer
     # The final holds every interval table and the last, partial interval.
     assert sum(per_interval) <= count(final)
+    # irqlat's own reading of /proc/interrupts agrees with ours (its reads
+    # lie inside its counting span, which lies inside our outer snapshots),
+    # and what /proc counted beyond the traced counts is in irq_unseen.
+    def proc(doc):
+        return [h["proc_count"] for h in doc["hardirqs"] if h["irq"] == irq and h["cpu"] is None][0]
+    print("IRQ %d: irqlat's /proc counts: intervals %s, final %d; unseen %s" % (
+        irq, [proc(d) for d in intervals], proc(final), [d["events"]["irq_unseen"] for d in docs]))
+    assert 0.99 * inner <= proc(final) <= outer
+    assert sum(proc(d) for d in intervals) <= proc(final)
+    for d in docs:
+        assert all((h["proc_count"] is None) == (h["irq"] is None) for h in d["hardirqs"]), d["hardirqs"]
+        short = sum(max(0, h["proc_count"] - h["count"]) for h in d["hardirqs"]
+                    if h["irq"] is not None and h["cpu"] is not None)
+        assert short <= d["events"]["irq_unseen"] <= 0.01 * proc(d) + short + 3, (short, d["events"])
+    assert final["events"]["irq_unseen"] >= sum(d["events"]["irq_unseen"] for d in intervals)
     # Thread time adds up the same way: each thread's on-CPU time in the
     # final table is its intervals' sum plus its time in the partial one.
     parts, whole = collections.Counter(), collections.Counter()

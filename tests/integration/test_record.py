@@ -195,6 +195,8 @@ def test_report_equals_live_tables_system_wide(system_recording):
     path, live, stderr = system_recording
     assert any(h["irq"] is not None for h in live["hardirqs"]), live["hardirqs"]
     assert live["events"]["received"] > 1000
+    # /proc's cross-check is not in a recording, nor in record's own tables.
+    assert live["events"]["irq_unseen"] is None and all(h["proc_count"] is None for h in live["hardirqs"])
     res = report(path, "-f", "json")
     no_crash(res)
     assert res.returncode == 0, res.stderr

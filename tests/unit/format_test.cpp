@@ -384,7 +384,7 @@ TEST_CASE("CSV sections with header lines", "[format][csv]") {
   irqlat::write_csv(out, r);
   const std::string csv = out.str();
   CHECK_THAT(csv, Contains("# hardirqs\nirq,name,cpu,count,total_ns,p50_ns,p99_ns,max_ns,"
-                           "target_hits,target_stolen_ns\n,LOC,,20000,12300000,"));
+                           "target_hits,target_stolen_ns,proc_count\n,LOC,,20000,12300000,"));
   CHECK_THAT(csv, Contains("\n24,virtio0-input.0,1,300,900000,"));
   CHECK_THAT(csv, Contains("# softirqs\nvector,cpu,count,total_ns,p50_ns,p99_ns,max_ns,"
                            "target_hits,target_stolen_ns,raise_wait_count,raise_wait_total_ns,"

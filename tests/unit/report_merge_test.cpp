@@ -227,3 +227,35 @@ TEST_CASE("report merge: a tid seen again after its thread exited is another thr
   CHECK(run.threads[1].exited);
   CHECK(run.threads[1].oncpu_ns == 10);
 }
+
+TEST_CASE("report merge: /proc's counts and the unseen interrupts are per interval and add up", "[report]") {
+  Report a, b;
+  a.start_ns = 1'000;
+  a.end_ns = 2'000;
+  b.start_ns = 2'000;
+  b.end_ns = 3'000;
+  a.hardirqs = {irq_row(24, "virtio1-req.0", std::nullopt, {1000, 1200}), irq_row(24, "virtio1-req.0", 0, {1000, 1200}),
+                irq_row(std::nullopt, "LOC", std::nullopt, {300})};
+  a.hardirqs[0].proc_count = a.hardirqs[1].proc_count = 3;
+  a.events.irq_unseen = 1;
+  b.hardirqs = {irq_row(24, "virtio1-req.0", std::nullopt, {700}), irq_row(24, "virtio1-req.0", 0, {700})};
+  b.hardirqs[0].proc_count = b.hardirqs[1].proc_count = 1;
+  b.events.irq_unseen = 0;
+  Report run;
+  add_interval(run, a);
+  add_interval(run, b);
+  REQUIRE(run.hardirqs.size() == 3);
+  CHECK(run.hardirqs[0].count == 3);
+  CHECK(run.hardirqs[0].proc_count == 4u);
+  CHECK(run.hardirqs[1].proc_count == 4u);
+  CHECK_FALSE(run.hardirqs[2].proc_count);  // LOC: never checked
+  CHECK(run.events.irq_unseen == 1u);
+
+  // Recordings have no /proc counts: none appear.
+  Report x = a, y = b, plain;
+  x.events.irq_unseen.reset();
+  y.events.irq_unseen.reset();
+  add_interval(plain, x);
+  add_interval(plain, y);
+  CHECK_FALSE(plain.events.irq_unseen);
+}

@@ -1,0 +1,35 @@
+// The kernel's own count of device interrupts (/proc/interrupts), read at
+// the edges of a table's span: the cross-check of what the tracepoints saw.
+// Each read is taken inside the span irqlat counts (after tracing starts,
+// before it stops), so /proc's delta is at most what really happened, and
+// a traced count below it is a proven loss, never a timing artefact.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string_view>
+#include <vector>
+
+#include "user/report.h"
+
+namespace irqlat {
+
+// irq -> cpu -> count; device lines only (the numbered ones).
+using DeviceIrqCounts = std::map<int, std::map<int, uint64_t>>;
+
+// The columns are the CPUs the header names ("CPU0 CPU2" when CPU 1 is offline).
+DeviceIrqCounts parse_device_irq_counts(std::string_view text);
+DeviceIrqCounts read_device_irq_counts();  // {} if /proc/interrupts is unreadable
+
+// after - before per IRQ and CPU, only CPUs in `cpus` (empty: all). A line
+// that appeared counts from 0; a count that went back (an IRQ freed and
+// requested again) counts 0.
+DeviceIrqCounts irq_count_delta(const DeviceIrqCounts& before, const DeviceIrqCounts& after,
+                                const std::vector<int>& cpus);
+
+// Sets proc_count on the device rows (per CPU, and the total over the CPUs
+// in `delta`) and returns the interrupts /proc counted beyond the traced
+// count, summed per IRQ and CPU (IRQs with no row included).
+uint64_t apply_proc_counts(std::vector<HardirqRow>& rows, const DeviceIrqCounts& delta);
+
+}  // namespace irqlat

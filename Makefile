@@ -134,7 +134,7 @@ FUZZ_FLAGS   := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanit
 FUZZ_SRCS    := tests/fuzz/recording_fuzz.cpp \
                 $(addprefix user/,recording.cpp replay.cpp collector.cpp timeline.cpp windows.cpp \
                   histogram.cpp names.cpp irq_tables.cpp report_builder.cpp reorder.cpp parse.cpp \
-                  kernel_threads.cpp \
+                  kernel_threads.cpp proc_interrupts.cpp \
                   format_json.cpp format_table.cpp format_csv.cpp) \
                 loader/regular_file.cpp
 

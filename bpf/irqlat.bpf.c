@@ -1107,7 +1107,7 @@ static __always_inline void irq_exit(__u32 kind, __u32 id, struct irqaction *act
 		if (net > st->max_ns)
 			st->max_ns = net;
 		st->hist[hist_index(net)] += 1;
-		/* The name line only on a slot's first count (a reset zeroes both). */
+		/* The name once, on a slot's first count (user space never zeroes it). */
 		if (action && st->count == 1 && st->name[0] == 0) {
 			const char *name = BPF_CORE_READ(action, name);
 

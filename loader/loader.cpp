@@ -577,46 +577,51 @@ const irq_stat& Loader::stat(uint32_t slot, int cpu) const {
   return base[slot * nr_cpus_ + cpu];
 }
 
-irq_stat Loader::since_base(size_t i, irq_stat& now) const {
+bool Loader::since_base(uint32_t i, irq_stat& now, irq_stat& d) const {
+  const irq_stat& live = static_cast<const irq_stat*>(stats_mem_)[i];
+  if (live.count == 0 && live.raise_count == 0) return false;  // never touched: 7 KB not copied
   // One copy of the element: every increment is in this interval or the
   // next, none in both or neither.
-  std::memcpy(&now, &static_cast<const irq_stat*>(stats_mem_)[i], sizeof(irq_stat));
-  if (base_.empty()) return now;
-  const irq_stat& b = base_[i];
-  irq_stat d = now;
-  d.count -= b.count;
-  d.total_ns -= b.total_ns;
-  d.raise_count -= b.raise_count;
-  d.raise_wait_ns -= b.raise_wait_ns;
-  d.target_hits -= b.target_hits;
-  d.target_stolen_ns -= b.target_stolen_ns;
-  for (size_t k = 0; k < IRQLAT_HIST_BUCKETS; k++) d.hist[k] -= b.hist[k];  // u32: exact across a wrap
-  return d;  // maxima as they are: zeroed at each take
+  std::memcpy(&now, &live, sizeof(irq_stat));
+  d = now;  // maxima and the name as they are: maxima restart at each take
+  const auto b = base_.find(i);
+  if (b == base_.end()) return true;
+  d.count -= b->second.count;
+  d.total_ns -= b->second.total_ns;
+  d.raise_count -= b->second.raise_count;
+  d.raise_wait_ns -= b->second.raise_wait_ns;
+  d.target_hits -= b->second.target_hits;
+  d.target_stolen_ns -= b->second.target_stolen_ns;
+  for (size_t k = 0; k < IRQLAT_HIST_BUCKETS; k++) d.hist[k] -= b->second.hist[k];  // u32: exact across a wrap
+  return true;
 }
 
-std::vector<irq_stat> Loader::stats_since_base() const {
-  const size_t n = bpf_map__max_entries(skel_->maps.irq_stats);
-  std::vector<irq_stat> out(n);
-  irq_stat now;
-  for (size_t i = 0; i < n; i++) out[i] = since_base(i, now);
+Loader::StatsDelta Loader::stats_since_base() const {
+  const uint32_t n = bpf_map__max_entries(skel_->maps.irq_stats);
+  StatsDelta out;
+  irq_stat now, d;
+  for (uint32_t i = 0; i < n; i++)
+    if (since_base(i, now, d) && (d.count || d.raise_count)) out.emplace(i, d);
   return out;
 }
 
 void Loader::reset_stats() { take_stats(); }
 
-std::vector<irq_stat> Loader::take_stats() {
-  const size_t n = bpf_map__max_entries(skel_->maps.irq_stats);
-  std::vector<irq_stat> out(n);
-  if (base_.empty()) base_.resize(n);  // zeros: what the map started with
+Loader::StatsDelta Loader::take_stats() {
+  const uint32_t n = bpf_map__max_entries(skel_->maps.irq_stats);
   auto* live = static_cast<irq_stat*>(stats_mem_);
-  irq_stat now;
-  for (size_t i = 0; i < n; i++) {
-    out[i] = since_base(i, now);
+  StatsDelta out;
+  irq_stat now, d;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!since_base(i, now, d)) continue;
+    if (d.count || d.raise_count) out.emplace(i, d);
     base_[i] = now;
-    // The maxima restart; a program that read the old one may skip a store.
+    // The maxima restart; a program that read the old one may skip a store
+    // (the tables then take the histogram's maximum, irq_tables.cpp).
     if (now.max_ns) live[i].max_ns = 0;
     if (now.raise_wait_max) live[i].raise_wait_max = 0;
   }
+  has_base_ = true;
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "bpf/irqlat.h"
@@ -129,10 +130,13 @@ class Loader {
   // and store would be undone, counting the old value twice): it keeps the
   // values of the last take as a baseline. Only the maxima, which cannot be
   // subtracted, are zeroed (a race there can only miss one maximum).
-  bool has_stats_base() const { return !base_.empty(); }
-  std::vector<irq_stat> stats_since_base() const;  // every element, less the baseline
-  void reset_stats();                              // the baseline := now
-  std::vector<irq_stat> take_stats();              // stats_since_base(), then reset_stats()
+  // Deltas are by element index (slot * nr_cpus + cpu); elements with no
+  // count since the baseline are left out.
+  using StatsDelta = std::unordered_map<uint32_t, irq_stat>;
+  bool has_stats_base() const { return has_base_; }
+  StatsDelta stats_since_base() const;  // the live counters less the baseline
+  void reset_stats();                   // the baseline := now
+  StatsDelta take_stats();              // stats_since_base(), then reset_stats()
   std::vector<ProgStats> prog_stats() const;
   uint64_t recursion_misses() const;  // summed over programs
   std::vector<std::string> attached_programs() const;
@@ -171,9 +175,13 @@ class Loader {
   unsigned since_abort_check_ = 0;
   bool aborted_ = false;
   void* stats_mem_ = nullptr;
-  std::vector<irq_stat> base_;  // irq_stats at the last take or reset (empty: zeros)
-  // Element i less the baseline, from one copy of it (`now`).
-  irq_stat since_base(size_t i, irq_stat& now) const;
+  // irq_stats at the last take or reset, of the elements touched by then
+  // (the rest: zeros).
+  std::unordered_map<uint32_t, irq_stat> base_;
+  bool has_base_ = false;
+  // Element i less the baseline (`d`), from one copy of it (`now`); false,
+  // copying nothing, if the element was never touched.
+  bool since_base(uint32_t i, irq_stat& now, irq_stat& d) const;
   uint64_t* target_bits_ = nullptr;  // mmap of the target_bits map
   size_t stats_len_ = 0;
   int nr_cpus_ = 0;

@@ -55,7 +55,10 @@ void fill(Row& r, const Acc& a, std::optional<int> cpu) {
   r.cpu = cpu;
   r.count = a.count;
   r.total_ns = a.total;
-  r.max_ns = a.max;
+  // The kernel's maximum and its histogram are separate stores: a copy
+  // taken between them (or a maximum restarted by a take) could put the
+  // maximum under p99. The histogram's own maximum bounds it from below.
+  r.max_ns = a.count ? std::max(a.max, a.hist.max()) : a.max;
   r.p50_ns = a.count ? a.hist.percentile(50) : 0;
   r.p99_ns = a.count ? a.hist.percentile(99) : 0;
   r.target_hits = a.hits;

@@ -76,15 +76,24 @@ DeviceIrqCounts irq_count_delta(const DeviceIrqCounts& before, const DeviceIrqCo
     for (const auto& [cpu, n] : per_cpu) {
       if (!cpus.empty() && std::find(cpus.begin(), cpus.end(), cpu) == cpus.end()) continue;
       uint64_t was = 0;
-      if (b != before.end())
-        if (const auto c = b->second.find(cpu); c != b->second.end()) was = c->second;
+      if (b != before.end()) {
+        const auto c = b->second.find(cpu);
+        if (c == b->second.end()) {  // online since: its count is from boot
+          out[irq][cpu] = 0;
+          continue;
+        }
+        was = c->second;
+      }
       out[irq][cpu] = n >= was ? n - was : 0;
     }
   }
   return out;
 }
 
-uint64_t apply_proc_counts(std::vector<HardirqRow>& rows, const DeviceIrqCounts& delta) {
+uint64_t apply_proc_counts(std::vector<HardirqRow>& rows, const DeviceIrqCounts& in, int max_irq) {
+  DeviceIrqCounts delta;  // IRQs >= max_irq folded into the shared slot's number
+  for (const auto& [irq, per_cpu] : in)
+    for (const auto& [cpu, n] : per_cpu) delta[std::min(irq, max_irq)][cpu] += n;
   std::map<std::pair<int, int>, uint64_t> traced;  // (irq, cpu) -> count
   for (HardirqRow& r : rows) {
     if (!r.irq) continue;
@@ -105,7 +114,7 @@ uint64_t apply_proc_counts(std::vector<HardirqRow>& rows, const DeviceIrqCounts&
     for (const auto& [cpu, n] : per_cpu) {
       const auto t = traced.find({irq, cpu});
       const uint64_t seen = t == traced.end() ? 0 : t->second;
-      if (n > seen) unseen += n - seen;
+      if (n > seen + 1) unseen += n - seen - 1;  // one may still be in its handler
     }
   return unseen;
 }

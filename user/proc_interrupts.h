@@ -1,8 +1,10 @@
 // The kernel's own count of device interrupts (/proc/interrupts), read at
 // the edges of a table's span: the cross-check of what the tracepoints saw.
 // Each read is taken inside the span irqlat counts (after tracing starts,
-// before it stops), so /proc's delta is at most what really happened, and
-// a traced count below it is a proven loss, never a timing artefact.
+// before it stops). The kernel counts an interrupt as its handler starts,
+// irqlat as it ends, so at the end read at most one interrupt per IRQ and
+// CPU can be counted by /proc and not yet by irqlat: beyond that one, a
+// traced count below /proc's is a loss, not a timing artefact.
 #pragma once
 
 #include <cstdint>
@@ -22,14 +24,16 @@ DeviceIrqCounts parse_device_irq_counts(std::string_view text);
 DeviceIrqCounts read_device_irq_counts();  // {} if /proc/interrupts is unreadable
 
 // after - before per IRQ and CPU, only CPUs in `cpus` (empty: all). A line
-// that appeared counts from 0; a count that went back (an IRQ freed and
-// requested again) counts 0.
+// that appeared counts from 0; a CPU new on an old line (brought online)
+// and a count that went back (an IRQ freed and requested again) count 0.
 DeviceIrqCounts irq_count_delta(const DeviceIrqCounts& before, const DeviceIrqCounts& after,
                                 const std::vector<int>& cpus);
 
 // Sets proc_count on the device rows (per CPU, and the total over the CPUs
 // in `delta`) and returns the interrupts /proc counted beyond the traced
-// count, summed per IRQ and CPU (IRQs with no row included).
-uint64_t apply_proc_counts(std::vector<HardirqRow>& rows, const DeviceIrqCounts& delta);
+// count and the one that may be in flight, summed per IRQ and CPU (IRQs
+// with no row included). IRQs from max_irq up share one row, as they share
+// one kernel slot (irq_tables.h).
+uint64_t apply_proc_counts(std::vector<HardirqRow>& rows, const DeviceIrqCounts& delta, int max_irq);
 
 }  // namespace irqlat

@@ -34,6 +34,16 @@ std::string kernel_release() {
   return uname(&u) == 0 ? u.release : "unknown";
 }
 
+// KernelIrqStats::stat over a Loader delta (absent elements: zeros). The
+// delta must outlive the view.
+std::function<const irq_stat&(uint32_t, int)> delta_view(const Loader::StatsDelta& d, int nr_cpus) {
+  static const irq_stat kZero{};
+  return [&d, nr_cpus](uint32_t slot, int cpu) -> const irq_stat& {
+    const auto it = d.find(slot * static_cast<uint32_t>(nr_cpus) + static_cast<uint32_t>(cpu));
+    return it == d.end() ? kZero : it->second;
+  };
+}
+
 uint64_t signal_mask_of(const WindowSpec& s) {
   uint64_t mask = 0;
   if (s.kind == WindowSpec::Signal)
@@ -386,17 +396,24 @@ void Session::refresh_kernel_threads() {
 
 DeviceIrqCounts Session::proc_now() const { return paused_ ? proc_end_ : read_device_irq_counts(); }
 
+std::optional<DeviceIrqCounts> Session::proc_since_start() const {
+  if (!proc_check_) return std::nullopt;
+  const DeviceIrqCounts now = proc_now();
+  // Unreadable at either end: no check (not every count "unseen").
+  if (proc_start_.empty() || now.empty()) return std::nullopt;
+  return irq_count_delta(proc_start_, now, opts_.cpus);
+}
+
 Report Session::report() {
   if (!stopped_) refresh_kernel_threads();  // stop() read the final accounts
   ReportInputs in = report_inputs();
   // Read before the kernel's counters are: /proc's span ends first.
-  if (proc_check_) in.proc_irqs = irq_count_delta(proc_start_, proc_now(), opts_.cpus);
+  in.proc_irqs = proc_since_start();
   KernelIrqStats ks = kernel_irq_stats();
   if (!loader_->has_stats_base()) return build_report(in, ks, *collector_);
   // Since the last take or reset (trace -i's last table, the daemon).
-  const std::vector<irq_stat> since = loader_->stats_since_base();
-  const int nr_cpus = ks.nr_cpus;
-  ks.stat = [&since, nr_cpus](uint32_t slot, int cpu) -> const irq_stat& { return since[slot * nr_cpus + cpu]; };
+  const Loader::StatsDelta since = loader_->stats_since_base();
+  ks.stat = delta_view(since, ks.nr_cpus);
   return build_report(in, ks, *collector_);
 }
 
@@ -417,12 +434,11 @@ Report Session::take_tables() {
   ReportInputs in = report_inputs();
   // /proc read just before the counters are taken and just after: both
   // spans lie inside what the tables count.
-  if (proc_check_) in.proc_irqs = irq_count_delta(proc_start_, proc_now(), opts_.cpus);
-  const std::vector<irq_stat> stats = loader_->take_stats();
+  in.proc_irqs = proc_since_start();
+  const Loader::StatsDelta stats = loader_->take_stats();
   if (proc_check_) proc_start_ = proc_now();
   KernelIrqStats ks = kernel_irq_stats();
-  const int nr_cpus = ks.nr_cpus;
-  ks.stat = [&stats, nr_cpus](uint32_t slot, int cpu) -> const irq_stat& { return stats[slot * nr_cpus + cpu]; };
+  ks.stat = delta_view(stats, ks.nr_cpus);
   Report r = build_report(in, ks, *collector_);
   // No record is delivered while this runs, and the kernel accounts were
   // read once above (the new baselines are those same values): the

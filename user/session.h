@@ -131,8 +131,10 @@ class Session {
   void feed(const void* data, size_t size);
   // take_interval() without the interval mark.
   Report take_tables();
-  // /proc/interrupts now, or as it was when the session paused.
+  // /proc/interrupts now, or as it was when the session paused; and the
+  // device counts since the current table began (nullopt: not checked).
   DeviceIrqCounts proc_now() const;
+  std::optional<DeviceIrqCounts> proc_since_start() const;
   // Reads the kernel-accounted threads' accounts into the collector.
   void refresh_kernel_threads();
   void setup_windows(const Options& opts);

@@ -303,21 +303,26 @@ def test_interval_tables_are_contiguous_and_the_final_covers_the_run(tmp_path):
     assert 0.99 * inner <= count(final) <= outer
     # The final holds every interval table and the last, partial interval.
     assert sum(per_interval) <= count(final)
-    # irqlat's own reading of /proc/interrupts agrees with ours (its reads
-    # lie inside its counting span, which lies inside our outer snapshots),
-    # and what /proc counted beyond the traced counts is in irq_unseen.
+    # irqlat's own reading of /proc/interrupts agrees with ours: its reads
+    # lie inside its counting span, which lies inside our outer snapshots.
     def proc(doc):
         return [h["proc_count"] for h in doc["hardirqs"] if h["irq"] == irq and h["cpu"] is None][0]
     print("IRQ %d: irqlat's /proc counts: intervals %s, final %d; unseen %s" % (
         irq, [proc(d) for d in intervals], proc(final), [d["events"]["irq_unseen"] for d in docs]))
     assert 0.99 * inner <= proc(final) <= outer
-    assert sum(proc(d) for d in intervals) <= proc(final)
+    # Each interval's /proc count lies within what our snapshots saw of the
+    # disk in that interval's wall time: at most the whole run's.
+    assert all(0.99 * c <= proc(d) <= outer for c, d in zip(per_interval, intervals)), per_interval
     for d in docs:
+        # Device rows only, and irq_unseen holds every row's shortfall
+        # beyond the one interrupt that may be in its handler.
         assert all((h["proc_count"] is None) == (h["irq"] is None) for h in d["hardirqs"]), d["hardirqs"]
-        short = sum(max(0, h["proc_count"] - h["count"]) for h in d["hardirqs"]
+        short = sum(max(0, h["proc_count"] - h["count"] - 1) for h in d["hardirqs"]
                     if h["irq"] is not None and h["cpu"] is not None)
-        assert short <= d["events"]["irq_unseen"] <= 0.01 * proc(d) + short + 3, (short, d["events"])
-    assert final["events"]["irq_unseen"] >= sum(d["events"]["irq_unseen"] for d in intervals)
+        assert d["events"]["irq_unseen"] >= short, (short, d["events"])
+    # What the tracepoints missed of the disk is the small gap SPEC 7's 1%
+    # allows (docs/measurement.md "Losses").
+    assert final["events"]["irq_unseen"] <= 0.01 * proc(final) + 10, final["events"]
     # Thread time adds up the same way: each thread's on-CPU time in the
     # final table is its intervals' sum plus its time in the partial one.
     parts, whole = collections.Counter(), collections.Counter()

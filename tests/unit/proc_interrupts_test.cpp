@@ -49,6 +49,14 @@ TEST_CASE("device lines by the CPUs the header names; vectors and ERR are not de
 }
 
 TEST_CASE("deltas: new lines count from zero, counts that went back count zero, -C keeps its CPUs", "[proc]") {
+  // CPU 1 came online: its column is from boot, not from the span.
+  const DeviceIrqCounts online = irq_count_delta(parse_device_irq_counts(kBefore),
+                                                 parse_device_irq_counts("   CPU0   CPU1   CPU2\n"
+                                                                         " 36:  1100  900000  15  PCI-MSIX\n"),
+                                                 {});
+  CHECK(online.at(36).at(0) == 100);
+  CHECK(online.at(36).at(1) == 0);
+  CHECK(online.at(36).at(2) == 5);
   const DeviceIrqCounts before = parse_device_irq_counts(kBefore), after = parse_device_irq_counts(kAfter);
   const DeviceIrqCounts d = irq_count_delta(before, after, {});
   CHECK(d.at(36).at(0) == 500);
@@ -67,7 +75,7 @@ TEST_CASE("proc counts on device rows, and what the tracepoints did not see", "[
   std::vector<HardirqRow> rows = {row(36, std::nullopt, 499), row(36, 0, 497), row(36, 2, 2),
                                   row(std::nullopt, std::nullopt, 600), row(std::nullopt, 0, 500),
                                   row(40, std::nullopt, 3), row(40, 2, 3)};
-  const uint64_t unseen = apply_proc_counts(rows, d);
+  const uint64_t unseen = apply_proc_counts(rows, d, 256);
   CHECK(rows[0].proc_count == 502u);
   CHECK(rows[1].proc_count == 500u);
   CHECK(rows[2].proc_count == 2u);
@@ -75,7 +83,26 @@ TEST_CASE("proc counts on device rows, and what the tracepoints did not see", "[
   CHECK_FALSE(rows[4].proc_count);
   CHECK(rows[5].proc_count == 2u);
   CHECK(rows[6].proc_count == 2u);
-  // 36 on CPU 0: 500 counted, 497 traced; 40 on CPU 2 traced one more than
-  // /proc (counts nothing); 41 on CPU 0 has no row: 4.
-  CHECK(unseen == 3 + 4);
+  // Each beyond the one interrupt per IRQ and CPU that may still be in its
+  // handler at the end read: 36 on CPU 0, 500 counted, 497 traced: 2; 40
+  // on CPU 2 traced one more than /proc: 0; 41 on CPU 0 has no row: 3.
+  CHECK(unseen == 2 + 3);
+
+  // One in flight is not a loss.
+  std::vector<HardirqRow> one = {row(36, 0, 499), row(36, 2, 2)};
+  DeviceIrqCounts d36;
+  d36[36] = d.at(36);
+  CHECK(apply_proc_counts(one, d36, 256) == 0);
+}
+
+TEST_CASE("IRQs from max_irq up are one row, as in the kernel's shared slot", "[proc]") {
+  // max_irq 40: 40 and 41 share the row labelled 40.
+  DeviceIrqCounts d = irq_count_delta(parse_device_irq_counts(kBefore), parse_device_irq_counts(kAfter), {});
+  d.erase(0);
+  d.erase(36);
+  std::vector<HardirqRow> rows = {row(40, std::nullopt, 7), row(40, 0, 4), row(40, 2, 3)};
+  CHECK(apply_proc_counts(rows, d, 40) == 0);
+  CHECK(rows[0].proc_count == 0u + 2 + 4 + 0);
+  CHECK(rows[1].proc_count == 4u);
+  CHECK(rows[2].proc_count == 2u);
 }

@@ -605,8 +605,6 @@ Loader::StatsDelta Loader::stats_since_base() const {
   return out;
 }
 
-void Loader::reset_stats() { take_stats(); }
-
 Loader::StatsDelta Loader::take_stats() {
   const uint32_t n = bpf_map__max_entries(skel_->maps.irq_stats);
   auto* live = static_cast<irq_stat*>(stats_mem_);
@@ -621,7 +619,6 @@ Loader::StatsDelta Loader::take_stats() {
     if (now.max_ns) live[i].max_ns = 0;
     if (now.raise_wait_max) live[i].raise_wait_max = 0;
   }
-  has_base_ = true;
   return out;
 }
 

@@ -133,10 +133,8 @@ class Loader {
   // Deltas are by element index (slot * nr_cpus + cpu); elements with no
   // count since the baseline are left out.
   using StatsDelta = std::unordered_map<uint32_t, irq_stat>;
-  bool has_stats_base() const { return has_base_; }
   StatsDelta stats_since_base() const;  // the live counters less the baseline
-  void reset_stats();                   // the baseline := now
-  StatsDelta take_stats();              // stats_since_base(), then reset_stats()
+  StatsDelta take_stats();              // stats_since_base(), then the baseline := now
   std::vector<ProgStats> prog_stats() const;
   uint64_t recursion_misses() const;  // summed over programs
   std::vector<std::string> attached_programs() const;
@@ -178,7 +176,6 @@ class Loader {
   // irq_stats at the last take or reset, of the elements touched by then
   // (the rest: zeros).
   std::unordered_map<uint32_t, irq_stat> base_;
-  bool has_base_ = false;
   // Element i less the baseline (`d`), from one copy of it (`now`); false,
   // copying nothing, if the element was never touched.
   bool since_base(uint32_t i, irq_stat& now, irq_stat& d) const;

@@ -2,7 +2,9 @@
 #include "user/proc_interrupts.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -29,6 +31,45 @@ std::vector<std::string_view> words(std::string_view line) {
 }
 
 }  // namespace
+
+std::map<std::string, uint64_t> parse_named_interrupts(std::string_view text) {
+  std::map<std::string, uint64_t> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    size_t i = 0;
+    while (i < line.size() && line[i] == ' ') i++;
+    size_t colon = line.find(':', i);
+    if (colon == std::string_view::npos || colon == i) continue;
+    std::string name(line.substr(i, colon - i));
+    if (std::isdigit(static_cast<unsigned char>(name[0]))) continue;  // device IRQ
+    // Counts follow until the first non-number (the description).
+    std::istringstream counts{std::string(line.substr(colon + 1))};
+    std::string word;
+    uint64_t sum = 0;
+    bool any = false;
+    while (counts >> word) {
+      bool digits = !word.empty();
+      for (char c : word) digits = digits && std::isdigit(static_cast<unsigned char>(c));
+      if (!digits) break;
+      sum += std::strtoull(word.c_str(), nullptr, 10);
+      any = true;
+    }
+    if (any) out[name] = sum;
+  }
+  return out;
+}
+
+std::string read_proc_interrupts() {
+  const char* override_path = std::getenv("IRQLAT_PROC_INTERRUPTS");
+  std::ifstream in(override_path && *override_path ? override_path : "/proc/interrupts");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 DeviceIrqCounts parse_device_irq_counts(std::string_view text) {
   DeviceIrqCounts out;
@@ -60,13 +101,7 @@ DeviceIrqCounts parse_device_irq_counts(std::string_view text) {
   return out;
 }
 
-DeviceIrqCounts read_device_irq_counts() {
-  std::ifstream f("/proc/interrupts");
-  if (!f) return {};
-  std::ostringstream s;
-  s << f.rdbuf();
-  return parse_device_irq_counts(s.str());
-}
+DeviceIrqCounts read_device_irq_counts() { return parse_device_irq_counts(read_proc_interrupts()); }
 
 DeviceIrqCounts irq_count_delta(const DeviceIrqCounts& before, const DeviceIrqCounts& after,
                                 const std::vector<int>& cpus) {

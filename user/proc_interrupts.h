@@ -9,12 +9,21 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "user/report.h"
 
 namespace irqlat {
+
+// /proc/interrupts, or $IRQLAT_PROC_INTERRUPTS (tests feed a vector that
+// cannot be raised on demand through it).
+std::string read_proc_interrupts();
+
+// Sum over CPUs of each named (non-numeric) /proc/interrupts row, e.g.
+// {"LOC": 123, "ERR": 0}. Rows without counts are skipped (vector_watch.h).
+std::map<std::string, uint64_t> parse_named_interrupts(std::string_view text);
 
 // irq -> cpu -> count; device lines only (the numbered ones).
 using DeviceIrqCounts = std::map<int, std::map<int, uint64_t>>;

@@ -208,15 +208,7 @@ void Session::detach_process(const AttachedProcess& p) {
   pending_detach_.emplace_back(p.pid, monotonic_ns());
 }
 
-void Session::reset_all() {
-  refresh_kernel_threads();
-  collector_->reset_tables();
-  collector_->reset_windows();
-  loader_->reset_stats();
-  if (proc_check_) proc_start_ = read_device_irq_counts();
-  if (vector_watch_) vector_watch_->reset_untimed();
-  interval_start_ns_ = monotonic_ns();
-}
+void Session::reset_all() { take_and_reset(); }
 
 void Session::start() {
   // Attach first, then add targets: the fork hook is live before threads are
@@ -409,10 +401,9 @@ Report Session::report() {
   ReportInputs in = report_inputs();
   // Read before the kernel's counters are: /proc's span ends first.
   in.proc_irqs = proc_since_start();
-  KernelIrqStats ks = kernel_irq_stats();
-  if (!loader_->has_stats_base()) return build_report(in, ks, *collector_);
-  // Since the last take or reset (trace -i's last table, the daemon).
+  // Since the last take or reset, if any (trace -i's last table, the daemon).
   const Loader::StatsDelta since = loader_->stats_since_base();
+  KernelIrqStats ks = kernel_irq_stats();
   ks.stat = delta_view(since, ks.nr_cpus);
   return build_report(in, ks, *collector_);
 }

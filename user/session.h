@@ -85,8 +85,7 @@ class Session {
   // Stops tracing it; its rows stay (marked detached) and an open window
   // closes as unfinished "detached" once the records before now are in.
   void detach_process(const AttachedProcess& p);
-  // Zeroes every table (ctl reset): thread counters, kernel interrupt
-  // aggregates and window samples. Open windows carry over.
+  // ctl reset: take_and_reset() without the tables.
   void reset_all();
   uint64_t received() const { return received_; }
   Loader& loader() { return *loader_; }

@@ -12,11 +12,9 @@
 #include <string_view>
 #include <vector>
 
-namespace irqlat {
+#include "user/proc_interrupts.h"  // parse_named_interrupts, read_proc_interrupts
 
-// Sum over CPUs of each named (non-numeric) /proc/interrupts row, e.g.
-// {"LOC": 123, "ERR": 0}. Rows without counts are skipped.
-std::map<std::string, uint64_t> parse_named_interrupts(std::string_view text);
+namespace irqlat {
 
 class VectorWatch {
  public:
@@ -38,9 +36,5 @@ class VectorWatch {
   std::map<std::string, uint64_t> watched_;  // mnemonic -> baseline count
   std::map<std::string, uint64_t> untimed_;
 };
-
-// /proc/interrupts, or $IRQLAT_PROC_INTERRUPTS (tests feed a vector that
-// cannot be raised on demand through it).
-std::string read_proc_interrupts();
 
 }  // namespace irqlat

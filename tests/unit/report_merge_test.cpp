@@ -72,6 +72,13 @@ ThreadRow thread_row(int pid, int tid, const std::vector<uint64_t>& latencies, u
   return t;
 }
 
+// The final table of `trace -i` over these interval tables, in order.
+Report merged(const std::vector<Report>& intervals) {
+  Report run;
+  for (const Report& r : intervals) add_interval(run, r);
+  return run;
+}
+
 }  // namespace
 
 TEST_CASE("report merge: interval tables add up to the table of the whole run", "[report]") {
@@ -184,10 +191,7 @@ TEST_CASE("report merge: a tid that exits and is reused within one interval is t
   b.threads = {thread_row(100, 100, {3'000}, 30), thread_row(100, 100, {2'000}, 20, true)};
   c.end_ns = 3;
   c.threads = {thread_row(100, 100, {4'000}, 40)};
-  Report run;
-  add_interval(run, a);
-  add_interval(run, b);
-  add_interval(run, c);
+  const Report run = merged({a, b, c});
   REQUIRE(run.threads.size() == 2);
   CHECK_FALSE(run.threads[0].exited);
   CHECK(run.threads[0].oncpu_ns == 30 + 40);  // the new thread, both its intervals
@@ -202,9 +206,7 @@ TEST_CASE("report merge: a device IRQ keeps one row when an interval lacks its n
   a.hardirqs = {irq_row(24, "irq24", std::nullopt, {100}), irq_row(24, "irq24", 0, {100})};
   b.end_ns = 2;
   b.hardirqs = {irq_row(24, "virtio1-req.0", std::nullopt, {200}), irq_row(24, "virtio1-req.0", 0, {200})};
-  Report run;
-  add_interval(run, a);
-  add_interval(run, b);
+  const Report run = merged({a, b});
   REQUIRE(run.hardirqs.size() == 2);
   CHECK(run.hardirqs[0].name == "virtio1-req.0");
   CHECK(run.hardirqs[0].count == 2);
@@ -218,9 +220,7 @@ TEST_CASE("report merge: a tid seen again after its thread exited is another thr
   a.threads = {thread_row(100, 105, {1'000}, 10, true)};
   b.end_ns = 2;
   b.threads = {thread_row(100, 105, {2'000}, 20)};
-  Report run;
-  add_interval(run, a);
-  add_interval(run, b);
+  const Report run = merged({a, b});
   REQUIRE(run.threads.size() == 2);
   CHECK_FALSE(run.threads[0].exited);  // sorted with the exited one last
   CHECK(run.threads[0].oncpu_ns == 20);
@@ -241,9 +241,7 @@ TEST_CASE("report merge: /proc's counts and the unseen interrupts are per interv
   b.hardirqs = {irq_row(24, "virtio1-req.0", std::nullopt, {700}), irq_row(24, "virtio1-req.0", 0, {700})};
   b.hardirqs[0].proc_count = b.hardirqs[1].proc_count = 1;
   b.events.irq_unseen = 0;
-  Report run;
-  add_interval(run, a);
-  add_interval(run, b);
+  const Report run = merged({a, b});
   REQUIRE(run.hardirqs.size() == 3);
   CHECK(run.hardirqs[0].count == 3);
   CHECK(run.hardirqs[0].proc_count == 4u);
@@ -252,10 +250,8 @@ TEST_CASE("report merge: /proc's counts and the unseen interrupts are per interv
   CHECK(run.events.irq_unseen == 1u);
 
   // Recordings have no /proc counts: none appear.
-  Report x = a, y = b, plain;
+  Report x = a, y = b;
   x.events.irq_unseen.reset();
   y.events.irq_unseen.reset();
-  add_interval(plain, x);
-  add_interval(plain, y);
-  CHECK_FALSE(plain.events.irq_unseen);
+  CHECK_FALSE(merged({x, y}).events.irq_unseen);
 }

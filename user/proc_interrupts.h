@@ -25,9 +25,7 @@ std::string read_proc_interrupts();
 // {"LOC": 123, "ERR": 0}. Rows without counts are skipped (vector_watch.h).
 std::map<std::string, uint64_t> parse_named_interrupts(std::string_view text);
 
-// irq -> cpu -> count; device lines only (the numbered ones).
-using DeviceIrqCounts = std::map<int, std::map<int, uint64_t>>;
-
+// DeviceIrqCounts (report.h): device lines only (the numbered ones).
 // The columns are the CPUs the header names ("CPU0 CPU2" when CPU 1 is offline).
 DeviceIrqCounts parse_device_irq_counts(std::string_view text);
 DeviceIrqCounts read_device_irq_counts();  // {} if /proc/interrupts is unreadable

@@ -126,6 +126,9 @@ struct EventCounts {
   std::optional<uint64_t> irq_unseen;
 };
 
+// irq -> cpu -> count: /proc/interrupts' device lines (proc_interrupts.h).
+using DeviceIrqCounts = std::map<int, std::map<int, uint64_t>>;
+
 struct Report {
   int version = 1;
   std::string kernel;
@@ -144,6 +147,11 @@ struct Report {
   // were attached: counted from /proc/interrupts, without durations.
   std::map<std::string, uint64_t> untimed_vectors;
   bool interval = false;  // an --interval table, not the final one
+  // Not output: the /proc/interrupts counts over the table's span that the
+  // device rows were checked against, and the kernel's shared-slot IRQ, so
+  // add_interval() checks the summed rows against the whole run at once.
+  std::optional<DeviceIrqCounts> proc_irqs;
+  int max_irq = 0;
 
   bool lossy() const {
     return events.dropped > 0 || events.late > 0 || events.missed > 0 || events.malformed > 0;

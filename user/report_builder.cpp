@@ -21,8 +21,9 @@ Report build_report(const ReportInputs& in, const KernelIrqStats& irqs, Collecto
   for (const auto& [key, v] : collector.target_irq_stats())
     targets[key] = TargetIrqStat{v.hits, v.stolen_ns};
   build_irq_rows(irqs, targets, r);
-  if (in.proc_irqs)
-    r.events.irq_unseen = apply_proc_counts(r.hardirqs, *in.proc_irqs, static_cast<int>(irqs.max_irq));
+  r.proc_irqs = in.proc_irqs;
+  r.max_irq = static_cast<int>(irqs.max_irq);
+  if (r.proc_irqs) r.events.irq_unseen = apply_proc_counts(r.hardirqs, *r.proc_irqs, r.max_irq);
   for (const HardirqRow& h : r.hardirqs)
     if (!h.cpu) r.events.kernel_irq_events += h.count;
   for (const SoftirqRow& s : r.softirqs)

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "user/names.h"
+#include "user/proc_interrupts.h"
 
 namespace irqlat {
 namespace {
@@ -169,8 +170,21 @@ void add_interval(Report& run, const Report& part) {
   out.softirqs = merge_sources(run.softirqs, part.softirqs);
   out.threads = merge_threads(std::move(run.threads), part.threads);
   out.untimed_vectors = std::move(run.untimed_vectors);
-  if (run.events.irq_unseen || part.events.irq_unseen)
-    out.events.irq_unseen = run.events.irq_unseen.value_or(0) + part.events.irq_unseen.value_or(0);
+  if (run.proc_irqs && part.proc_irqs) {
+    // /proc's counts over the whole run, against the summed rows: a row
+    // that some interval lacked is checked over every interval, and one
+    // interrupt in flight at an interval's end is not counted unseen in
+    // each of them.
+    DeviceIrqCounts whole = std::move(*run.proc_irqs);
+    for (const auto& [irq, per_cpu] : *part.proc_irqs)
+      for (const auto& [cpu, n] : per_cpu) whole[irq][cpu] += n;
+    out.events.irq_unseen = apply_proc_counts(out.hardirqs, whole, part.max_irq);
+    out.proc_irqs = std::move(whole);
+  } else {
+    out.proc_irqs.reset();  // some table was not checked: sums of what was
+    if (run.events.irq_unseen || part.events.irq_unseen)
+      out.events.irq_unseen = run.events.irq_unseen.value_or(0) + part.events.irq_unseen.value_or(0);
+  }
   for (const auto& [name, n] : part.untimed_vectors) out.untimed_vectors[name] += n;
   // As build_report() counts them.
   out.events.kernel_irq_events = 0;

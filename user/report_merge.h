@@ -12,8 +12,10 @@ namespace irqlat {
 // Interrupt and thread rows are summed (counts, times, histograms; maxima
 // are the larger one; percentiles come from the summed histograms, as for
 // a table never reset). What the session never resets (event counts,
-// windows) is cumulative in every table already: `part`'s is taken;
-// irq_unseen and proc_count are per interval, and summed.
+// windows) is cumulative in every table already: `part`'s is taken.
+// When both carry /proc's counts (Report::proc_irqs), those are summed and
+// proc_count and irq_unseen are worked out again over the whole run;
+// otherwise they are summed as they are.
 void add_interval(Report& run, const Report& part);
 
 }  // namespace irqlat

@@ -228,7 +228,7 @@ TEST_CASE("report merge: a tid seen again after its thread exited is another thr
   CHECK(run.threads[1].oncpu_ns == 10);
 }
 
-TEST_CASE("report merge: /proc's counts and the unseen interrupts are per interval and add up", "[report]") {
+TEST_CASE("report merge: without /proc's counts per table, proc_count and unseen are summed", "[report]") {
   Report a, b;
   a.start_ns = 1'000;
   a.end_ns = 2'000;
@@ -254,4 +254,54 @@ TEST_CASE("report merge: /proc's counts and the unseen interrupts are per interv
   x.events.irq_unseen.reset();
   y.events.irq_unseen.reset();
   CHECK_FALSE(merged({x, y}).events.irq_unseen);
+}
+
+TEST_CASE("report merge: proc_count and unseen are checked over the whole run", "[report]") {
+  // IRQ 30 on CPU 1 fires in both intervals, but irqlat sees it only in the
+  // first: interval b has no row for it. IRQ 24 on CPU 0 has one interrupt
+  // in flight at a's end: /proc counts it in a, irqlat in b.
+  Report a, b;
+  a.start_ns = 1'000;
+  a.end_ns = 2'000;
+  b.start_ns = 2'000;
+  b.end_ns = 3'000;
+  a.max_irq = b.max_irq = 256;
+  a.hardirqs = {irq_row(30, "nvme0q1", std::nullopt, {10, 10, 10, 10, 10}), irq_row(30, "nvme0q1", 1, {10, 10, 10, 10, 10}),
+                irq_row(24, "virtio1-req.0", std::nullopt, {1000, 1200}), irq_row(24, "virtio1-req.0", 0, {1000, 1200})};
+  a.proc_irqs = DeviceIrqCounts{{30, {{1, 5}}}, {24, {{0, 3}}}};
+  a.hardirqs[0].proc_count = a.hardirqs[1].proc_count = 5;
+  a.hardirqs[2].proc_count = a.hardirqs[3].proc_count = 3;
+  a.events.irq_unseen = 0;
+  b.hardirqs = {irq_row(24, "virtio1-req.0", std::nullopt, {700, 800}), irq_row(24, "virtio1-req.0", 0, {700, 800})};
+  b.proc_irqs = DeviceIrqCounts{{30, {{1, 7}}}, {24, {{0, 1}}}};
+  b.hardirqs[0].proc_count = b.hardirqs[1].proc_count = 1;
+  b.events.irq_unseen = 6;  // IRQ 30: 7 counted by /proc, none traced, one may be in flight
+
+  const Report run = merged({a, b});
+  REQUIRE(run.hardirqs.size() == 4);
+  for (const HardirqRow& r : run.hardirqs) {
+    INFO("irq " << *r.irq << " cpu " << (r.cpu ? *r.cpu : -1));
+    REQUIRE(r.proc_count);
+    if (r.irq == 30) {
+      CHECK(r.count == 5);
+      CHECK(*r.proc_count == 12);  // both intervals, not only the one with a row
+    } else {
+      CHECK(r.count == 4);
+      CHECK(*r.proc_count == 4);
+    }
+  }
+  // 12 - 5 - 1 for IRQ 30; IRQ 24 is even over the run.
+  CHECK(run.events.irq_unseen == 6u);
+  REQUIRE(run.proc_irqs);
+  CHECK(run.proc_irqs->at(30).at(1) == 12);
+
+  // A third table without /proc's counts: from there on the values are summed.
+  Report c = b;
+  c.start_ns = 3'000;
+  c.end_ns = 4'000;
+  c.proc_irqs.reset();
+  c.events.irq_unseen = 2;
+  Report run3 = merged({a, b, c});
+  CHECK_FALSE(run3.proc_irqs);
+  CHECK(run3.events.irq_unseen == 6u + 2);
 }

@@ -6,15 +6,19 @@
 #include <libelf.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "loader/loader.h"
 #include "loader/regular_file.h"
@@ -69,13 +73,10 @@ bool vaddr_to_offset(Elf* elf, uint64_t addr, uint64_t* off) {
   return false;
 }
 
-// Whether from + offset starts an instruction of the code at [from, to), as
-// objdump (binutils) disassembles it. A uprobe inside an instruction would
-// overwrite one of its bytes with int3 and silently change what the target
-// computes, so an offset is refused unless this says yes.
-void check_instruction_start(const std::string& path, const std::string& symbol, uint64_t from, uint64_t to,
-                             uint64_t offset) {
-  const std::string where = "offset +" + std::to_string(offset) + " of '" + symbol + "' in " + path;
+// The addresses where instructions of the code at [from, to) start, as
+// objdump (binutils) disassembles it; `where` names the probe in errors.
+std::set<uint64_t> disassemble_starts(const std::string& path, uint64_t from, uint64_t to,
+                                      const std::string& where) {
   char start[32], stop[32];
   snprintf(start, sizeof(start), "--start-address=0x%llx", static_cast<unsigned long long>(from));
   snprintf(stop, sizeof(stop), "--stop-address=0x%llx", static_cast<unsigned long long>(to));
@@ -144,6 +145,41 @@ void check_instruction_start(const std::string& path, const std::string& symbol,
     char colon, tab;
     std::istringstream l(line);
     if (l >> std::hex >> a >> std::noskipws >> colon >> tab && colon == ':' && tab == '\t') starts.insert(a);
+  }
+  return starts;
+}
+
+// The code range of one version of a file: the key of what objdump said.
+struct CodeRange {
+  dev_t dev;
+  ino_t ino;
+  int64_t mtime_s, mtime_ns;
+  off_t size;
+  uint64_t from, to;
+  auto key() const { return std::tie(dev, ino, mtime_s, mtime_ns, size, from, to); }
+  bool operator<(const CodeRange& o) const { return key() < o.key(); }
+};
+
+// Whether from + offset starts an instruction of the code at [from, to). A
+// uprobe inside an instruction would overwrite one of its bytes with int3
+// and silently change what the target computes, so an offset is refused
+// unless this says yes. Each marker is resolved when the options are
+// checked and again when it is attached: objdump runs once per file version.
+void check_instruction_start(const std::string& path, const std::string& symbol, uint64_t from, uint64_t to,
+                             uint64_t offset) {
+  const std::string where = "offset +" + std::to_string(offset) + " of '" + symbol + "' in " + path;
+  static std::mutex mu;
+  static std::map<CodeRange, std::set<uint64_t>> seen;
+  struct stat st;
+  std::set<uint64_t> starts;
+  if (stat(path.c_str(), &st) != 0) {
+    starts = disassemble_starts(path, from, to, where);
+  } else {
+    const CodeRange range{st.st_dev, st.st_ino, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size, from, to};
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = seen.find(range);
+    if (it == seen.end()) it = seen.emplace(range, disassemble_starts(path, from, to, where)).first;
+    starts = it->second;
   }
   if (!starts.count(from + offset))
     throw LoaderError(where + " is inside an instruction, not at its start (objdump -d shows where they start)");

@@ -91,10 +91,12 @@ def test_usage_errors(args, words, sleeper, tmp_path):
     one_line_error(res, 2, *words)
 
 
-def test_uprobe_offset_inside_an_instruction_is_refused():
+def test_uprobe_offset_inside_an_instruction_is_refused(tmp_path):
     """An int3 placed inside an instruction would change what the target
     computes: an offset must start an instruction (objdump -d is the
-    oracle; offsets it lists as starts are accepted)."""
+    oracle; offsets it lists as starts are accepted). irqlat runs objdump
+    once per marker, though it resolves each marker twice (when the options
+    are checked and when it attaches)."""
     binary = example("cancel_loop")
     nm = subprocess.run(["nm", binary], capture_output=True, text=True, check=True).stdout
     addr = next(int(l.split()[0], 16) for l in nm.splitlines() if l.endswith(" T main"))
@@ -108,9 +110,15 @@ def test_uprobe_offset_inside_an_instruction_is_refused():
     res = run_irqlat(["trace", "--cancel", bad, "--done", "exit", "--", binary, "--rounds", "1"], timeout=30)
     one_line_error(res, 2, "+%d" % (first - addr + 1), "inside an instruction")
     good = "uprobe:%s:main+%d" % (binary, nxt - addr)
+    wrap, calls = tmp_path / "bin", tmp_path / "objdump-calls"
+    wrap.mkdir()
+    (wrap / "objdump").write_text('#!/bin/sh\necho "$@" >> %s\nexec %s "$@"\n' % (calls, shutil.which("objdump")))
+    (wrap / "objdump").chmod(0o755)
+    env = dict(os.environ, PATH="%s:%s" % (wrap, os.environ["PATH"]))
     res = run_irqlat(["trace", "-f", "json", "--cancel", good, "--done", "exit", "--", binary, "--rounds", "1",
-                      "--threads", "1", "--run-ms", "10"], timeout=60)
+                      "--threads", "1", "--run-ms", "10"], timeout=60, env=env)
     assert res.returncode == 0, res.stderr
+    assert len(calls.read_text().splitlines()) == 1, calls.read_text()
 
 
 def test_a_command_still_running_when_trace_stops_is_named(tmp_path):

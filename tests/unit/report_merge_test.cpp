@@ -72,6 +72,15 @@ ThreadRow thread_row(int pid, int tid, const std::vector<uint64_t>& latencies, u
   return t;
 }
 
+// Two empty interval tables, back to back.
+std::pair<Report, Report> two_intervals() {
+  Report a, b;
+  a.start_ns = 1'000;
+  a.end_ns = b.start_ns = 2'000;
+  b.end_ns = 3'000;
+  return {a, b};
+}
+
 // The final table of `trace -i` over these interval tables, in order.
 Report merged(const std::vector<Report>& intervals) {
   Report run;
@@ -229,11 +238,7 @@ TEST_CASE("report merge: a tid seen again after its thread exited is another thr
 }
 
 TEST_CASE("report merge: without /proc's counts per table, proc_count and unseen are summed", "[report]") {
-  Report a, b;
-  a.start_ns = 1'000;
-  a.end_ns = 2'000;
-  b.start_ns = 2'000;
-  b.end_ns = 3'000;
+  auto [a, b] = two_intervals();
   a.hardirqs = {irq_row(24, "virtio1-req.0", std::nullopt, {1000, 1200}), irq_row(24, "virtio1-req.0", 0, {1000, 1200}),
                 irq_row(std::nullopt, "LOC", std::nullopt, {300})};
   a.hardirqs[0].proc_count = a.hardirqs[1].proc_count = 3;
@@ -260,11 +265,7 @@ TEST_CASE("report merge: proc_count and unseen are checked over the whole run", 
   // IRQ 30 on CPU 1 fires in both intervals, but irqlat sees it only in the
   // first: interval b has no row for it. IRQ 24 on CPU 0 has one interrupt
   // in flight at a's end: /proc counts it in a, irqlat in b.
-  Report a, b;
-  a.start_ns = 1'000;
-  a.end_ns = 2'000;
-  b.start_ns = 2'000;
-  b.end_ns = 3'000;
+  auto [a, b] = two_intervals();
   a.max_irq = b.max_irq = 256;
   a.hardirqs = {irq_row(30, "nvme0q1", std::nullopt, {10, 10, 10, 10, 10}), irq_row(30, "nvme0q1", 1, {10, 10, 10, 10, 10}),
                 irq_row(24, "virtio1-req.0", std::nullopt, {1000, 1200}), irq_row(24, "virtio1-req.0", 0, {1000, 1200})};

@@ -333,17 +333,15 @@ static __always_inline bool is_target(__u32 tid, __u32 tgid, struct target_val *
 
 /* The gate's bit for task t. A 32-bit move makes the pointer a number,
  * which the verifier allows programs loaded with CAP_PERFMON (arithmetic on
- * the pointer itself it refuses). Hence the asm: left to itself the compiler
- * multiplies the pointer's register in place, or reloads a spilled pointer's
- * low half with a 32-bit stack load, which the verifier refuses too. The
- * input is the whole 64-bit pointer. The low half of the address is plenty
+ * the pointer itself it refuses; hence the asm: the compiler would multiply
+ * the pointer's register in place). The low half of the address is plenty
  * to tell tasks apart here. */
 static __always_inline __u32 gate_index(const void *t)
 {
-	__u64 lo;
+	__u32 lo;
 
-	asm volatile("r1 = %[t]; w1 = w1; %[lo] = r1" : [lo] "=r"(lo) : [t] "r"(t) : "r1");
-	__u32 h = (__u32)lo * 0x9E3779B1u;
+	asm volatile("%[lo] = %[t]" : [lo] "=w"(lo) : [t] "w"((__u32)(unsigned long)t));
+	__u32 h = lo * 0x9E3779B1u;
 
 	return ((__u64)h * IRQLAT_GATE_BITS) >> 32;
 }
@@ -358,17 +356,12 @@ static __always_inline bool gate_open(const void *t)
 	return gate.bits[gate.gen & 1][i / 64] & (1ULL << (i % 64));
 }
 
-/* Only a clear bit is written: every program reads this line first, and a
- * write would take it from every other CPU's cache. */
 static __always_inline void gate_add(const void *t)
 {
 	__u32 i = gate_index(t);
-	__u64 bit = 1ULL << (i % 64);
 
-	if (!(gate.bits[0][i / 64] & bit))
-		__sync_fetch_and_or(&gate.bits[0][i / 64], bit);
-	if (!(gate.bits[1][i / 64] & bit))
-		__sync_fetch_and_or(&gate.bits[1][i / 64], bit);
+	__sync_fetch_and_or(&gate.bits[0][i / 64], 1ULL << (i % 64));
+	__sync_fetch_and_or(&gate.bits[1][i / 64], 1ULL << (i % 64));
 }
 
 /* A target_tids entry of a streamed thread (NULL: -a mode, no entries). */

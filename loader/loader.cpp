@@ -7,7 +7,6 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <linux/capability.h>
-#include <linux/membarrier.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -150,15 +149,8 @@ std::vector<char> run_iterator(bpf_link* link, const char* what) {
   char chunk[1 << 16];
   for (;;) {
     ssize_t n = read(fd, chunk, sizeof(chunk));
-    // EAGAIN: the kernel paused a long walk (a million tasks) that wrote
-    // nothing; reading again resumes it.
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) {
-      const int err = errno;
-      close(fd);
-      throw LoaderError(std::string("cannot ") + what + ": " + errno_text(err));
-    }
-    if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
     buf.insert(buf.end(), chunk, chunk + n);
   }
   close(fd);
@@ -465,27 +457,13 @@ void Loader::set_tracing(bool on) {
 // fork (after the clear) or from the iterator (it exists before the walk).
 // Then the new set goes live. A program that read the old gen still finds
 // its bits: that set is cleared only at the next refresh.
-// Two rebuilds in a row (the daemon detaching several processes) would
-// clear the set the first one made live while a program may still read
-// it: the set to clear was live until the last flip, so an RCU grace period
-// (every program then running has returned) separates a flip from the next
-// clear. If the walk fails, the gate opens wide: every task then meets the
-// tid bitmap, as without a gate.
 void Loader::refresh_gate() {
   if (!gate_link_) return;  // -a: no gate
   task_gate& g = skel_->bss->gate;
   const uint32_t next = __atomic_load_n(&g.gen, __ATOMIC_SEQ_CST) + 1;
   gate_exits_ = __atomic_load_n(&skel_->bss->target_exits, __ATOMIC_SEQ_CST);
-  if (gate_builds_ > 0 && syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0)
-    usleep(20'000);  // no membarrier: ample for programs that never block
   for (auto& word : g.bits[next & 1]) __atomic_store_n(&word, 0, __ATOMIC_SEQ_CST);
-  try {
-    run_iterator(gate_link_, "find the target tasks");
-  } catch (const LoaderError& e) {
-    for (auto& set : g.bits)
-      for (auto& word : set) __atomic_store_n(&word, ~0ULL, __ATOMIC_SEQ_CST);
-    if (verbose_) fprintf(stderr, "irqlat: task gate left open: %s\n", e.what());
-  }
+  run_iterator(gate_link_, "find the target tasks");
   __atomic_store_n(&g.gen, next, __ATOMIC_SEQ_CST);
   gate_builds_++;
 }

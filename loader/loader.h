@@ -87,9 +87,7 @@ class Loader {
   void add_thread(int tid, int pid, uint32_t flags);
   void remove_process(int pid);
   // Rebuilds the gate when target threads exited since the last rebuild:
-  // their bits let other tasks (those at that memory, or any whose hash
-  // lands there) through to the tid bitmap. Never throws: a gate that
-  // cannot be built is left wide open.
+  // their bits pass other tasks that reuse their memory to the pid check.
   void refresh_gate_if_stale();
 
   void attach();                           // tracepoints

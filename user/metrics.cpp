@@ -317,7 +317,22 @@ void windows(Writer& w, const Report& r) {
          r.windows.orphan_done);
 }
 
-void self(Writer& w, const DaemonStatus& d) {
+// What the tables may be missing, from the report: interrupts without a
+// matching entry or exit, device interrupts /proc/interrupts counted and
+// irqlat did not, rare vectors counted before their programs were attached.
+void irq_losses(Writer& w, const Report& r) {
+  single(w, "irqlat_irq_unmatched_total", "counter",
+         "Interrupt exits without an entry and entries whose exit was never seen.", r.events.irq_unmatched);
+  w.family("irqlat_irq_unseen_total", "counter",
+           "Device interrupts /proc/interrupts counted beyond the traced counts (per IRQ and CPU, a lower bound).");
+  if (r.events.irq_unseen) w.sample("irqlat_irq_unseen_total", "", *r.events.irq_unseen);
+  w.family("irqlat_untimed_vector_interrupts_total", "counter",
+           "Rare x86 vector interrupts counted from /proc/interrupts before their programs were attached.");
+  for (const auto& [name, n] : r.untimed_vectors)
+    w.sample("irqlat_untimed_vector_interrupts_total", labels({{"name", name}}), n);
+}
+
+void self(Writer& w, const Report& r, const DaemonStatus& d) {
   single(w, "irqlat_events_received_total", "counter", "Ring-buffer records consumed.", d.received);
   single(w, "irqlat_events_dropped_total", "counter", "Ring-buffer reservations that failed in the kernel.",
          d.dropped);
@@ -325,6 +340,7 @@ void self(Writer& w, const DaemonStatus& d) {
   single(w, "irqlat_events_missed_total", "counter", "BPF program runs the kernel skipped.", d.missed);
   single(w, "irqlat_kernel_irq_events_total", "counter", "Interrupts aggregated in the kernel.",
          d.kernel_irq_events);
+  irq_losses(w, r);
 
   w.family("irqlat_process_cpu_seconds_total", "counter", "CPU time of the daemon itself.");
   w.sample("irqlat_process_cpu_seconds_total", labels({{"mode", "user"}}), d.cpu_user_s);
@@ -373,7 +389,7 @@ std::string render_metrics(const Report& r, const DaemonStatus& d) {
   threads(w, r);
   targets(w, d);
   windows(w, r);
-  self(w, d);
+  self(w, r, d);
   return w.take();
 }
 

@@ -305,6 +305,8 @@ Report fixture_report() {
   pw.running_ns = 20'000'000, pw.runqueue_ns = 5'000'000, pw.hardirq_ns = 1'000'000;
   pw.softirq_ns = 500'000, pw.blocked_ns = 5'500'000;
   r.windows.orphan_done = 3;
+  r.events.irq_unmatched = 6, r.events.irq_unseen = 7;
+  r.untimed_vectors["TRM"] = 8;
   return r;
 }
 
@@ -359,6 +361,9 @@ const std::vector<std::string> kFamilies = {
     "irqlat_events_late_total",
     "irqlat_events_missed_total",
     "irqlat_kernel_irq_events_total",
+    "irqlat_irq_unmatched_total",
+    "irqlat_irq_unseen_total",
+    "irqlat_untimed_vector_interrupts_total",
     "irqlat_process_cpu_seconds_total",
     "irqlat_process_resident_memory_bytes",
     "irqlat_process_start_time_seconds",
@@ -514,6 +519,9 @@ TEST_CASE("metrics: events and the daemon itself", "[metrics]") {
   CHECK(value(p, "irqlat_events_late_total") == 3);
   CHECK(value(p, "irqlat_events_missed_total") == 4);
   CHECK(value(p, "irqlat_kernel_irq_events_total") == 5000);
+  CHECK(value(p, "irqlat_irq_unmatched_total") == 6);
+  CHECK(value(p, "irqlat_irq_unseen_total") == 7);
+  CHECK(value(p, "irqlat_untimed_vector_interrupts_total", {{"name", "TRM"}}) == 8);
   CHECK(value(p, "irqlat_process_cpu_seconds_total", {{"mode", "user"}}) == 1.25);
   CHECK(value(p, "irqlat_process_cpu_seconds_total", {{"mode", "system"}}) == 0.5);
   CHECK(value(p, "irqlat_process_resident_memory_bytes") == 12'345'678);
@@ -572,6 +580,7 @@ TEST_CASE("metrics: an empty daemon still lists every family", "[metrics]") {
   CHECK(value(p, "irqlat_targets", {{"state", "detached"}}) == 0);
   CHECK(value(p, "irqlat_targets", {{"state", "exited"}}) == 0);
   CHECK(find_all(p, "irqlat_hardirq_duration_seconds_bucket").empty());
+  CHECK(find_all(p, "irqlat_irq_unseen_total").empty());  // not checked: no sample, not a zero
   CHECK(value(p, "irqlat_uptime_seconds") == 0);
   CHECK(check_histograms(p) == 0);
   require_promtool_clean(render_metrics(Report(), DaemonStatus()));

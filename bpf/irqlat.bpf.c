@@ -941,12 +941,69 @@ static __always_inline bool comm_matches(const char *comm)
 	return true;
 }
 
+/*
+ * A thread other than the leader that execs takes the leader's tid, the
+ * process id (the kernel's de_thread(); the leader has exited by then and
+ * its exit forgot tid == pid). Its target entry moves from the old tid to
+ * the new one. An account kept under the old tid ends there like an exit
+ * (its final account goes to exited_accts), so nothing it counted is lost
+ * and no account is left keyed by a tid the task no longer has; the first
+ * event under the new tid starts a fresh one.
+ */
+static __always_inline void exec_renumbered(struct task_struct *p, __u32 old_tid, __u32 tid,
+					    __u32 pid, const bool btf)
+{
+	if (may_stream) {
+		/* This CPU's interrupts are charged to it until its next switch. */
+		struct cpu_state *cs = my_cpu();
+
+		if (cs && cs->cur_tid == old_tid)
+			cs->cur_tid = tid;
+	}
+	if (!targ_all) {
+		struct target_val *old = bpf_map_lookup_elem(&target_tids, &old_tid);
+
+		if (!old)
+			return;
+		struct target_val v = *old;
+
+		bpf_map_delete_elem(&target_tids, &old_tid);
+		set_target_bit(old_tid, false);
+		bpf_map_update_elem(&target_tids, &tid, &v, BPF_ANY);
+		set_target_bit(tid, true);
+	}
+	if (stream_all)
+		return;
+	struct thread_acct *a = acct_lookup(p, old_tid, btf);
+
+	if (a && a->tid == old_tid && a->state != TS_DEAD) {
+		__u64 now = bpf_ktime_get_ns();
+		struct exited_key k = { .tid = old_tid, .pid = pid, .exit_ns = now };
+
+		acct_book(a, now);
+		a->state = TS_DEAD;
+		/* The comm it had, if the iterator read it; p's is the new one. */
+		if (!a->comm[0])
+			bpf_probe_read_kernel_str(a->comm, sizeof(a->comm), p->comm);
+		if (bpf_map_update_elem(&exited_accts, &k, a, BPF_NOEXIST))
+			acct_failed();
+	}
+	hot_release(old_tid);
+	if (btf)
+		bpf_task_storage_delete(&acct_store, p);
+	else
+		bpf_map_delete_elem(&acct_by_tid, &old_tid);
+}
+
 static __always_inline int on_exec(unsigned long long *ctx, const bool btf)
 {
 	struct task_struct *p = (void *)ctx[0];
 	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
+	__u32 old_tid = (__u32)ctx[1];
 	struct target_val *tv;
 
+	if (old_tid != tid)
+		exec_renumbered(p, old_tid, tid, pid, btf);
 	if (has_comm && !targ_all && comm_matches(p->comm)) {
 		__u32 flags = TARGET_FOLLOW_THREADS;
 
@@ -954,7 +1011,7 @@ static __always_inline int on_exec(unsigned long long *ctx, const bool btf)
 		add_target(tid, pid, flags);
 	}
 	if (is_target(tid, pid, &tv))
-		emit_task(EV_EXEC, accounted(tv) ? EV_F_KACCT : 0, tid, pid, 0, 0, p->comm);
+		emit_task(EV_EXEC, accounted(tv) ? EV_F_KACCT : 0, tid, pid, old_tid, 0, p->comm);
 	return 0;
 }
 IRQLAT_TRACEPOINT(sched_process_exec, on_exec)

@@ -314,7 +314,9 @@ struct ev_migrate {
 struct ev_task {
 	struct ev_hdr h;
 	__u32 pid;
-	__u32 parent_tid; /* EV_FORK: the forking thread */
+	__u32 parent_tid; /* EV_FORK: the forking thread; EV_EXEC: the tid before
+			   * the exec (a thread other than the leader that
+			   * execs takes the process id as its tid) */
 	__u32 parent_pid;
 	__u32 pad;
 	char comm[IRQLAT_COMM_LEN];

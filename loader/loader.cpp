@@ -93,25 +93,25 @@ bool stream_only(const char* sec) {
 }
 
 // What only streamed targets read, among the programs the daemon loads:
-// their timelines (wakeup, migrate), comm changes (exec) and signal windows.
-// With lazy_streaming these wait for attach_streaming().
+// their timelines (wakeup, migrate) and signal windows. With lazy_streaming
+// these wait for attach_streaming(). (Exec is not one: a thread other than
+// the leader that execs changes its tid, which every target's entry and
+// account must follow.)
 bool streaming_group(const char* sec) {
   const char* tp = tracepoint_of(sec);
-  return stream_only(sec) || std::strcmp(tp, "sched_process_exec") == 0 ||
-         std::strcmp(tp, "signal_generate") == 0;
+  return stream_only(sec) || std::strcmp(tp, "signal_generate") == 0;
 }
 
 // Tracepoints whose program has nothing to do under this configuration:
 // not loaded at all. Signals matter only to signal windows (the daemon may
-// add those later); exec only to --comm and streamed comm changes; fork in
-// -a mode only to streamed timelines (accounts start at first sight; raw_tp
-// mode still needs it to clear an exited thread's account before its tid is
-// reused, which task storage does by itself).
+// add those later); fork in -a mode only to streamed timelines (accounts
+// start at first sight; raw_tp mode still needs it to clear an exited
+// thread's account before its tid is reused, which task storage does by
+// itself).
 bool unneeded(const char* sec, const LoaderConfig& cfg, bool use_tp_btf) {
   if (!std::strchr(sec, '/') || cfg.stream_all || cfg.may_stream) return false;
   const char* tp = tracepoint_of(sec);
   if (std::strcmp(tp, "signal_generate") == 0) return cfg.signal_mask == 0;
-  if (std::strcmp(tp, "sched_process_exec") == 0) return cfg.comm.empty();
   if (std::strcmp(tp, "sched_process_fork") == 0) return cfg.all && use_tp_btf;
   return false;
 }

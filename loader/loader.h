@@ -44,7 +44,7 @@ struct LoaderConfig {
   // shows it fired (every attached tracepoint costs ~0.3 ms to detach).
   bool lazy_rare_vectors = false;
   // The daemon: the programs only streamed targets need (sched_wakeup,
-  // sched_migrate_task, sched_process_exec, signal_generate) are loaded but
+  // sched_migrate_task, signal_generate) are loaded but
   // attached by attach_streaming(), when the first target with windows
   // arrives. Until then, no event pays for them and a stop detaches fewer.
   bool lazy_streaming = false;

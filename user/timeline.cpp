@@ -283,8 +283,23 @@ void Timeline::on_fork(const ev_task& e, uint64_t now) {
 }
 
 void Timeline::on_exec(const ev_task& e, uint64_t now) {
-  if (ignored(static_cast<int>(e.h.tid))) return;
-  ensure(static_cast<int>(e.h.tid), static_cast<int>(e.pid), now).comm = comm_view(e.comm);
+  const int tid = static_cast<int>(e.h.tid), old_tid = static_cast<int>(e.parent_tid);
+  if (old_tid > 0 && old_tid != tid && tid > 0) {
+    // A thread other than the leader exec'd and took the process id as its
+    // tid (the leader exited first). Its row ends under the old tid, as the
+    // kernel-accounted one does, and it goes on under the new one: RUNNING
+    // here, since it is the one calling exec.
+    if (find(old_tid)) retire(old_tid, now);
+    dead_.erase(tid);
+    if (find(tid)) retire(tid, now);  // the leader's row, if its exit was missed
+    Thread& t = ensure(tid, static_cast<int>(e.pid), now);
+    t.comm = comm_view(e.comm);
+    set_state(t, ThreadState::Running, e.h.cpu, now);
+    set_holder(e.h.cpu, tid, t.pid, e.comm, now);
+    return;
+  }
+  if (ignored(tid)) return;
+  ensure(tid, static_cast<int>(e.pid), now).comm = comm_view(e.comm);
 }
 
 void Timeline::on_exit(const ev_task& e, uint64_t now) {

@@ -108,6 +108,8 @@ class Timeline {
   void on_wakeup_new(const ev_wake& e, uint64_t now);
   void on_migrate(const ev_migrate& e, uint64_t now);
   void on_fork(const ev_task& e, uint64_t now);
+  // A new comm; with a tid change (e.parent_tid, see bpf/irqlat.h) the row
+  // of the old tid ends as exited and the thread goes on under the new one.
   void on_exec(const ev_task& e, uint64_t now);
   // The thread's row moves to the exited rows; with EV_F_GROUP_DEAD every
   // remaining thread of the process goes too (their exits were missed).

@@ -1,9 +1,12 @@
 """Target selection and CPU filtering: --comm, -t, -C, and a process that
-forks children under `-- COMMAND`."""
+forks children under `-- COMMAND`, a thread that execs."""
 import json
+import os
 import signal
 import subprocess
 import time
+
+import pytest
 
 from conftest import Tracer, delta, out_path, read_interrupts, run_irqlat, target
 
@@ -112,3 +115,39 @@ def test_a_failed_command_is_named_after_its_tables_and_a_clean_one_is_not(tmp_p
             assert json.loads(res.stdout)["threads"], res.stdout[:300]
         res = run_irqlat(args + ["--", "true"], timeout=60)
         assert res.returncode == 0 and "irqlat: command '" not in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("attach", ["tp_btf", "raw_tp"])
+@pytest.mark.parametrize("windows", [[], ["--cancel", "signal:TERM", "--done", "exit"]],
+                         ids=["kernel-accounted", "streamed"])
+def test_a_thread_that_execs_stays_a_target(windows, attach):
+    """A thread other than the main one execs: the kernel ends the main
+    thread and renumbers the exec'ing one to the process id. Its row ends
+    under the old tid (exited, with the sleeps before the exec) and goes on
+    under the process id (the sleeps after it); the oracle is the thread's
+    own voluntary switch count on both sides of the exec."""
+    out = out_path("exec_thread")
+    env = dict(os.environ, IRQLAT_FORCE_RAW_TP="1" if attach == "raw_tp" else "0")
+    res = run_irqlat(["trace", "-v", "-f", "json", "-o", out] + windows +
+                     ["--", target("exec_thread"), "--sleeps", "300"], timeout=60, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "(%s)" % attach in res.stderr
+    me = json.loads(res.stdout)
+    with open(out) as f:
+        rows = [t for t in json.load(f)["threads"] if t["pid"] == me["pid"]]
+    n, before, after = me["sleeps"], me["nvcsw_before_exec"], me["nvcsw"] - me["nvcsw_before_exec"]
+    assert n <= after <= n + 5 and n <= before <= n + 5, me
+    # A wakeup that lands before its thread's switch-out is no wakeup from
+    # BLOCKED (test_sched.py: up to 2% of voluntary switches under load).
+    slack = max(3, 0.02 * n)
+    assert len(rows) == 3, rows  # no row revived under the old tid after the exec
+    old = [t for t in rows if t["tid"] == me["old_tid"]]
+    assert len(old) == 1 and old[0]["exited"], rows
+    # Its wakeups before the exec, plus the exec's own wait for the main thread.
+    assert before - slack <= old[0]["wakeups"] <= before + 2, (old, me)
+    # tid == pid: the main thread (asleep in pause()) and the thread after the exec.
+    main, new = sorted((t for t in rows if t["tid"] == me["tid"]), key=lambda t: t["wakeups"])
+    assert main["exited"] and main["wakeups"] <= 3, rows
+    assert new["exited"] and n - slack <= new["wakeups"] <= after, (new, me)
+    # It slept through nearly all of the run after the exec.
+    assert new["oncpu_ns"] < 0.5 * n * me.get("sleep_us", 1000) * 1000, new

@@ -228,6 +228,45 @@ TEST_CASE("collector: a fork reusing the tid of a thread whose exit was lost") {
   CHECK(rows[1].oncpu_ns == 400);
 }
 
+// The worker (101) execs; the kernel ends the main thread (100) first and
+// gives the worker tid 100. Its row ends under 101 at the exec and goes on
+// under 100, where the main thread's exit must not swallow its records.
+TEST_CASE("collector: a thread that execs under the process id goes on in a new row") {
+  Collector c({});
+  const Task after{100, 100, "newimage", true};
+  feed(c, {
+              sw(1000, 0, idle(0), A),
+              sw(1100, 0, A, idle(0)),                    // main thread blocks
+              sw(1200, 1, idle(1), B),                    // worker runs
+              exit_ev(2000, 0, 100, 100, false),          // main thread killed by the exec
+              exec_ev(2500, 1, 100, 100, 101, "newimage"),  // worker is 100 now
+              sw(3000, 1, after, idle(1)),                // blocks under its new tid
+              wake(4000, 0, 100, 100, 1),
+              sw(4200, 1, idle(1), after),
+          });
+  c.finish(5000);
+  auto rows = c.thread_rows();
+  REQUIRE(rows.size() == 3);
+  const ThreadRow* worker = row_of(rows, 101);
+  REQUIRE(worker);
+  CHECK(worker->exited);
+  CHECK(worker->oncpu_ns == 1300);  // 1200 -> the exec at 2500
+  CHECK(worker->comm == "worker");
+  std::vector<const ThreadRow*> pid_rows;
+  for (const auto& r : rows)
+    if (r.tid == 100) pid_rows.push_back(&r);
+  REQUIRE(pid_rows.size() == 2);
+  const ThreadRow* main = pid_rows[0]->exited ? pid_rows[0] : pid_rows[1];
+  const ThreadRow* image = pid_rows[0]->exited ? pid_rows[1] : pid_rows[0];
+  CHECK(main->exited);
+  CHECK(main->oncpu_ns == 100);
+  CHECK_FALSE(image->exited);
+  CHECK(image->comm == "newimage");
+  CHECK(image->oncpu_ns == 500 + 800);  // exec -> block, then 4200 -> the end
+  CHECK(image->wakeups == 1);
+  CHECK(image->sched_max_ns == 200);
+}
+
 TEST_CASE("collector: reset_tables starts a new interval, keeping states") {
   Collector c({});
   feed(c, {sw(1000, 0, idle(0), A), irq(1500, 0, 100, 100, IRQ_KIND_HARDIRQ, 5, 1400, 30)});

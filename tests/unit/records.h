@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -103,6 +104,13 @@ inline Rec task(int type, uint64_t ts, int cpu, int tid, int pid, const char* co
 }
 inline Rec fork_ev(uint64_t ts, int cpu, int child, int pid, const char* comm) {
   return task(EV_FORK, ts, cpu, child, pid, comm);
+}
+// old_tid: the tid before the exec (bpf/irqlat.h, ev_task::parent_tid).
+inline Rec exec_ev(uint64_t ts, int cpu, int tid, int pid, int old_tid, const char* comm) {
+  Rec r = task(EV_EXEC, ts, cpu, tid, pid, comm);
+  const __u32 old = static_cast<__u32>(old_tid);
+  std::memcpy(r.bytes.data() + offsetof(ev_task, parent_tid), &old, sizeof(old));
+  return r;
 }
 inline Rec exit_ev(uint64_t ts, int cpu, int tid, int pid, bool group_dead) {
   return task(EV_EXIT, ts, cpu, tid, pid, "", group_dead ? EV_F_GROUP_DEAD : 0);

@@ -16,15 +16,15 @@
 
 #define RD(btf, p, field) ((btf) ? (p)->field : BPF_CORE_READ((p), field))
 
-/* tracing_on (defined by the program file) gates every handler. */
+/* gate.on (defined by the program file) gates every handler. */
 #define IRQLAT_TRACEPOINT(tp, handler)                           \
 	SEC("tp_btf/" #tp) int tp_btf_##tp(unsigned long long *ctx) \
 	{                                                           \
-		return tracing_on ? handler(ctx, true) : 0;         \
+		return gate.on ? handler(ctx, true) : 0;            \
 	}                                                           \
 	SEC("raw_tp/" #tp) int raw_tp_##tp(unsigned long long *ctx) \
 	{                                                           \
-		return tracing_on ? handler(ctx, false) : 0;        \
+		return gate.on ? handler(ctx, false) : 0;           \
 	}
 
 /* task_struct::state was renamed __state in 5.14. */

@@ -40,10 +40,13 @@ const volatile bool use_task_storage = true; /* tp_btf mode; raw_tp uses acct_by
 const volatile __u32 hot_mask = IRQLAT_HOT_SLOTS - 1; /* tests shrink it to force the fallback */
 const volatile char targ_comm[IRQLAT_COMM_LEN] = {};
 
-/* Set by user space once everything is attached and cleared when it stops,
- * so the counted interval has sharp edges: attaching and detaching programs
- * sends IPIs of its own, which must not be counted. */
-volatile bool tracing_on = false;
+/* gate.on is set by user space once everything is attached and cleared
+ * when it stops, so the counted interval has sharp edges: attaching and
+ * detaching programs sends IPIs of its own, which must not be counted.
+ * gate.bits: see struct task_gate. */
+volatile struct task_gate gate;
+/* Target threads that exited: their gate bits are stale from then on. */
+volatile __u64 target_exits;
 
 struct irq_frame {
 	__u64 ts;
@@ -326,6 +329,46 @@ static __always_inline bool is_target(__u32 tid, __u32 tgid, struct target_val *
 		return false;
 	*tv = bpf_map_lookup_elem(&target_tids, &tid);
 	return *tv != NULL;
+}
+
+/* The gate's bit for task t. A 32-bit move makes the pointer a number,
+ * which the verifier allows programs loaded with CAP_PERFMON (arithmetic on
+ * the pointer itself it refuses). Hence the asm: left to itself the compiler
+ * multiplies the pointer's register in place, or reloads a spilled pointer's
+ * low half with a 32-bit stack load, which the verifier refuses too. The
+ * input is the whole 64-bit pointer. The low half of the address is plenty
+ * to tell tasks apart here. */
+static __always_inline __u32 gate_index(const void *t)
+{
+	__u64 lo;
+
+	asm volatile("r1 = %[t]; w1 = w1; %[lo] = r1" : [lo] "=r"(lo) : [t] "r"(t) : "r1");
+	__u32 h = (__u32)lo * 0x9E3779B1u;
+
+	return ((__u64)h * IRQLAT_GATE_BITS) >> 32;
+}
+
+/* False: task t is no target (true may still be no target: see candidate()). */
+static __always_inline bool gate_open(const void *t)
+{
+	if (targ_all)
+		return true;
+	__u32 i = gate_index(t);
+
+	return gate.bits[gate.gen & 1][i / 64] & (1ULL << (i % 64));
+}
+
+/* Only a clear bit is written: every program reads this line first, and a
+ * write would take it from every other CPU's cache. */
+static __always_inline void gate_add(const void *t)
+{
+	__u32 i = gate_index(t);
+	__u64 bit = 1ULL << (i % 64);
+
+	if (!(gate.bits[0][i / 64] & bit))
+		__sync_fetch_and_or(&gate.bits[0][i / 64], bit);
+	if (!(gate.bits[1][i / 64] & bit))
+		__sync_fetch_and_or(&gate.bits[1][i / 64], bit);
 }
 
 /* A target_tids entry of a streamed thread (NULL: -a mode, no entries). */
@@ -713,21 +756,26 @@ static __always_inline int switch_targeted(unsigned long long *ctx, __u32 prev_t
 	return 0;
 }
 
-/* Most switches concern no target: two bitmap words decide that before
- * anything else is read or spilled (the general path runs three times the
- * instructions). Such a switch still leaves this CPU without a target, and
+/* Most switches concern no target: the gate, then two bitmap words, decide
+ * that before anything else is read or spilled (the general path runs three
+ * times the instructions). Such a switch still leaves this CPU without a target, and
  * is streamed when a target waits here, to name the task it waits behind. */
 static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
 {
 	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
-	__u32 prev_tid = RD(btf, prev, pid), next_tid = RD(btf, next, pid);
-	bool pbit = candidate(prev_tid), nbit = candidate(next_tid);
+	bool pgate = gate_open(prev), ngate = gate_open(next);
 
-	if (pbit || nbit)
-		return switch_targeted(ctx, prev_tid, pbit, next_tid, nbit, btf);
+	if (pgate || ngate) {
+		__u32 prev_tid = RD(btf, prev, pid), next_tid = RD(btf, next, pid);
+		bool pbit = pgate && candidate(prev_tid), nbit = ngate && candidate(next_tid);
+
+		if (pbit || nbit)
+			return switch_targeted(ctx, prev_tid, pbit, next_tid, nbit, btf);
+	}
 	if (!may_stream)
 		return 0;
 
+	__u32 prev_tid = RD(btf, prev, pid), next_tid = RD(btf, next, pid);
 	struct cpu_state *cs = my_cpu();
 	__u32 cpu = bpf_get_smp_processor_id();
 	__u32 *nwait = bpf_map_lookup_elem(&waiting, &cpu);
@@ -758,11 +806,14 @@ static __always_inline bool was_blocked(struct task_struct *p, const bool btf)
 
 static __always_inline int emit_wake(struct task_struct *p, __u8 type, const bool btf)
 {
-	__u32 tid = RD(btf, p, pid);
 	struct target_val *tv;
 	struct thread_acct *a;
 	struct ev_wake *e;
 	__u64 id;
+
+	if (!gate_open(p))
+		return 0;
+	__u32 tid = RD(btf, p, pid);
 
 	if (!candidate(tid))
 		return 0;  /* not a target: classify() would say T_NONE */
@@ -811,7 +862,8 @@ static __always_inline int on_wakeup_new(unsigned long long *ctx, const bool btf
 	struct task_struct *p = (void *)ctx[0];
 	struct target_val *tv;
 
-	if (may_stream && is_target(RD(btf, p, pid), RD(btf, p, tgid), &tv) && streamed(tv))
+	if (may_stream && gate_open(p) && is_target(RD(btf, p, pid), RD(btf, p, tgid), &tv) &&
+	    streamed(tv))
 		wait_on(tv, task_cpu_of(p, btf));
 	return emit_wake(p, EV_WAKEUP_NEW, btf);
 }
@@ -824,7 +876,7 @@ static __always_inline int on_wakeup(unsigned long long *ctx, const bool btf)
 	struct task_struct *p = (void *)ctx[0];
 	struct target_val *tv;
 
-	if (targ_all || !may_stream)
+	if (targ_all || !may_stream || !gate_open(p))
 		return 0;
 	if (!is_target(RD(btf, p, pid), RD(btf, p, tgid), &tv) || !streamed(tv))
 		return 0;
@@ -838,12 +890,15 @@ static __always_inline int on_migrate(unsigned long long *ctx, const bool btf)
 {
 	struct task_struct *p = (void *)ctx[0];
 	int dest = (int)ctx[1];
-	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
 	struct target_val *tv;
 	struct thread_acct *a;
 	struct ev_migrate *e;
 
-	if (!may_stream || classify(p, tid, pid, candidate(tid), &tv, &a, btf) != T_STREAM)
+	if (!may_stream || !gate_open(p))
+		return 0;
+	__u32 tid = RD(btf, p, pid), pid = RD(btf, p, tgid);
+
+	if (classify(p, tid, pid, candidate(tid), &tv, &a, btf) != T_STREAM)
 		return 0;
 	if (tv && tv->wait_cpu >= 0)
 		wait_on(tv, dest);
@@ -880,12 +935,13 @@ static __always_inline void emit_task(__u8 type, __u8 flags, __u32 tid, __u32 pi
 	submit(e, &slot);
 }
 
-static __always_inline void add_target(__u32 tid, __u32 pid, __u32 flags)
+static __always_inline void add_target(const void *task, __u32 tid, __u32 pid, __u32 flags)
 {
 	struct target_val tv = { .pid = pid, .flags = flags, .wait_cpu = -1 };
 
 	bpf_map_update_elem(&target_tids, &tid, &tv, BPF_NOEXIST);
 	set_target_bit(tid, true);
+	gate_add(task);
 }
 
 /* New threads of followed processes, and children when asked, are targets. */
@@ -917,7 +973,7 @@ static __always_inline int on_fork(unsigned long long *ctx, const bool btf)
 		flags = ptv->flags;
 		bpf_map_update_elem(&target_tgids, &cpid, &flags, BPF_ANY);
 	}
-	add_target(ctid, cpid, flags);
+	add_target(child, ctid, cpid, flags);
 	bool acct = !stream_all && !(flags & TARGET_STREAM);
 
 	if (acct)
@@ -1008,7 +1064,7 @@ static __always_inline int on_exec(unsigned long long *ctx, const bool btf)
 		__u32 flags = TARGET_FOLLOW_THREADS;
 
 		bpf_map_update_elem(&target_tgids, &pid, &flags, BPF_ANY);
-		add_target(tid, pid, flags);
+		add_target(p, tid, pid, flags);
 	}
 	if (is_target(tid, pid, &tv))
 		emit_task(EV_EXEC, accounted(tv) ? EV_F_KACCT : 0, tid, pid, old_tid, 0, p->comm);
@@ -1054,6 +1110,7 @@ static __always_inline int on_exit(unsigned long long *ctx, const bool btf)
 	/* Forget the tid (and tgid): a reused PID is not a target. */
 	bpf_map_delete_elem(&target_tids, &tid);
 	set_target_bit(tid, false);
+	__sync_fetch_and_add(&target_exits, 1);
 	if (group_dead)
 		bpf_map_delete_elem(&target_tgids, &pid);
 	return 0;
@@ -1339,7 +1396,7 @@ static __always_inline int mark(__u32 which, __u64 arg)
 	struct target_val *tv;
 	struct ev_mark *e;
 
-	if (!tracing_on || !is_target(tid, pid, &tv))
+	if (!gate.on || !is_target(tid, pid, &tv))
 		return 0;
 	struct rec_slot slot;
 
@@ -1420,5 +1477,20 @@ int dump_threads(struct bpf_iter__task *ctx)
 		else
 			bpf_map_delete_elem(&acct_by_tid, &tid);
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ the gate */
+
+/* Sets the gate bits of every target task (Loader::refresh_gate()). */
+SEC("iter/task")
+int gate_targets(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+
+	if (!t || targ_all)
+		return 0;
+	if (target_bit(t->pid))
+		gate_add(t);
 	return 0;
 }

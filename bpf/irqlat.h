@@ -174,6 +174,29 @@ struct irqlat_batch {
 	__u8 data[IRQLAT_BATCH_BYTES];
 };
 
+/*
+ * The gate: a filter on task addresses that every sched program applies
+ * before it reads anything of a task. Most sched events concern no target,
+ * and reading a task's pid touches a line of its task_struct the kernel's
+ * own path had no need of; the gate answers from the task pointer alone, in
+ * the line holding gate.on, which every program reads first.
+ *
+ * A set bit says "may be a target" (then target_bits decides); a clear bit
+ * says "is not". bits[gen & 1] is live. The BPF side sets a target's bit in
+ * both sets (fork, exec, the gate_targets iterator); user space rebuilds
+ * stale bits away by clearing the other set, running the iterator, and
+ * flipping gen (Loader::refresh_gate). One line: 64 bytes.
+ */
+#define IRQLAT_GATE_WORDS 3
+#define IRQLAT_GATE_BITS (IRQLAT_GATE_WORDS * 64)
+struct task_gate {
+	__u32 on;  /* the counted interval is open (Loader::set_tracing) */
+	__u32 gen;
+	__u64 bits[2][IRQLAT_GATE_WORDS];
+	__u64 pad;
+} __attribute__((aligned(64)));
+IRQLAT_STATIC_ASSERT(sizeof(struct task_gate) == 64, "the gate is one cache line");
+
 /* target_bits: one bit per possible tid (PID_MAX_LIMIT on 64-bit). */
 #define IRQLAT_TID_LIMIT 4194304
 #define IRQLAT_TID_WORDS (IRQLAT_TID_LIMIT / 64)

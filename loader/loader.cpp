@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <linux/capability.h>
+#include <linux/membarrier.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -141,6 +142,30 @@ const RareVector* rare_vector_of(const char* tp) {
 // Programs that are not tracepoints: attached on their own.
 bool is_iterator(const char* sec) { return starts_with(sec, "iter/"); }
 
+// Runs a task iterator over every task; returns what it wrote.
+std::vector<char> run_iterator(bpf_link* link, const char* what) {
+  const int fd = bpf_iter_create(bpf_link__fd(link));
+  if (fd < 0) throw LoaderError(std::string("cannot ") + what + ": " + errno_text(errno));
+  std::vector<char> buf;
+  char chunk[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    // EAGAIN: the kernel paused a long walk (a million tasks) that wrote
+    // nothing; reading again resumes it.
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) {
+      const int err = errno;
+      close(fd);
+      throw LoaderError(std::string("cannot ") + what + ": " + errno_text(err));
+    }
+    if (n == 0) break;
+    buf.insert(buf.end(), chunk, chunk + n);
+  }
+  close(fd);
+  return buf;
+}
+
+
 // The sched and irq programs are required; x86 vector ones are optional
 // (a kernel may lack e.g. threshold_apic).
 bool is_optional(const char* tp) {
@@ -271,6 +296,10 @@ void Loader::open_and_load(const LoaderConfig& cfg, bool use_tp_btf) {
   }
   iter_link_ = bpf_program__attach_iter(skel_->progs.dump_threads, nullptr);
   if (!iter_link_) throw LoaderError("cannot set up the thread iterator: " + errno_text(errno));
+  if (!cfg.all) {
+    gate_link_ = bpf_program__attach_iter(skel_->progs.gate_targets, nullptr);
+    if (!gate_link_) throw LoaderError("cannot set up the task gate: " + errno_text(errno));
+  }
   void* bits = mmap(nullptr, kTargetBitsLen, PROT_READ | PROT_WRITE, MAP_SHARED,
                     bpf_map__fd(skel_->maps.target_bits), 0);
   if (bits == MAP_FAILED) throw LoaderError("cannot map the target bitmap: " + errno_text(errno));
@@ -291,6 +320,7 @@ void Loader::set_target_bit(uint32_t tid, bool on) {
 Loader::~Loader() {
   detach();
   if (iter_link_) bpf_link__destroy(iter_link_);
+  if (gate_link_) bpf_link__destroy(gate_link_);
   if (rb_) ring_buffer__free(rb_);
   if (stats_mem_) munmap(stats_mem_, stats_len_);
   if (target_bits_) munmap(target_bits_, kTargetBitsLen);
@@ -426,10 +456,48 @@ void Loader::detach_marker(int handle) {
 }
 
 void Loader::set_tracing(bool on) {
-  __atomic_store_n(&skel_->bss->tracing_on, on, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&skel_->bss->gate.on, on, __ATOMIC_SEQ_CST);
+}
+
+// The set that goes live next is cleared, then the iterator sets the bit of
+// every task whose target bit is set, in both sets, as fork and exec do:
+// a thread created meanwhile has its bit in the new set either from its
+// fork (after the clear) or from the iterator (it exists before the walk).
+// Then the new set goes live. A program that read the old gen still finds
+// its bits: that set is cleared only at the next refresh.
+// Two rebuilds in a row (the daemon detaching several processes) would
+// clear the set the first one made live while a program may still read
+// it: the set to clear was live until the last flip, so an RCU grace period
+// (every program then running has returned) separates a flip from the next
+// clear. If the walk fails, the gate opens wide: every task then meets the
+// tid bitmap, as without a gate.
+void Loader::refresh_gate() {
+  if (!gate_link_) return;  // -a: no gate
+  task_gate& g = skel_->bss->gate;
+  const uint32_t next = __atomic_load_n(&g.gen, __ATOMIC_SEQ_CST) + 1;
+  gate_exits_ = __atomic_load_n(&skel_->bss->target_exits, __ATOMIC_SEQ_CST);
+  if (gate_builds_ > 0 && syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0)
+    usleep(20'000);  // no membarrier: ample for programs that never block
+  for (auto& word : g.bits[next & 1]) __atomic_store_n(&word, 0, __ATOMIC_SEQ_CST);
+  try {
+    run_iterator(gate_link_, "find the target tasks");
+  } catch (const LoaderError& e) {
+    for (auto& set : g.bits)
+      for (auto& word : set) __atomic_store_n(&word, ~0ULL, __ATOMIC_SEQ_CST);
+    if (verbose_) fprintf(stderr, "irqlat: task gate left open: %s\n", e.what());
+  }
+  __atomic_store_n(&g.gen, next, __ATOMIC_SEQ_CST);
+  gate_builds_++;
+}
+
+void Loader::refresh_gate_if_stale() {
+  if (gate_link_ && __atomic_load_n(&skel_->bss->target_exits, __ATOMIC_SEQ_CST) != gate_exits_)
+    refresh_gate();
 }
 
 void Loader::detach() {
+  if (verbose_ && gate_link_ && !links_.empty())
+    fprintf(stderr, "irqlat: task gate built %u times\n", gate_builds_);
   for (auto& [handle, l] : marker_links_) bpf_link__destroy(l);
   marker_links_.clear();
   for (bpf_link* l : links_) bpf_link__destroy(l);
@@ -437,6 +505,11 @@ void Loader::detach() {
 }
 
 void Loader::add_thread(int tid, int pid, uint32_t flags) {
+  insert_thread(tid, pid, flags);
+  refresh_gate();
+}
+
+void Loader::insert_thread(int tid, int pid, uint32_t flags) {
   // The flags go in with the entry: a set bit must never find a streamed
   // target without TARGET_STREAM, or its first event gives it a kernel
   // account that then keeps it from being streamed.
@@ -470,9 +543,10 @@ void Loader::add_process(int pid, uint32_t flags) {
   }
   while (dirent* e = readdir(d)) {
     int tid = atoi(e->d_name);
-    if (tid > 0) add_thread(tid, pid, flags);
+    if (tid > 0) insert_thread(tid, pid, flags);
   }
   closedir(d);
+  refresh_gate();
 }
 
 void Loader::remove_process(int pid) {
@@ -495,6 +569,7 @@ void Loader::remove_process(int pid) {
     bpf_map__delete_elem(skel_->maps.target_tids, &t, sizeof(t), 0);
     set_target_bit(t, false);
   }
+  refresh_gate();  // their gate bits go too
 }
 
 void Loader::set_sink(Sink sink) { sink_ = std::move(sink); }
@@ -661,19 +736,10 @@ uint64_t Loader::recursion_misses() const {
 
 std::vector<std::string> Loader::attached_programs() const { return attached_; }
 
+
 std::vector<thread_acct> Loader::read_thread_accts() const {
   std::vector<thread_acct> out;
-  const int fd = bpf_iter_create(bpf_link__fd(iter_link_));
-  if (fd < 0) throw LoaderError("cannot read the thread accounts: " + errno_text(errno));
-  std::vector<char> buf;
-  char chunk[1 << 16];
-  for (;;) {
-    ssize_t n = read(fd, chunk, sizeof(chunk));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    buf.insert(buf.end(), chunk, chunk + n);
-  }
-  close(fd);
+  const std::vector<char> buf = run_iterator(iter_link_, "read the thread accounts");
   out.resize(buf.size() / sizeof(thread_acct));
   if (!out.empty()) std::memcpy(out.data(), buf.data(), out.size() * sizeof(thread_acct));
   return out;

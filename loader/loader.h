@@ -81,10 +81,16 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   // Targets; call before or after attach(). flags: TARGET_FOLLOW_*.
-  // add_process adds the tgid and every current thread of it.
+  // add_process adds the tgid and every current thread of it. Each call
+  // rebuilds the task gate (struct task_gate) from the target bits.
   void add_process(int pid, uint32_t flags);
   void add_thread(int tid, int pid, uint32_t flags);
   void remove_process(int pid);
+  // Rebuilds the gate when target threads exited since the last rebuild:
+  // their bits let other tasks (those at that memory, or any whose hash
+  // lands there) through to the tid bitmap. Never throws: a gate that
+  // cannot be built is left wide open.
+  void refresh_gate_if_stale();
 
   void attach();                           // tracepoints
   // A rare vector's programs (lazy_rare_vectors): mnemonic as in
@@ -154,12 +160,17 @@ class Loader {
   bool attach_tracepoint(bpf_program* prog);
   static int on_sample(void* ctx, void* data, size_t size);
   void set_target_bit(uint32_t tid, bool on);
+  void insert_thread(int tid, int pid, uint32_t flags);  // add_thread without the gate rebuild
+  void refresh_gate();
   void unpack(const void* data, size_t size);
 
   irqlat_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
   std::vector<bpf_link*> links_;
   bpf_link* iter_link_ = nullptr;  // dump_threads
+  bpf_link* gate_link_ = nullptr;  // gate_targets (not with -a)
+  uint64_t gate_exits_ = 0;        // target_exits at the last gate rebuild
+  unsigned gate_builds_ = 0;       // shown by -v
   std::map<int, bpf_link*> marker_links_;
   int next_marker_ = 1;
   std::vector<std::string> attached_;

@@ -288,6 +288,7 @@ void Session::pump(int timeout_ms) {
   // Exited threads' final accounts wait in a bounded kernel map: collect them.
   if (t0 >= next_exited_harvest_) {
     for (const thread_acct& a : loader_->take_exited_accts()) collector_->kernel_threads().add_exited(a);
+    loader_->refresh_gate_if_stale();
     next_exited_harvest_ = t0 + kExitedHarvestNs;
   }
   if (vector_watch_ && vector_watch_->watching() && t0 >= next_vector_poll_) {

@@ -64,7 +64,7 @@ struct Fixture {
     bpf_map__set_max_entries(skel->maps.irq_stats, IRQLAT_NR_SLOTS(max_irq) * ncpu);
     bpf_map__set_max_entries(skel->maps.events, 1 << 20);
     if (irqlat_bpf__load(skel)) throw std::runtime_error("load");
-    skel->bss->tracing_on = true;
+    skel->bss->gate.on = true;
     stats_len = (size_t)bpf_map__value_size(skel->maps.irq_stats) *
                 bpf_map__max_entries(skel->maps.irq_stats);
     stats_len = (stats_len + 4095) / 4096 * 4096;

@@ -769,6 +769,11 @@ static __always_inline int on_switch(unsigned long long *ctx, const bool btf)
 		__u32 prev_tid = RD(btf, prev, pid), next_tid = RD(btf, next, pid);
 		bool pbit = pgate && candidate(prev_tid), nbit = ngate && candidate(next_tid);
 
+		/* A zombie's final switch-out is no target's: after an exec from
+		 * another thread, de_thread() may give the exited main thread
+		 * the exec'ing one's old tid, a target until sched_process_exec. */
+		if (pbit && !targ_all && RD(btf, prev, exit_state))
+			pbit = false;
 		if (pbit || nbit)
 			return switch_targeted(ctx, prev_tid, pbit, next_tid, nbit, btf);
 	}
@@ -1009,6 +1014,9 @@ static __always_inline bool comm_matches(const char *comm)
 static __always_inline void exec_renumbered(struct task_struct *p, __u32 old_tid, __u32 tid,
 					    __u32 pid, const bool btf)
 {
+	struct target_val v = {};
+	bool target = targ_all;
+
 	if (may_stream) {
 		/* This CPU's interrupts are charged to it until its next switch. */
 		struct cpu_state *cs = my_cpu();
@@ -1019,21 +1027,21 @@ static __always_inline void exec_renumbered(struct task_struct *p, __u32 old_tid
 	if (!targ_all) {
 		struct target_val *old = bpf_map_lookup_elem(&target_tids, &old_tid);
 
-		if (!old)
-			return;
-		struct target_val v = *old;
-
-		bpf_map_delete_elem(&target_tids, &old_tid);
-		set_target_bit(old_tid, false);
-		bpf_map_update_elem(&target_tids, &tid, &v, BPF_ANY);
-		set_target_bit(tid, true);
+		if (old) {
+			v = *old;
+			target = true;
+			bpf_map_delete_elem(&target_tids, &old_tid);
+			set_target_bit(old_tid, false);
+			bpf_map_update_elem(&target_tids, &tid, &v, BPF_ANY);
+			set_target_bit(tid, true);
+		}
 	}
 	if (stream_all)
 		return;
 	struct thread_acct *a = acct_lookup(p, old_tid, btf);
+	__u64 now = bpf_ktime_get_ns();
 
-	if (a && a->tid == old_tid && a->state != TS_DEAD) {
-		__u64 now = bpf_ktime_get_ns();
+	if (target && a && a->tid == old_tid && a->state != TS_DEAD) {
 		struct exited_key k = { .tid = old_tid, .pid = pid, .exit_ns = now };
 
 		acct_book(a, now);
@@ -1044,11 +1052,24 @@ static __always_inline void exec_renumbered(struct task_struct *p, __u32 old_tid
 		if (bpf_map_update_elem(&exited_accts, &k, a, BPF_NOEXIST))
 			acct_failed();
 	}
+	/* Released even when it is no target any more (detached, its account
+	 * not reaped yet): no later dump finds it under the old tid. */
 	hot_release(old_tid);
-	if (btf)
+	if (btf) {
 		bpf_task_storage_delete(&acct_store, p);
-	else
+	} else {
 		bpf_map_delete_elem(&acct_by_tid, &old_tid);
+		/* The main thread's account, final already (exited_accts): raw_tp
+		 * entries are cleared only at fork, and this tid came by exec. */
+		bpf_map_delete_elem(&acct_by_tid, &tid);
+	}
+	/* It goes on under the new tid, on this CPU from now, as the streamed
+	 * timeline has it (not from its first event). */
+	if (target && (targ_all || !(v.flags & TARGET_STREAM))) {
+		a = acct_create(p, tid, pid, v.flags, btf);
+		if (a)
+			acct_switch_in(a, now);
+	}
 }
 
 static __always_inline int on_exec(unsigned long long *ctx, const bool btf)
@@ -1066,8 +1087,9 @@ static __always_inline int on_exec(unsigned long long *ctx, const bool btf)
 		bpf_map_update_elem(&target_tgids, &pid, &flags, BPF_ANY);
 		add_target(p, tid, pid, flags);
 	}
-	if (is_target(tid, pid, &tv))
-		emit_task(EV_EXEC, accounted(tv) ? EV_F_KACCT : 0, tid, pid, old_tid, 0, p->comm);
+	/* Accounted threads have no timeline in user space to tell. */
+	if (is_target(tid, pid, &tv) && !accounted(tv))
+		emit_task(EV_EXEC, 0, tid, pid, old_tid, 0, p->comm);
 	return 0;
 }
 IRQLAT_TRACEPOINT(sched_process_exec, on_exec)

@@ -117,17 +117,20 @@ def test_a_failed_command_is_named_after_its_tables_and_a_clean_one_is_not(tmp_p
         assert res.returncode == 0 and "irqlat: command '" not in res.stderr, res.stderr
 
 
-@pytest.mark.parametrize("attach", ["tp_btf", "raw_tp"])
+@pytest.mark.parametrize("attach,hot_slots", [("tp_btf", None), ("raw_tp", None), ("tp_btf", 1), ("raw_tp", 1)])
 @pytest.mark.parametrize("windows", [[], ["--cancel", "signal:TERM", "--done", "exit"]],
                          ids=["kernel-accounted", "streamed"])
-def test_a_thread_that_execs_stays_a_target(windows, attach):
+def test_a_thread_that_execs_stays_a_target(windows, attach, hot_slots):
     """A thread other than the main one execs: the kernel ends the main
     thread and renumbers the exec'ing one to the process id. Its row ends
     under the old tid (exited, with the sleeps before the exec) and goes on
     under the process id (the sleeps after it); the oracle is the thread's
-    own voluntary switch count on both sides of the exec."""
+    own voluntary switch count on both sides of the exec. With one hot slot
+    the accounts also live in the fallback (task storage, or the tid hash)."""
     out = out_path("exec_thread")
     env = dict(os.environ, IRQLAT_FORCE_RAW_TP="1" if attach == "raw_tp" else "0")
+    if hot_slots:
+        env["IRQLAT_HOT_SLOTS"] = str(hot_slots)
     res = run_irqlat(["trace", "-v", "-f", "json", "-o", out] + windows +
                      ["--", target("exec_thread"), "--sleeps", "300"], timeout=60, env=env)
     assert res.returncode == 0, res.stderr

@@ -150,7 +150,9 @@ def test_a_thread_that_execs_stays_a_target(windows, attach, hot_slots):
     assert before - slack <= old[0]["wakeups"] <= before + 2, (old, me)
     # tid == pid: the main thread (asleep in pause()) and the thread after the exec.
     main, new = sorted((t for t in rows if t["tid"] == me["tid"]), key=lambda t: t["wakeups"])
-    assert main["exited"] and main["wakeups"] <= 3, rows
+    # It blocks once or twice (held before its exec, then pause()); a few
+    # more under load still tell it from the 300 sleeps after the exec.
+    assert main["exited"] and main["wakeups"] <= 10, rows
     assert new["exited"] and n - slack <= new["wakeups"] <= after, (new, me)
     # It slept through nearly all of the run after the exec.
     assert new["oncpu_ns"] < 0.5 * n * me.get("sleep_us", 1000) * 1000, new

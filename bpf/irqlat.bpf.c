@@ -1002,6 +1002,24 @@ static __always_inline bool comm_matches(const char *comm)
 	return true;
 }
 
+/* Ends a live account as tid's exit at now: booked, marked dead (a final
+ * switch-out is not its time) and copied to exited_accts for user space.
+ * keep_comm: keep a comm the iterator read (at exec, p's is the new one). */
+static __always_inline void acct_close(struct thread_acct *a, __u32 tid, __u32 pid, __u64 now,
+				       struct task_struct *p, bool keep_comm)
+{
+	struct exited_key k = { .tid = tid, .pid = pid, .exit_ns = now };
+
+	if (a->state == TS_DEAD)
+		return;
+	acct_book(a, now);
+	a->state = TS_DEAD;
+	if (!keep_comm || !a->comm[0])
+		bpf_probe_read_kernel_str(a->comm, sizeof(a->comm), p->comm);
+	if (bpf_map_update_elem(&exited_accts, &k, a, BPF_NOEXIST))
+		acct_failed();
+}
+
 /*
  * A thread other than the leader that execs takes the leader's tid, the
  * process id (the kernel's de_thread(); the leader has exited by then and
@@ -1041,17 +1059,8 @@ static __always_inline void exec_renumbered(struct task_struct *p, __u32 old_tid
 	struct thread_acct *a = acct_lookup(p, old_tid, btf);
 	__u64 now = bpf_ktime_get_ns();
 
-	if (target && a && a->tid == old_tid && a->state != TS_DEAD) {
-		struct exited_key k = { .tid = old_tid, .pid = pid, .exit_ns = now };
-
-		acct_book(a, now);
-		a->state = TS_DEAD;
-		/* The comm it had, if the iterator read it; p's is the new one. */
-		if (!a->comm[0])
-			bpf_probe_read_kernel_str(a->comm, sizeof(a->comm), p->comm);
-		if (bpf_map_update_elem(&exited_accts, &k, a, BPF_NOEXIST))
-			acct_failed();
-	}
+	if (target && a && a->tid == old_tid)
+		acct_close(a, old_tid, pid, now, p, true);
 	/* Released even when it is no target any more (detached, its account
 	 * not reaped yet): no later dump finds it under the old tid. */
 	hot_release(old_tid);
@@ -1112,16 +1121,8 @@ static __always_inline int on_exit(unsigned long long *ctx, const bool btf)
 	if (acct) {
 		struct thread_acct *a = acct_lookup(p, tid, btf);
 
-		if (a && a->state != TS_DEAD) {
-			__u64 now = bpf_ktime_get_ns();
-			struct exited_key k = { .tid = tid, .pid = pid, .exit_ns = now };
-
-			acct_book(a, now);
-			a->state = TS_DEAD; /* its final switch-out is not its time */
-			bpf_probe_read_kernel_str(a->comm, sizeof(a->comm), p->comm);
-			if (bpf_map_update_elem(&exited_accts, &k, a, BPF_NOEXIST))
-				acct_failed();
-		}
+		if (a && a->state != TS_DEAD)
+			acct_close(a, tid, pid, bpf_ktime_get_ns(), p, false);
 		hot_release(tid);
 	}
 	emit_task(EV_EXIT, (group_dead ? EV_F_GROUP_DEAD : 0) | (acct ? EV_F_KACCT : 0), tid, pid,

@@ -165,7 +165,6 @@ std::vector<char> run_iterator(bpf_link* link, const char* what) {
   return buf;
 }
 
-
 // The sched and irq programs are required; x86 vector ones are optional
 // (a kernel may lack e.g. threshold_apic).
 bool is_optional(const char* tp) {
@@ -735,7 +734,6 @@ uint64_t Loader::recursion_misses() const {
 }
 
 std::vector<std::string> Loader::attached_programs() const { return attached_; }
-
 
 std::vector<thread_acct> Loader::read_thread_accts() const {
   std::vector<thread_acct> out;

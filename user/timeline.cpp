@@ -292,10 +292,8 @@ void Timeline::on_exec(const ev_task& e, uint64_t now) {
     if (find(old_tid)) retire(old_tid, now);
     dead_.erase(tid);
     if (find(tid)) retire(tid, now);  // the leader's row, if its exit was missed
-    Thread& t = ensure(tid, static_cast<int>(e.pid), now);
-    t.comm = comm_view(e.comm);
-    set_state(t, ThreadState::Running, e.h.cpu, now);
-    set_holder(e.h.cpu, tid, t.pid, e.comm, now);
+    ensure(tid, static_cast<int>(e.pid), now).comm = comm_view(e.comm);
+    on_self(tid, static_cast<int>(e.pid), e.h.cpu, now);
     return;
   }
   if (ignored(tid)) return;

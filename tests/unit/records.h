@@ -3,7 +3,6 @@
 #pragma once
 
 #include <array>
-#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -95,10 +94,12 @@ inline Rec migrate(uint64_t ts, int cpu, int tid, int pid, int orig, int dest) {
   return to_rec(e);
 }
 
-inline Rec task(int type, uint64_t ts, int cpu, int tid, int pid, const char* comm, int flags = 0) {
+inline Rec task(int type, uint64_t ts, int cpu, int tid, int pid, const char* comm, int flags = 0,
+                int parent_tid = 0) {
   struct ev_task e{};
   e.h = hdr(ts, cpu, tid, type, flags);
   e.pid = static_cast<__u32>(pid);
+  e.parent_tid = static_cast<__u32>(parent_tid);
   set_comm(e.comm, comm);
   return to_rec(e);
 }
@@ -107,10 +108,7 @@ inline Rec fork_ev(uint64_t ts, int cpu, int child, int pid, const char* comm) {
 }
 // old_tid: the tid before the exec (bpf/irqlat.h, ev_task::parent_tid).
 inline Rec exec_ev(uint64_t ts, int cpu, int tid, int pid, int old_tid, const char* comm) {
-  Rec r = task(EV_EXEC, ts, cpu, tid, pid, comm);
-  const __u32 old = static_cast<__u32>(old_tid);
-  std::memcpy(r.bytes.data() + offsetof(ev_task, parent_tid), &old, sizeof(old));
-  return r;
+  return task(EV_EXEC, ts, cpu, tid, pid, comm, 0, old_tid);
 }
 inline Rec exit_ev(uint64_t ts, int cpu, int tid, int pid, bool group_dead) {
   return task(EV_EXIT, ts, cpu, tid, pid, "", group_dead ? EV_F_GROUP_DEAD : 0);

@@ -95,7 +95,7 @@ IRQLAT_HOT void Timeline::book_runnable(Thread& t, uint64_t now, uint32_t holder
   t.since = now;
   t.runqueue_ns += dt;
   t.totals.runqueue_ns += dt;
-  add_at(t.preempt_by, holder_idx, dt);
+  add_at(t.totals.preempt_by, holder_idx, dt);
 }
 
 // Books the time since t.since to t's current state.
@@ -361,7 +361,8 @@ std::optional<IrqCharge> Timeline::on_irq(const ev_irq& e, uint64_t now) {
     t.softirq_ns += c.ns;
     t.totals.softirq_ns += c.ns;
   }
-  add_at(t.irq_by, irq_index(e.kind, e.id), c.ns);
+  c.idx = irq_index(e.kind, e.id);
+  add_at(t.totals.irq_by, c.idx, c.ns);
   return c;
 }
 
@@ -378,18 +379,14 @@ bool Timeline::totals_at(int tid, uint64_t now, ThreadTotals& out) const {
   auto it = threads_.find(tid);
   if (it == threads_.end()) return false;
   const Thread& t = it->second;
-  out = t.totals;
-  for (size_t i = 0; i < t.preempt_by.size(); i++)
-    if (t.preempt_by[i]) out.preempt_ns.add(holder_tids_[i], t.preempt_by[i]);
-  for (size_t i = 0; i < t.irq_by.size(); i++)
-    if (t.irq_by[i]) out.irq_ns.add(irq_keys_[i], t.irq_by[i]);
+  out = t.totals;  // reuses out's vectors when they are big enough
   if (now > t.since) {
     const uint64_t dt = now - t.since;
     if (t.state == ThreadState::Running) {
       out.running_ns += dt;
     } else if (t.state == ThreadState::Runnable) {
       out.runqueue_ns += dt;
-      out.preempt_ns.add(cpus_[t.cpu].holder, dt);
+      add_at(out.preempt_by, cpus_[t.cpu].holder_idx, dt);
     }
   }
   return true;

@@ -33,34 +33,6 @@
 
 namespace irqlat {
 
-// Small sorted map key -> ns. Per-thread maps hold a handful of keys (IRQs
-// that hit it, tasks that held its CPU), so a flat vector beats node maps.
-template <class K>
-class NsMap {
- public:
-  void add(K key, uint64_t ns) {
-    auto it = lower(key);
-    if (it != items_.end() && it->first == key)
-      it->second += ns;
-    else
-      items_.insert(it, {key, ns});
-  }
-  uint64_t get(K key) const {
-    auto it = std::lower_bound(items_.begin(), items_.end(), key,
-                               [](const auto& item, K k) { return item.first < k; });
-    return it != items_.end() && it->first == key ? it->second : 0;
-  }
-  const std::vector<std::pair<K, uint64_t>>& items() const { return items_; }
-  bool empty() const { return items_.empty(); }
-
- private:
-  typename std::vector<std::pair<K, uint64_t>>::iterator lower(K key) {
-    return std::lower_bound(items_.begin(), items_.end(), key,
-                            [](const auto& item, K k) { return item.first < k; });
-  }
-  std::vector<std::pair<K, uint64_t>> items_;
-};
-
 // One key for an interrupt source: enum irqlat_irq_kind and its id.
 inline uint64_t irq_key(int kind, uint32_t id) { return (static_cast<uint64_t>(kind) << 32) | id; }
 inline int irq_key_kind(uint64_t key) { return static_cast<int>(key >> 32); }
@@ -68,13 +40,17 @@ inline uint32_t irq_key_id(uint64_t key) { return static_cast<uint32_t>(key); }
 
 // Cumulative time of one thread since it was first seen. BLOCKED and
 // UNKNOWN time are not kept: a window derives them as the remainder.
+// Interrupt and preemption time are kept by the timeline's dense indices
+// (Timeline::irq_key_at, holder_tid_at): a booking is one add, a window's
+// snapshot two short vector copies, its breakdown a difference index by
+// index.
 struct ThreadTotals {
   uint64_t running_ns = 0;   // RUNNING, interrupts included
   uint64_t runqueue_ns = 0;  // RUNNABLE
   uint64_t hardirq_ns = 0;   // HARDIRQ + VECTOR net time while RUNNING
   uint64_t softirq_ns = 0;   // SOFTIRQ net time while RUNNING
-  NsMap<uint64_t> irq_ns;    // by irq_key(kind, id), all three kinds
-  NsMap<int> preempt_ns;     // RUNNABLE time by tid holding its CPU
+  std::vector<uint64_t> irq_by;      // by interrupt index, all three kinds
+  std::vector<uint64_t> preempt_by;  // RUNNABLE time by index of the task holding its CPU
 };
 
 enum class ThreadState : uint8_t { Unknown, Running, Runnable, Blocked };
@@ -88,6 +64,7 @@ struct IrqCharge {
   uint64_t from = 0;   // entry time, clipped to the start of the RUNNING interval
   uint64_t until = 0;  // exit time
   uint64_t ns = 0;     // net time charged (<= until - from)
+  uint32_t idx = 0;    // the interrupt's index (Timeline::irq_key_at)
 };
 
 class Timeline {
@@ -130,6 +107,10 @@ class Timeline {
 
   // Cumulative totals of a live thread as of now (current state included).
   bool totals_at(int tid, uint64_t now, ThreadTotals& out) const;
+  // What the indices of ThreadTotals stand for: the interrupt's irq_key(),
+  // and the tid of the task that held the CPU (0 idle, kUnknownHolder).
+  uint64_t irq_key_at(size_t idx) const { return irq_keys_[idx]; }
+  int holder_tid_at(size_t idx) const { return holder_tids_[idx]; }
   // Live threads of a process (nullptr if none).
   const std::vector<int>* threads_of(int pid) const;
   // Name of a task that held a CPU: its comm from the switch record;
@@ -160,11 +141,6 @@ class Timeline {
   struct Thread {
     int tid = 0;
     int pid = 0;
-    // Cumulative RUNNABLE time by holder index (holder_index()) and
-    // interrupt time by interrupt index (irq_index()): one add per booking
-    // instead of a sorted-map insert; totals_at() turns them into NsMaps.
-    std::vector<uint64_t> preempt_by;
-    std::vector<uint64_t> irq_by;
     std::string comm;
     ThreadState state = ThreadState::Unknown;
     int cpu = -1;            // RUNNING: its CPU; RUNNABLE: runqueue it waits on
@@ -177,7 +153,7 @@ class Timeline {
     uint64_t wakeups = 0, preemptions = 0;
     uint64_t oncpu_ns = 0, runqueue_ns = 0, hardirq_ns = 0, softirq_ns = 0;
     Histogram sched;
-    ThreadTotals totals;  // never reset (its maps stay empty: preempt_by, irq_by)
+    ThreadTotals totals;  // never reset
   };
 
   // 64 bytes: a CPU's index is a shift, not a multiply (3 lookups per switch).

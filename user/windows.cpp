@@ -99,7 +99,7 @@ void Windows::done(int pid, int tid, uint64_t ts, const Timeline& tl) {
   // A thread the cancel did not see starts from zero: all its time before
   // it appeared is part of blocked.
   static const ThreadTotals kZero;
-  ThreadTotals cur;
+  ThreadTotals& cur = done_totals_;  // its vectors' room is kept from done to done
   if (!tl.totals_at(tid, ts, cur)) cur = kZero;
   auto snap = w.snaps.find(tid);
   Sample sample = make_sample(pid, tid, w.start, ts, snap != w.snaps.end() ? snap->second : kZero, cur, tl);
@@ -143,14 +143,15 @@ Windows::Sample Windows::make_sample(int pid, int tid, uint64_t start, uint64_t 
   r.softirq_ns = soft;
   r.blocked_ns = r.delay_ns - run - rq;
 
-  for (const auto& [key, ns] : cur.irq_ns.items()) {
-    const uint64_t d = sub0(ns, base.irq_ns.get(key));
-    if (d) s.irq_ns.emplace_back(key, d);
-  }
-
-  for (const auto& [holder, ns] : cur.preempt_ns.items()) {
-    const uint64_t d = sub0(ns, base.preempt_ns.get(holder));
-    if (d) r.preempted_by.push_back({tl.holder_comm(holder), tl.holder_pid(holder), holder, d});
+  // Indices only grow: one the snapshot lacks was 0 then.
+  auto was = [](const std::vector<uint64_t>& v, size_t i) { return i < v.size() ? v[i] : 0; };
+  for (size_t i = 0; i < cur.irq_by.size(); i++)
+    if (const uint64_t d = sub0(cur.irq_by[i], was(base.irq_by, i))) s.irq_ns.emplace_back(tl.irq_key_at(i), d);
+  for (size_t i = 0; i < cur.preempt_by.size(); i++) {
+    const uint64_t d = sub0(cur.preempt_by[i], was(base.preempt_by, i));
+    if (!d) continue;
+    const int holder = tl.holder_tid_at(i);
+    r.preempted_by.push_back({tl.holder_comm(holder), tl.holder_pid(holder), holder, d});
   }
   std::sort(r.preempted_by.begin(), r.preempted_by.end(), [](const Preemptor& a, const Preemptor& b) {
     return a.ns != b.ns ? a.ns > b.ns : a.tid < b.tid;
@@ -181,7 +182,8 @@ void Windows::on_early_irq(const IrqCharge& c) {
     snap.softirq_ns += before;
   else
     snap.hardirq_ns += before;
-  snap.irq_ns.add(c.key, before);
+  if (c.idx >= snap.irq_by.size()) snap.irq_by.resize(c.idx + 1);
+  snap.irq_by[c.idx] += before;
 }
 
 void Windows::close_process(int pid, uint64_t ts, const char* reason) {

@@ -101,6 +101,7 @@ class Windows {
   size_t list_cap_;
   std::unordered_map<int, std::string> irq_names_;
   std::unordered_map<int, Open> open_;  // by pid
+  ThreadTotals done_totals_;            // done()'s scratch
   uint64_t next_deadline_ = UINT64_MAX; // earliest deadline (may be stale-low)
   uint64_t latest_start_ = 0;           // latest start of an open window (may be stale-high)
 

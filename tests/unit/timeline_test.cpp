@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <map>
 
 #include "records.h"
 
@@ -40,10 +41,31 @@ void feed(Timeline& tl, const std::vector<Rec>& recs) {
   }
 }
 
-ThreadTotals totals(const Timeline& tl, int tid, uint64_t now) {
+// A ThreadTotals' nonzero entries by what its indices stand for (holder
+// tid, irq_key).
+struct ByKey {
+  std::map<int64_t, uint64_t> m;
+  uint64_t get(int64_t k) const {
+    auto it = m.find(k);
+    return it == m.end() ? 0 : it->second;
+  }
+  const std::map<int64_t, uint64_t>& items() const { return m; }
+};
+struct Totals {
+  uint64_t runqueue_ns = 0, hardirq_ns = 0, softirq_ns = 0;
+  ByKey preempt_ns, irq_ns;
+};
+
+Totals totals(const Timeline& tl, int tid, uint64_t now) {
   ThreadTotals t;
   REQUIRE(tl.totals_at(tid, now, t));
-  return t;
+  Totals out{t.runqueue_ns, t.hardirq_ns, t.softirq_ns, {}, {}};
+  // Each index stands for one key: a key seen twice would split its time.
+  for (size_t i = 0; i < t.preempt_by.size(); i++)
+    if (t.preempt_by[i]) REQUIRE(out.preempt_ns.m.emplace(tl.holder_tid_at(i), t.preempt_by[i]).second);
+  for (size_t i = 0; i < t.irq_by.size(); i++)
+    if (t.irq_by[i]) REQUIRE(out.irq_ns.m.emplace(static_cast<int64_t>(tl.irq_key_at(i)), t.irq_by[i]).second);
+  return out;
 }
 
 }  // namespace
@@ -68,7 +90,7 @@ TEST_CASE("timeline: waiters leaving a runqueue in any order keep the others' ho
                sw(3600, 0, B, A),                      // A leaves, B blocks: none
                sw(4000, 1, idle(1), C),                // C runs on CPU 1
            });
-  const ThreadTotals a = totals(tl, A.tid, 5000), b = totals(tl, B.tid, 5000), c = totals(tl, C.tid, 5000);
+  const Totals a = totals(tl, A.tid, 5000), b = totals(tl, B.tid, 5000), c = totals(tl, C.tid, 5000);
   CHECK(a.runqueue_ns == 900 + 1100);
   CHECK(a.preempt_ns.get(HOG.tid) == 900);
   CHECK(a.preempt_ns.get(K.tid) == 700);
@@ -113,7 +135,7 @@ TEST_CASE("timeline: interrupt time by source keeps kinds and large ids apart") 
                irq(1800, 0, A.tid, A.pid, IRQ_KIND_VECTOR, 3, 1792, 8),
                irq(1900, 0, A.tid, A.pid, IRQ_KIND_SOFTIRQ, 3, 1891, 9),
            });
-  const ThreadTotals t = totals(tl, A.tid, 2000);
+  const Totals t = totals(tl, A.tid, 2000);
   CHECK(t.irq_ns.items().size() == 5);
   CHECK(t.irq_ns.get(irq_key(IRQ_KIND_HARDIRQ, 3)) == 16);
   CHECK(t.irq_ns.get(irq_key(IRQ_KIND_VECTOR, 3)) == 28);

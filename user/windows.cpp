@@ -147,6 +147,11 @@ Windows::Sample Windows::make_sample(int pid, int tid, uint64_t start, uint64_t 
   auto was = [](const std::vector<uint64_t>& v, size_t i) { return i < v.size() ? v[i] : 0; };
   for (size_t i = 0; i < cur.irq_by.size(); i++)
     if (const uint64_t d = sub0(cur.irq_by[i], was(base.irq_by, i))) s.irq_ns.emplace_back(tl.irq_key_at(i), d);
+  // Sized once: thousands of samples are kept, and growing each list by
+  // doubling left up to half of it unused.
+  size_t n = 0;
+  for (size_t i = 0; i < cur.preempt_by.size(); i++) n += cur.preempt_by[i] > was(base.preempt_by, i);
+  r.preempted_by.reserve(n);
   for (size_t i = 0; i < cur.preempt_by.size(); i++) {
     const uint64_t d = sub0(cur.preempt_by[i], was(base.preempt_by, i));
     if (!d) continue;

@@ -41,9 +41,10 @@ inline uint32_t irq_key_id(uint64_t key) { return static_cast<uint32_t>(key); }
 // Cumulative time of one thread since it was first seen. BLOCKED and
 // UNKNOWN time are not kept: a window derives them as the remainder.
 // Interrupt and preemption time are kept by the timeline's dense indices
-// (Timeline::irq_key_at, holder_tid_at): a booking is one add, a window's
-// snapshot two short vector copies, its breakdown a difference index by
-// index.
+// (Timeline::irq_key_at, holder_tid_at): a booking is one add, and a
+// window's breakdown a difference index by index. A holder index is given to
+// every task switched in, so preempt_by is as long as the highest one the
+// thread was charged to.
 struct ThreadTotals {
   uint64_t running_ns = 0;   // RUNNING, interrupts included
   uint64_t runqueue_ns = 0;  // RUNNABLE

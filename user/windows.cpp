@@ -79,10 +79,8 @@ void Windows::cancel(int pid, uint64_t ts, const Timeline& tl, uint64_t timeout_
   w.start = ts;
   w.deadline = ts > UINT64_MAX - timeout_ns ? UINT64_MAX : ts + timeout_ns;
   if (const auto* tids = tl.threads_of(pid)) {
-    for (int tid : *tids) {
-      ThreadTotals snap;
-      if (tl.totals_at(tid, ts, snap)) w.snaps.emplace(tid, std::move(snap));
-    }
+    for (int tid : *tids)
+      if (tl.totals_at(tid, ts, scratch_)) w.snaps.emplace(tid, sparse(scratch_));
   }
   next_deadline_ = std::min(next_deadline_, w.deadline);
   latest_start_ = std::max(latest_start_, w.start);
@@ -98,9 +96,10 @@ void Windows::done(int pid, int tid, uint64_t ts, const Timeline& tl) {
   Open& w = it->second;
   // A thread the cancel did not see starts from zero: all its time before
   // it appeared is part of blocked.
-  static const ThreadTotals kZero;
-  ThreadTotals& cur = done_totals_;  // its vectors' room is kept from done to done
-  if (!tl.totals_at(tid, ts, cur)) cur = kZero;
+  static const ThreadTotals kNone;
+  static const Snapshot kZero;
+  ThreadTotals& cur = scratch_;
+  if (!tl.totals_at(tid, ts, cur)) cur = kNone;
   auto snap = w.snaps.find(tid);
   Sample sample = make_sample(pid, tid, w.start, ts, snap != w.snaps.end() ? snap->second : kZero, cur, tl);
   const uint64_t delay = sample.row.delay_ns;
@@ -121,8 +120,19 @@ void Windows::done(int pid, int tid, uint64_t ts, const Timeline& tl) {
                [](const Sample& a, const Sample& b) { return worse(a.row, b.row); });
 }
 
+Windows::Snapshot Windows::sparse(const ThreadTotals& t) {
+  Snapshot s{t.running_ns, t.runqueue_ns, t.hardirq_ns, t.softirq_ns, {}, {}};
+  auto keep = [](const std::vector<uint64_t>& v, std::vector<std::pair<uint32_t, uint64_t>>& out) {
+    for (size_t i = 0; i < v.size(); i++)
+      if (v[i]) out.emplace_back(static_cast<uint32_t>(i), v[i]);
+  };
+  keep(t.irq_by, s.irq_by);
+  keep(t.preempt_by, s.preempt_by);
+  return s;
+}
+
 Windows::Sample Windows::make_sample(int pid, int tid, uint64_t start, uint64_t ts,
-                                     const ThreadTotals& base, const ThreadTotals& cur,
+                                     const Snapshot& base, const ThreadTotals& cur,
                                      const Timeline& tl) {
   Sample s;
   WindowRow& r = s.row;
@@ -143,21 +153,27 @@ Windows::Sample Windows::make_sample(int pid, int tid, uint64_t start, uint64_t 
   r.softirq_ns = soft;
   r.blocked_ns = r.delay_ns - run - rq;
 
-  // Indices only grow: one the snapshot lacks was 0 then.
-  auto was = [](const std::vector<uint64_t>& v, size_t i) { return i < v.size() ? v[i] : 0; };
-  for (size_t i = 0; i < cur.irq_by.size(); i++)
-    if (const uint64_t d = sub0(cur.irq_by[i], was(base.irq_by, i))) s.irq_ns.emplace_back(tl.irq_key_at(i), d);
+  // cur - base by index: base's entries are walked in step (an index the
+  // snapshot lacks was 0 then). f(index, difference) for each nonzero one.
+  auto diff = [](const std::vector<uint64_t>& now, const std::vector<std::pair<uint32_t, uint64_t>>& then,
+                 auto&& f) {
+    size_t j = 0;
+    for (size_t i = 0; i < now.size(); i++) {
+      while (j < then.size() && then[j].first < i) j++;
+      const uint64_t was = j < then.size() && then[j].first == i ? then[j].second : 0;
+      if (const uint64_t d = sub0(now[i], was)) f(i, d);
+    }
+  };
+  diff(cur.irq_by, base.irq_by, [&](size_t i, uint64_t d) { s.irq_ns.emplace_back(tl.irq_key_at(i), d); });
   // Sized once: thousands of samples are kept, and growing each list by
   // doubling left up to half of it unused.
   size_t n = 0;
-  for (size_t i = 0; i < cur.preempt_by.size(); i++) n += cur.preempt_by[i] > was(base.preempt_by, i);
+  diff(cur.preempt_by, base.preempt_by, [&](size_t, uint64_t) { n++; });
   r.preempted_by.reserve(n);
-  for (size_t i = 0; i < cur.preempt_by.size(); i++) {
-    const uint64_t d = sub0(cur.preempt_by[i], was(base.preempt_by, i));
-    if (!d) continue;
+  diff(cur.preempt_by, base.preempt_by, [&](size_t i, uint64_t d) {
     const int holder = tl.holder_tid_at(i);
     r.preempted_by.push_back({tl.holder_comm(holder), tl.holder_pid(holder), holder, d});
-  }
+  });
   std::sort(r.preempted_by.begin(), r.preempted_by.end(), [](const Preemptor& a, const Preemptor& b) {
     return a.ns != b.ns ? a.ns > b.ns : a.tid < b.tid;
   });
@@ -182,13 +198,15 @@ void Windows::on_early_irq(const IrqCharge& c) {
   if (before == 0) return;
   // Raising the snapshot by the part before the cancel removes it from the
   // difference the done will take.
-  ThreadTotals& snap = it->second.snaps[c.tid];
+  Snapshot& snap = it->second.snaps[c.tid];
   if (irq_key_kind(c.key) == IRQ_KIND_SOFTIRQ)
     snap.softirq_ns += before;
   else
     snap.hardirq_ns += before;
-  if (c.idx >= snap.irq_by.size()) snap.irq_by.resize(c.idx + 1);
-  snap.irq_by[c.idx] += before;
+  auto at = std::lower_bound(snap.irq_by.begin(), snap.irq_by.end(), c.idx,
+                             [](const std::pair<uint32_t, uint64_t>& e, uint32_t i) { return e.first < i; });
+  if (at == snap.irq_by.end() || at->first != c.idx) at = snap.irq_by.insert(at, {c.idx, 0});
+  at->second += before;
 }
 
 void Windows::close_process(int pid, uint64_t ts, const char* reason) {

@@ -82,17 +82,27 @@ class Windows {
     WindowRow row;
     std::vector<std::pair<uint64_t, uint64_t>> irq_ns;  // irq_key -> ns
   };
+  // A thread's totals as of a cancel: the sums, and the nonzero entries of
+  // its per-index arrays as (index, ns) sorted by index. The arrays
+  // themselves are as long as the highest index the thread was ever charged
+  // to, and holder indices grow with every task the trace has seen switched
+  // in: a copy per thread per open window would grow with them.
+  struct Snapshot {
+    uint64_t running_ns = 0, runqueue_ns = 0, hardirq_ns = 0, softirq_ns = 0;
+    std::vector<std::pair<uint32_t, uint64_t>> irq_by, preempt_by;
+  };
   struct Open {
     uint64_t start = 0;
     uint64_t deadline = 0;
     uint64_t samples = 0;
-    std::unordered_map<int, ThreadTotals> snaps;  // by tid, as of start
+    std::unordered_map<int, Snapshot> snaps;  // by tid, as of start
   };
 
   void close(int pid, uint64_t end, const char* reason);
   void on_early_irq(const IrqCharge& c);
   void expire_due(uint64_t now);
-  static Sample make_sample(int pid, int tid, uint64_t start, uint64_t ts, const ThreadTotals& base,
+  static Snapshot sparse(const ThreadTotals& t);
+  static Sample make_sample(int pid, int tid, uint64_t start, uint64_t ts, const Snapshot& base,
                             const ThreadTotals& cur, const Timeline& tl);
   std::string irq_name(uint64_t key) const;
   WindowRow named(const Sample& s) const;
@@ -101,7 +111,7 @@ class Windows {
   size_t list_cap_;
   std::unordered_map<int, std::string> irq_names_;
   std::unordered_map<int, Open> open_;  // by pid
-  ThreadTotals done_totals_;            // done()'s scratch
+  ThreadTotals scratch_;                // totals_at()'s output, its room kept from call to call
   uint64_t next_deadline_ = UINT64_MAX; // earliest deadline (may be stale-low)
   uint64_t latest_start_ = 0;           // latest start of an open window (may be stale-high)
 

@@ -120,6 +120,19 @@ TEST_CASE("timeline: waiters leaving a runqueue in any order keep the others' ho
 // Interrupt time is kept per (kind, id): the same number as a device IRQ, a
 // vector and a softirq are three sources, and ids past the direct table
 // (1024 on) are their own keys too, not folded onto a smaller one.
+// totals_at() as of a time inside an open RUNNABLE interval: the part not
+// booked yet goes to the task holding that runqueue's CPU now.
+TEST_CASE("timeline: totals as of now charge a waiter's open runqueue time to the CPU's holder") {
+  const Task A{100, 100, "a", true}, HOG{200, 200, "hog", false}, K{300, 300, "kworker/0:1", false};
+  Timeline tl;
+  feed(tl, {sw(1000, 0, idle(0), HOG), wake(1100, 1, A.tid, A.pid, 0), sw(1400, 0, HOG, K)});
+  const Totals a = totals(tl, A.tid, 1600);
+  CHECK(a.runqueue_ns == 500);
+  CHECK(a.preempt_ns.get(HOG.tid) == 300);  // booked at the holder change
+  CHECK(a.preempt_ns.get(K.tid) == 200);    // open: 1400 -> 1600
+  CHECK(a.preempt_ns.items().size() == 2);
+}
+
 TEST_CASE("timeline: interrupt time by source keeps kinds and large ids apart") {
   const Task A{100, 100, "a", true};
   Timeline tl;

@@ -743,8 +743,7 @@ std::vector<thread_acct> Loader::read_thread_accts() const {
   return out;
 }
 
-std::vector<thread_acct> Loader::take_exited_accts() {
-  std::vector<thread_acct> out;
+void Loader::take_exited_accts(const std::function<void(const thread_acct&)>& each) {
   bpf_map* m = skel_->maps.exited_accts;
   exited_key key{};
   thread_acct a;
@@ -758,10 +757,9 @@ std::vector<thread_acct> Loader::take_exited_accts() {
     prev = &cur;
   }
   for (const exited_key& k : keys) {
-    if (bpf_map__lookup_elem(m, &k, sizeof(k), &a, sizeof(a), 0) == 0) out.push_back(a);
+    if (bpf_map__lookup_elem(m, &k, sizeof(k), &a, sizeof(a), 0) == 0) each(a);
     bpf_map__delete_elem(m, &k, sizeof(k), 0);
   }
-  return out;
 }
 
 }  // namespace irqlat

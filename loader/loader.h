@@ -149,8 +149,9 @@ class Loader {
   // through the task iterator. Accounts of threads that stopped being
   // targets are returned once more and then deleted in the kernel.
   std::vector<thread_acct> read_thread_accts() const;
-  // Final accounts of threads that exited since the last call (each once).
-  std::vector<thread_acct> take_exited_accts();
+  // Final accounts of threads that exited since the last call, each once,
+  // one at a time (a burst of exits would be megabytes as one vector).
+  void take_exited_accts(const std::function<void(const thread_acct&)>& each);
   bool uses_tp_btf() const { return use_tp_btf_; }
 
  private:

@@ -20,6 +20,7 @@
 #include "loader/regular_file.h"
 #include "user/control_server.h"
 #include "user/daemon.h"
+#include "user/heap_tuning.h"
 #include "user/log.h"
 #include "user/metrics_server.h"
 #include "user/privileges.h"
@@ -278,6 +279,7 @@ int serve(const Options& opts) {
 }  // namespace
 
 int run_daemon(const Options& opts) {
+  tune_heap_for_live();
   // A failed start is logged with its level like every other daemon line
   // (on stderr too when the log is a file: systemd and scripts see why).
   auto fatal = [](const char* what) {

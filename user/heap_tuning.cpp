@@ -22,6 +22,9 @@ constexpr int kTopPad = 64 << 20;
 // the most glibc accepts (HEAP_MAX_SIZE / 2 on 64-bit).
 constexpr int kMmapThreshold = 32 << 20;
 constexpr int kTrimThreshold = 256 << 20;
+// glibc's default starting threshold, fixed (any mallopt of it turns the
+// dynamic adjustment off).
+constexpr int kLiveMmapThreshold = 128 << 10;
 
 }  // namespace
 
@@ -45,6 +48,12 @@ void tune_heap_for_batch() {
   const uintptr_t start = (lo + kHugePage - 1) & ~(kHugePage - 1);
   const uintptr_t end = hi & ~(kHugePage - 1);
   if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
+#endif
+}
+
+void tune_heap_for_live() {
+#if !defined(__SANITIZE_ADDRESS__)
+  mallopt(M_MMAP_THRESHOLD, kLiveMmapThreshold);
 #endif
 }
 

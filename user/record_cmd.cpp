@@ -18,6 +18,7 @@
 #include <string>
 
 #include "loader/regular_file.h"
+#include "user/heap_tuning.h"
 #include "user/log.h"
 #include "user/output.h"
 #include "user/recording.h"
@@ -88,6 +89,7 @@ std::string human_bytes(uint64_t b) {
 }  // namespace
 
 int run_record(const Options& opts, const std::vector<std::string>& argv) {
+  tune_heap_for_live();
   // Unwritable output is a usage error, before anything is loaded.
   // Non-blocking open: a FIFO is refused at once instead of waited on.
   const RegularFile out = open_regular_file(opts.output, O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -287,7 +287,7 @@ void Session::pump(int timeout_ms) {
   collector_->advance(watermark);
   // Exited threads' final accounts wait in a bounded kernel map: collect them.
   if (t0 >= next_exited_harvest_) {
-    for (const thread_acct& a : loader_->take_exited_accts()) collector_->kernel_threads().add_exited(a);
+    loader_->take_exited_accts([this](const thread_acct& a) { collector_->kernel_threads().add_exited(a); });
     loader_->refresh_gate_if_stale();
     next_exited_harvest_ = t0 + kExitedHarvestNs;
   }
@@ -384,7 +384,7 @@ void Session::refresh_kernel_threads() {
   if (stream_all_) return;
   KernelThreads& kt = collector_->kernel_threads();
   kt.set_live(loader_->read_thread_accts());
-  for (const thread_acct& a : loader_->take_exited_accts()) kt.add_exited(a);
+  loader_->take_exited_accts([&kt](const thread_acct& a) { kt.add_exited(a); });
 }
 
 DeviceIrqCounts Session::proc_now() const { return paused_ ? proc_end_ : read_device_irq_counts(); }

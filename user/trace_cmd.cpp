@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "user/heap_tuning.h"
 #include "user/log.h"
 #include "user/output.h"
 #include "user/report_merge.h"
@@ -17,6 +18,7 @@
 namespace irqlat {
 
 int run_trace(const Options& opts) {
+  tune_heap_for_live();
   ReportOutput output(opts.output);
 
   Session session(opts);

@@ -45,11 +45,13 @@ inline uint32_t irq_key_id(uint64_t key) { return static_cast<uint32_t>(key); }
 // window's breakdown a difference index by index. A holder index is given to
 // every task switched in, so preempt_by is as long as the highest one the
 // thread was charged to.
-struct ThreadTotals {
+struct ThreadSums {
   uint64_t running_ns = 0;   // RUNNING, interrupts included
   uint64_t runqueue_ns = 0;  // RUNNABLE
   uint64_t hardirq_ns = 0;   // HARDIRQ + VECTOR net time while RUNNING
   uint64_t softirq_ns = 0;   // SOFTIRQ net time while RUNNING
+};
+struct ThreadTotals : ThreadSums {
   std::vector<uint64_t> irq_by;      // by interrupt index, all three kinds
   std::vector<uint64_t> preempt_by;  // RUNNABLE time by index of the task holding its CPU
 };

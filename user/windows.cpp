@@ -96,10 +96,9 @@ void Windows::done(int pid, int tid, uint64_t ts, const Timeline& tl) {
   Open& w = it->second;
   // A thread the cancel did not see starts from zero: all its time before
   // it appeared is part of blocked.
-  static const ThreadTotals kNone;
   static const Snapshot kZero;
   ThreadTotals& cur = scratch_;
-  if (!tl.totals_at(tid, ts, cur)) cur = kNone;
+  if (!tl.totals_at(tid, ts, cur)) cur = {};
   auto snap = w.snaps.find(tid);
   Sample sample = make_sample(pid, tid, w.start, ts, snap != w.snaps.end() ? snap->second : kZero, cur, tl);
   const uint64_t delay = sample.row.delay_ns;
@@ -121,7 +120,8 @@ void Windows::done(int pid, int tid, uint64_t ts, const Timeline& tl) {
 }
 
 Windows::Snapshot Windows::sparse(const ThreadTotals& t) {
-  Snapshot s{t.running_ns, t.runqueue_ns, t.hardirq_ns, t.softirq_ns, {}, {}};
+  Snapshot s;
+  static_cast<ThreadSums&>(s) = t;
   auto keep = [](const std::vector<uint64_t>& v, std::vector<std::pair<uint32_t, uint64_t>>& out) {
     for (size_t i = 0; i < v.size(); i++)
       if (v[i]) out.emplace_back(static_cast<uint32_t>(i), v[i]);

@@ -87,8 +87,7 @@ class Windows {
   // themselves are as long as the highest index the thread was ever charged
   // to, and holder indices grow with every task the trace has seen switched
   // in: a copy per thread per open window would grow with them.
-  struct Snapshot {
-    uint64_t running_ns = 0, runqueue_ns = 0, hardirq_ns = 0, softirq_ns = 0;
+  struct Snapshot : ThreadSums {
     std::vector<std::pair<uint32_t, uint64_t>> irq_by, preempt_by;
   };
   struct Open {
